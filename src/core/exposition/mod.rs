@@ -1,0 +1,160 @@
+//! Exposition: turning a snapshot of families into text. The encoders read [`FamilySnapshot`]s
+//! and never know whether the values came from this process or were merged from many. Suffixes
+//! (`_total`, `_bucket`, `le="+Inf"`) belong to the encoders; stored names stay as registered.
+
+pub mod prometheus;
+
+use crate::core::metric::{MetricKind, Sample};
+use crate::core::registry::{Family, Registry};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// One family as read at one instant.
+#[derive(Debug, Clone)]
+pub struct FamilySnapshot {
+    /// Name without a counter's `_total`.
+    pub name: String,
+    /// HELP text, unescaped.
+    pub help: String,
+    /// Metric type.
+    pub kind: MetricKind,
+    /// Rendered `le` values for histograms (without `+Inf`).
+    pub le: Option<Arc<[Box<str>]>>,
+    /// Series in a stable order.
+    pub series: Vec<SeriesSnapshot>,
+}
+
+/// One series as read at one instant.
+#[derive(Debug, Clone)]
+pub struct SeriesSnapshot {
+    /// `a="x",b="y"`, already escaped; empty when unlabelled.
+    pub labels: Arc<str>,
+    /// The values.
+    pub sample: Sample,
+}
+
+impl FamilySnapshot {
+    /// Reads one family.
+    pub fn of(family: &Family) -> Self {
+        let desc = family.desc();
+        FamilySnapshot {
+            name: desc.base_name().to_owned(),
+            help: desc.help.clone(),
+            kind: desc.kind,
+            le: desc.buckets.as_ref().map(|b| b.le_values().to_vec().into()),
+            series: family
+                .all_series()
+                .iter()
+                .map(|s| SeriesSnapshot {
+                    labels: Arc::clone(s.rendered_labels()),
+                    sample: s.read(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Reads every family of a registry, sorted by name.
+pub fn snapshot(registry: &Registry) -> Vec<FamilySnapshot> {
+    registry
+        .families()
+        .iter()
+        .map(|f| FamilySnapshot::of(f))
+        .collect()
+}
+
+/// Writes a sample value canonically: integers without `.0`, `+Inf`, `-Inf`, `NaN`, otherwise
+/// the shortest representation that parses back to the same f64.
+pub fn write_f64(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        out.push_str(itoa::Buffer::new().format(v as i64));
+    } else {
+        out.push_str(ryu::Buffer::new().format_finite(v));
+    }
+}
+
+/// Writes an integer.
+pub fn write_u64(out: &mut String, v: u64) {
+    out.push_str(itoa::Buffer::new().format(v));
+}
+
+/// Writes a counter's value, exact while only integers were added.
+pub fn write_counter(out: &mut String, int: u64, float: Option<f64>) {
+    match float {
+        None => write_u64(out, int),
+        Some(f) => write_f64(out, int as f64 + f),
+    }
+}
+
+/// Appends HELP text escaped: `\` and newline always, `"` too when `quote` (OpenMetrics).
+pub fn escape_help(out: &mut String, help: &str, quote: bool) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quote => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `{labels}` or `{labels,extra}` or nothing when both are empty.
+pub(crate) fn write_labels(out: &mut String, labels: &str, extra: Option<(&str, &str)>) {
+    match (labels.is_empty(), extra) {
+        (true, None) => {}
+        (false, None) => {
+            out.push('{');
+            out.push_str(labels);
+            out.push('}');
+        }
+        (empty, Some((k, v))) => {
+            out.push('{');
+            out.push_str(labels);
+            if !empty {
+                out.push(',');
+            }
+            let _ = write!(out, "{k}=\"{v}\"");
+            out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(v: f64) -> String {
+        let mut s = String::new();
+        write_f64(&mut s, v);
+        s
+    }
+
+    #[test]
+    fn canonical_numbers() {
+        assert_eq!(f(3.0), "3");
+        assert_eq!(f(-0.0), "0");
+        assert_eq!(f(2.5), "2.5");
+        assert_eq!(f(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(f(1e21), "1e21");
+        assert_eq!(f(f64::INFINITY), "+Inf");
+        assert_eq!(f(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(f(f64::NAN), "NaN");
+        let mut s = String::new();
+        write_counter(&mut s, u64::MAX, None);
+        assert_eq!(s, "18446744073709551615");
+    }
+
+    #[test]
+    fn help_escaping() {
+        let mut s = String::new();
+        escape_help(&mut s, "a\\b\n\"c\"", false);
+        assert_eq!(s, "a\\\\b\\n\"c\"");
+        s.clear();
+        escape_help(&mut s, "\"", true);
+        assert_eq!(s, "\\\"");
+    }
+}

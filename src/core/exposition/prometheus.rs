@@ -1,0 +1,183 @@
+//! The Prometheus text format, version 0.0.4. Counters are exposed as `<name>_total` (HELP and
+//! TYPE included, as the 0.0.4 parsers expect); histograms as cumulative `_bucket` lines ending in
+//! `le="+Inf"`, then `_sum` and `_count`.
+
+use super::{escape_help, write_counter, write_f64, write_labels, write_u64, FamilySnapshot};
+use crate::core::metric::{histogram::cumulate, MetricKind, Sample};
+
+/// Content-Type of this format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Renders `families` into `out`.
+pub fn encode(out: &mut String, families: &[FamilySnapshot]) {
+    for family in families {
+        encode_family(out, family);
+    }
+}
+
+/// Renders families into a new String, sized from a rough estimate.
+pub fn render(families: &[FamilySnapshot]) -> String {
+    let lines: usize = families
+        .iter()
+        .map(|f| 2 + f.series.len() * f.le.as_ref().map_or(1, |le| le.len() + 3))
+        .sum();
+    let mut out = String::with_capacity(lines * 64);
+    encode(&mut out, families);
+    out
+}
+
+fn encode_family(out: &mut String, family: &FamilySnapshot) {
+    let total;
+    let name = if family.kind == MetricKind::Counter {
+        total = format!("{}_total", family.name);
+        total.as_str()
+    } else {
+        family.name.as_str()
+    };
+    out.push_str("# HELP ");
+    out.push_str(name);
+    out.push(' ');
+    escape_help(out, &family.help, false);
+    out.push_str("\n# TYPE ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(family.kind.as_str());
+    out.push('\n');
+    let mut cumulative = Vec::new();
+    for series in &family.series {
+        match &series.sample {
+            Sample::Counter { int, float } => {
+                out.push_str(name);
+                write_labels(out, &series.labels, None);
+                out.push(' ');
+                write_counter(out, *int, *float);
+                out.push('\n');
+            }
+            Sample::Gauge(v) => {
+                out.push_str(name);
+                write_labels(out, &series.labels, None);
+                out.push(' ');
+                write_f64(out, *v);
+                out.push('\n');
+            }
+            Sample::Histogram { counts, sum } => {
+                cumulative.clear();
+                cumulative.extend_from_slice(counts);
+                cumulate(&mut cumulative);
+                let le = family.le.as_deref().unwrap_or_default();
+                for (i, count) in cumulative.iter().enumerate() {
+                    out.push_str(name);
+                    out.push_str("_bucket");
+                    write_labels(
+                        out,
+                        &series.labels,
+                        Some(("le", le.get(i).map_or("+Inf", |s| &**s))),
+                    );
+                    out.push(' ');
+                    write_u64(out, *count);
+                    out.push('\n');
+                }
+                out.push_str(name);
+                out.push_str("_sum");
+                write_labels(out, &series.labels, None);
+                out.push(' ');
+                write_f64(out, *sum);
+                out.push('\n');
+                out.push_str(name);
+                out.push_str("_count");
+                write_labels(out, &series.labels, None);
+                out.push(' ');
+                write_u64(out, cumulative.last().copied().unwrap_or(0));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::exposition::snapshot;
+    use crate::core::labels::encode_key;
+    use crate::core::metric::Buckets;
+    use crate::core::registry::{FamilyDesc, Number, Registry};
+
+    #[test]
+    fn golden_text() {
+        let reg = Registry::default();
+        let c = reg
+            .register(
+                FamilyDesc::new(
+                    "jobs_total",
+                    "Jobs run.\nAll of them \\o/",
+                    MetricKind::Counter,
+                    &["queue"],
+                    None,
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        c.series(&encode_key(&["a\"b\\c\nd"]))
+            .unwrap()
+            .increment(Number::Int(3))
+            .unwrap();
+        c.series(&encode_key(&["ünï"]))
+            .unwrap()
+            .increment(Number::Float(1.5))
+            .unwrap();
+        let g = reg
+            .register(
+                FamilyDesc::new("temp", "Temp", MetricKind::Gauge, &[] as &[&str], None).unwrap(),
+            )
+            .unwrap();
+        g.series(b"").unwrap().set(-2.5).unwrap();
+        let h = reg
+            .register(
+                FamilyDesc::new(
+                    "lat_seconds",
+                    "Latency",
+                    MetricKind::Histogram,
+                    &["m"],
+                    Some(Buckets::new(&[0.1, 1.0]).unwrap()),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        let s = h.series(&encode_key(&["get"])).unwrap();
+        for v in [0.05, 0.5, 3.0] {
+            s.observe(v).unwrap();
+        }
+        let expected = r#"# HELP jobs_total Jobs run.\nAll of them \\o/
+# TYPE jobs_total counter
+jobs_total{queue="a\"b\\c\nd"} 3
+jobs_total{queue="ünï"} 1.5
+# HELP lat_seconds Latency
+# TYPE lat_seconds histogram
+lat_seconds_bucket{m="get",le="0.1"} 1
+lat_seconds_bucket{m="get",le="1.0"} 2
+lat_seconds_bucket{m="get",le="+Inf"} 3
+lat_seconds_sum{m="get"} 3.55
+lat_seconds_count{m="get"} 3
+# HELP temp Temp
+# TYPE temp gauge
+temp -2.5
+"#;
+        assert_eq!(render(&snapshot(&reg)), expected);
+    }
+
+    #[test]
+    fn counter_without_total_suffix_is_exposed_with_it() {
+        let reg = Registry::default();
+        let c = reg
+            .register(
+                FamilyDesc::new("requests", "R", MetricKind::Counter, &[] as &[&str], None)
+                    .unwrap(),
+            )
+            .unwrap();
+        c.series(b"").unwrap().increment(Number::Int(1)).unwrap();
+        assert_eq!(
+            render(&snapshot(&reg)),
+            "# HELP requests_total R\n# TYPE requests_total counter\nrequests_total 1\n"
+        );
+    }
+}

@@ -1,0 +1,348 @@
+//! Names and labels: the Prometheus naming rules, declared label sets, and the byte key that
+//! identifies a series. The key is the label values in declared order, each followed by `0xFF`, a
+//! byte that never occurs in UTF-8, so the encoding is unambiguous and needs no escaping. Keys are
+//! built in a stack buffer, so a lookup that hits allocates nothing.
+
+use crate::core::error::{Error, Result};
+
+/// Separator after each label value in a series key; never part of valid UTF-8.
+pub const KEY_SEPARATOR: u8 = 0xFF;
+
+/// Checks a metric name against `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+///
+/// # Errors
+/// [`Error::InvalidMetricName`] naming the value.
+pub fn validate_metric_name(name: &str) -> Result<()> {
+    let mut bytes = name.bytes();
+    let ok = match bytes.next() {
+        Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => {
+            bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidMetricName(name.to_owned()))
+    }
+}
+
+/// Checks a label name against `[a-zA-Z_][a-zA-Z0-9_]*` and the reserved `__` prefix.
+///
+/// # Errors
+/// [`Error::InvalidLabelName`] naming the value and the rule.
+pub fn validate_label_name(name: &str) -> Result<()> {
+    let mut bytes = name.bytes();
+    let ok = match bytes.next() {
+        Some(b) if b.is_ascii_alphabetic() || b == b'_' => {
+            bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }
+        _ => false,
+    };
+    if !ok {
+        return Err(Error::InvalidLabelName(
+            name.to_owned(),
+            "must match [a-zA-Z_][a-zA-Z0-9_]*",
+        ));
+    }
+    if name.starts_with("__") {
+        return Err(Error::InvalidLabelName(
+            name.to_owned(),
+            "names starting with __ are reserved",
+        ));
+    }
+    Ok(())
+}
+
+/// The validated, ordered label names a metric family declares.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LabelNames(Box<[Box<str>]>);
+
+impl LabelNames {
+    /// Validates names; `reserved` lists names the metric type keeps for itself (`le`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidLabelName`] for a bad, reserved or duplicated name.
+    pub fn new<S: AsRef<str>>(names: &[S], reserved: &[&str]) -> Result<Self> {
+        let mut out: Vec<Box<str>> = Vec::with_capacity(names.len());
+        for name in names {
+            let name = name.as_ref();
+            validate_label_name(name)?;
+            if reserved.contains(&name) {
+                return Err(Error::InvalidLabelName(
+                    name.to_owned(),
+                    "reserved for this metric type",
+                ));
+            }
+            if out.iter().any(|n| &**n == name) {
+                return Err(Error::InvalidLabelName(name.to_owned(), "declared twice"));
+            }
+            out.push(name.into());
+        }
+        Ok(LabelNames(out.into_boxed_slice()))
+    }
+
+    /// Number of declared labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when the family has no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The names in declared order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|s| &**s)
+    }
+
+    /// Position of `name` among the declared names.
+    pub fn position(&self, name: &[u8]) -> Option<usize> {
+        self.0.iter().position(|n| n.as_bytes() == name)
+    }
+
+    /// `a, b` or `no labels`, for messages.
+    pub fn describe(&self) -> String {
+        if self.0.is_empty() {
+            "no labels".to_owned()
+        } else {
+            self.0
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
+const INLINE_KEY: usize = 256;
+
+/// Builds a series key without touching the heap for label values up to 256 bytes in total.
+pub struct KeyBuf {
+    inline: [u8; INLINE_KEY],
+    len: usize,
+    heap: Vec<u8>,
+    count: usize,
+}
+
+impl Default for KeyBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeyBuf {
+    /// An empty key.
+    pub fn new() -> Self {
+        KeyBuf {
+            inline: [0; INLINE_KEY],
+            len: 0,
+            heap: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// Appends the next label value (in declared order).
+    pub fn push(&mut self, value: &[u8]) {
+        self.count += 1;
+        if self.heap.is_empty() && self.len + value.len() < INLINE_KEY {
+            self.inline[self.len..self.len + value.len()].copy_from_slice(value);
+            self.len += value.len();
+            self.inline[self.len] = KEY_SEPARATOR;
+            self.len += 1;
+            return;
+        }
+        if self.heap.is_empty() {
+            self.heap.extend_from_slice(&self.inline[..self.len]);
+        }
+        self.heap.extend_from_slice(value);
+        self.heap.push(KEY_SEPARATOR);
+    }
+
+    /// The encoded key.
+    pub fn as_bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+
+    /// How many values were pushed.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// Encodes label values (already in declared order) into an owned key.
+pub fn encode_key<S: AsRef<[u8]>>(values: &[S]) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(values.iter().map(|v| v.as_ref().len() + 1).sum());
+    for v in values {
+        key.extend_from_slice(v.as_ref());
+        key.push(KEY_SEPARATOR);
+    }
+    key.into_boxed_slice()
+}
+
+/// Splits a key back into its values. Fails when a value is not UTF-8 or the count is wrong.
+///
+/// # Errors
+/// [`Error::InvalidLabelValue`] or [`Error::LabelMismatch`] naming the label.
+pub fn decode_key<'k>(metric: &str, names: &LabelNames, key: &'k [u8]) -> Result<Vec<&'k str>> {
+    if names.is_empty() {
+        return if key.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(mismatch(metric, names, "label values given".to_owned()))
+        };
+    }
+    let mut values = Vec::with_capacity(names.len());
+    let mut parts = key.split(|b| *b == KEY_SEPARATOR);
+    for name in names.iter() {
+        let part = match parts.next() {
+            Some(p) => p,
+            None => return Err(mismatch(metric, names, format!("missing label {name:?}"))),
+        };
+        let value = std::str::from_utf8(part).map_err(|_| Error::InvalidLabelValue {
+            label: name.to_owned(),
+            reason: "not valid UTF-8".to_owned(),
+        })?;
+        values.push(value);
+    }
+    // A well-formed key ends with a separator, leaving exactly one empty trailing part.
+    match (parts.next(), parts.next()) {
+        (Some(b""), None) => Ok(values),
+        _ => Err(mismatch(metric, names, "malformed label values".to_owned())),
+    }
+}
+
+/// Builds a [`Error::LabelMismatch`].
+pub fn mismatch(metric: &str, names: &LabelNames, problem: String) -> Error {
+    Error::LabelMismatch {
+        metric: metric.to_owned(),
+        problem,
+        expected: names.describe(),
+    }
+}
+
+/// Appends `value` escaped for a label value (`\` `"` and newline).
+pub fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Renders `a="x",b="y"` (no braces) for the given names and values.
+pub fn render_pairs(names: &LabelNames, values: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, (name, value)) in names.iter().zip(values).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_label_value(&mut out, value);
+        out.push('"');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names() {
+        for good in ["a", "_a", ":a", "abc_def:ghi", "A9", "tasker_events_total"] {
+            assert!(validate_metric_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1a", "a-b", "a b", "é", "a.b", "a\n", "a{"] {
+            assert!(validate_metric_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn label_names() {
+        for good in ["a", "_a", "status", "A_9"] {
+            assert!(validate_label_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1a", "a:b", "a-b", "__x", "__", "é"] {
+            assert!(validate_label_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn label_sets_reject_duplicates_and_reserved() {
+        assert!(LabelNames::new(&["a", "b"], &[]).is_ok());
+        let err = LabelNames::new(&["a", "a"], &[]).unwrap_err();
+        assert_eq!(err.to_string(), "invalid label name \"a\": declared twice");
+        let err = LabelNames::new(&["le"], &["le"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid label name \"le\": reserved for this metric type"
+        );
+        assert!(LabelNames::new(&["le"], &[]).is_ok());
+        assert_eq!(
+            LabelNames::new::<&str>(&[], &[]).unwrap().describe(),
+            "no labels"
+        );
+    }
+
+    #[test]
+    fn keys_round_trip_and_spill_to_heap() {
+        let names = LabelNames::new(&["a", "b"], &[]).unwrap();
+        let mut buf = KeyBuf::new();
+        buf.push(b"x");
+        buf.push("ü\"\n".as_bytes());
+        assert_eq!(buf.as_bytes(), &*encode_key(&["x", "ü\"\n"]));
+        assert_eq!(
+            decode_key("m", &names, buf.as_bytes()).unwrap(),
+            vec!["x", "ü\"\n"]
+        );
+
+        let long = "y".repeat(1000);
+        let mut buf = KeyBuf::new();
+        buf.push(b"x");
+        buf.push(long.as_bytes());
+        assert_eq!(buf.count(), 2);
+        assert_eq!(
+            decode_key("m", &names, buf.as_bytes()).unwrap(),
+            vec!["x", long.as_str()]
+        );
+    }
+
+    #[test]
+    fn decode_rejects_bad_keys() {
+        let names = LabelNames::new(&["a"], &[]).unwrap();
+        assert!(decode_key("m", &names, &[0xC3, KEY_SEPARATOR]).is_err());
+        assert!(decode_key("m", &names, &encode_key(&["x", "y"])).is_err());
+        let empty = LabelNames::default();
+        assert_eq!(decode_key("m", &empty, b"").unwrap(), Vec::<&str>::new());
+        assert!(decode_key("m", &empty, &encode_key(&["x"])).is_err());
+    }
+
+    #[test]
+    fn empty_label_value_is_distinct_from_missing() {
+        let names = LabelNames::new(&["a"], &[]).unwrap();
+        assert_eq!(
+            decode_key("m", &names, &encode_key(&[""])).unwrap(),
+            vec![""]
+        );
+        assert!(decode_key("m", &names, b"").is_err());
+    }
+
+    #[test]
+    fn escaping() {
+        let names = LabelNames::new(&["a", "b"], &[]).unwrap();
+        assert_eq!(
+            render_pairs(&names, &["x\\y", "q\"\nz"]),
+            r#"a="x\\y",b="q\"\nz""#
+        );
+    }
+}

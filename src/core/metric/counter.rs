@@ -1,0 +1,151 @@
+//! Counter: two cells. Integer increments are one wait-free `fetch_add` on an exact u64; Float
+//! increments go to an f64 cell by CAS. The f64 cell starts at `-0.0`, which any addition turns
+//! into a normal number, so "was a Float ever added" needs no extra cell.
+
+use super::{add_f64, check_finite, format_f64, Sample};
+use crate::core::error::{Error, Result};
+use crate::core::store::Cells;
+use std::sync::atomic::Ordering::Relaxed;
+
+const UNTOUCHED: u64 = 0x8000_0000_0000_0000; // bits of -0.0
+
+/// Initial cell values.
+pub const INIT: [u64; 2] = [0, UNTOUCHED];
+
+/// Adds an integer.
+#[inline]
+pub fn inc_int(cells: &Cells, by: u64) {
+    cells.as_slice()[0].fetch_add(by, Relaxed);
+}
+
+/// Adds a float `by`, which must be finite and >= 0.
+///
+/// # Errors
+/// [`Error::InvalidValue`] for NaN, infinities and negatives; nothing is changed.
+#[inline]
+pub fn inc_float(cells: &Cells, by: f64) -> Result<()> {
+    check_increment(by)?;
+    add_f64(&cells.as_slice()[1], by);
+    Ok(())
+}
+
+/// Validates a float increment.
+///
+/// # Errors
+/// [`Error::InvalidValue`] for NaN, infinities and negatives.
+pub fn check_increment(by: f64) -> Result<f64> {
+    check_finite("by", by)?;
+    if by < 0.0 {
+        return Err(Error::InvalidValue {
+            arg: "by",
+            value: format_f64(by),
+            reason: "counters can only increase",
+        });
+    }
+    Ok(by)
+}
+
+/// Current value.
+pub fn read(cells: &Cells) -> Sample {
+    let c = cells.as_slice();
+    let float = c[1].load(Relaxed);
+    Sample::Counter {
+        int: c[0].load(Relaxed),
+        float: (float != UNTOUCHED).then(|| f64::from_bits(float)),
+    }
+}
+
+/// Back to zero (Tasker's `reset!`).
+pub fn reset(cells: &Cells) {
+    let c = cells.as_slice();
+    c[0].store(0, Relaxed);
+    c[1].store(UNTOUCHED, Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::store::{LocalStore, SeriesDesc, Store};
+
+    fn cells() -> Cells {
+        LocalStore
+            .allocate(
+                SeriesDesc {
+                    family: "c",
+                    key: b"",
+                },
+                &INIT,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn integers_stay_exact_and_floats_are_flagged() {
+        let c = cells();
+        inc_int(&c, 1);
+        inc_int(&c, u64::from(u32::MAX));
+        assert_eq!(
+            read(&c),
+            Sample::Counter {
+                int: 1 + u64::from(u32::MAX),
+                float: None
+            }
+        );
+        inc_float(&c, 0.0).unwrap();
+        assert_eq!(
+            read(&c),
+            Sample::Counter {
+                int: 1 + u64::from(u32::MAX),
+                float: Some(0.0)
+            }
+        );
+        inc_float(&c, 0.5).unwrap();
+        assert_eq!(read(&c).as_f64(), 4_294_967_296.5);
+        reset(&c);
+        assert_eq!(
+            read(&c),
+            Sample::Counter {
+                int: 0,
+                float: None
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_bad_increments_and_changes_nothing() {
+        let c = cells();
+        for bad in [-1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(inc_float(&c, bad).is_err());
+        }
+        assert_eq!(
+            read(&c),
+            Sample::Counter {
+                int: 0,
+                float: None
+            }
+        );
+        assert_eq!(
+            inc_float(&c, -1.0).unwrap_err().to_string(),
+            "invalid by: -1.0 (counters can only increase)"
+        );
+    }
+
+    #[test]
+    fn exact_under_threads() {
+        let c = std::sync::Arc::new(cells());
+        let ts: Vec<_> = (0..8)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || (0..100_000).for_each(|_| inc_int(&c, 1)))
+            })
+            .collect();
+        ts.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(
+            read(&c),
+            Sample::Counter {
+                int: 800_000,
+                float: None
+            }
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! The pure-Rust core: every rule of the gem lives here and is tested with plain `cargo test`.
+//! Nothing under `core` may name a magnus or rb-sys type.
+
+pub mod error;
+pub mod exposition;
+pub mod labels;
+pub mod metric;
+pub mod registry;
+pub mod store;
+
+pub use error::{Error, ErrorKind, Result};

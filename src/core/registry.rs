@@ -1,0 +1,607 @@
+//! Families and series. A [`Registry`] maps names to [`Family`]s; a family maps series keys (label
+//! values) to [`Series`], each owning cells from the registry's [`Store`]. A hit on an existing
+//! series is one sharded map read with a fast hash of the key bytes; creating a series (the cold
+//! path) validates the label values, renders its label pairs once and allocates its cells.
+//! This module knows nothing of Ruby or of output formats.
+
+use crate::core::error::{Error, Result};
+use crate::core::labels::{self, LabelNames, KEY_SEPARATOR};
+use crate::core::metric::{counter, gauge, Buckets, MetricKind, Sample};
+use crate::core::store::{Cells, LocalStore, SeriesDesc, Store};
+use dashmap::DashMap;
+use parking_lot::RwLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// A number as the caller gave it: integers stay exact in counters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// An integer that fits in i64.
+    Int(i64),
+    /// Anything else, as f64.
+    Float(f64),
+}
+
+impl Number {
+    /// As f64.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(i) => i as f64,
+            Number::Float(f) => f,
+        }
+    }
+}
+
+/// What a family is: name, help, type, label names and (histograms) buckets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilyDesc {
+    /// Metric name, validated.
+    pub name: String,
+    /// HELP text.
+    pub help: String,
+    /// Metric type.
+    pub kind: MetricKind,
+    /// Declared label names.
+    pub labels: LabelNames,
+    /// Bucket bounds, for histograms only.
+    pub buckets: Option<Buckets>,
+}
+
+impl FamilyDesc {
+    /// Validates a description: the name, the label names (`le` is reserved on histograms) and
+    /// that buckets are given exactly for histograms.
+    ///
+    /// # Errors
+    /// The first rule broken, naming the bad value.
+    pub fn new<S: AsRef<str>>(
+        name: &str,
+        help: &str,
+        kind: MetricKind,
+        label_names: &[S],
+        buckets: Option<Buckets>,
+    ) -> Result<Self> {
+        labels::validate_metric_name(name)?;
+        let reserved: &[&str] = if kind == MetricKind::Histogram {
+            &["le"]
+        } else {
+            &[]
+        };
+        let labels = LabelNames::new(label_names, reserved)?;
+        let buckets = match (kind, buckets) {
+            (MetricKind::Histogram, Some(b)) => Some(b),
+            (MetricKind::Histogram, None) => Some(Buckets::new(
+                &crate::core::metric::histogram::DEFAULT_BUCKETS,
+            )?),
+            (_, None) => None,
+            (_, Some(_)) => {
+                return Err(Error::argument(format!(
+                    "buckets are only valid for histograms, not for {} {name:?}",
+                    kind.as_str()
+                )))
+            }
+        };
+        Ok(FamilyDesc {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            kind,
+            labels,
+            buckets,
+        })
+    }
+
+    /// The name of a counter without a trailing `_total`; other names unchanged.
+    pub fn base_name(&self) -> &str {
+        match self.kind {
+            MetricKind::Counter => self
+                .name
+                .strip_suffix("_total")
+                .filter(|b| !b.is_empty())
+                .unwrap_or(&self.name),
+            _ => &self.name,
+        }
+    }
+
+    /// Sample names this family puts in an exposition, for collision checks.
+    fn exposed_names(&self) -> Vec<String> {
+        let base = self.base_name();
+        match self.kind {
+            MetricKind::Counter => vec![
+                base.to_owned(),
+                format!("{base}_total"),
+                format!("{base}_created"),
+            ],
+            MetricKind::Gauge => vec![base.to_owned()],
+            MetricKind::Histogram => ["", "_bucket", "_sum", "_count", "_created"]
+                .iter()
+                .map(|s| format!("{base}{s}"))
+                .collect(),
+        }
+    }
+
+    fn summary(&self) -> String {
+        let mut s = format!("a {} with {}", self.kind.as_str(), self.labels.describe());
+        if let (MetricKind::Histogram, Some(b)) = (self.kind, &self.buckets) {
+            s.push_str(&format!(" and buckets {:?}", b.bounds()));
+        }
+        s
+    }
+}
+
+/// What a series needs to update itself.
+#[derive(Debug, Clone)]
+enum SeriesKind {
+    Counter,
+    Gauge,
+    Histogram(Buckets),
+}
+
+/// One labelled time series: its key, its rendered label pairs and its cells.
+#[derive(Debug)]
+pub struct Series {
+    key: Box<[u8]>,
+    rendered: Arc<str>,
+    seq: u64,
+    kind: SeriesKind,
+    cells: Cells,
+}
+
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+impl Series {
+    /// Adds `by`: counters refuse negatives, gauges add, histograms refuse.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for NaN, infinities, negative counter increments.
+    #[inline]
+    pub fn increment(&self, by: Number) -> Result<()> {
+        match (&self.kind, by) {
+            (SeriesKind::Counter, Number::Int(n)) if n >= 0 => {
+                counter::inc_int(&self.cells, n as u64);
+                Ok(())
+            }
+            (SeriesKind::Counter, n) => counter::inc_float(&self.cells, n.as_f64()),
+            (SeriesKind::Gauge, n) => gauge::add(&self.cells, n.as_f64()).map(drop),
+            (SeriesKind::Histogram(_), _) => {
+                Err(Error::argument("histograms take observe, not increment"))
+            }
+        }
+    }
+
+    /// Subtracts `by` from a gauge.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for NaN and infinities; an error for other kinds.
+    #[inline]
+    pub fn decrement(&self, by: f64) -> Result<f64> {
+        match self.kind {
+            SeriesKind::Gauge => {
+                gauge::add(&self.cells, -crate::core::metric::check_finite("by", by)?)
+            }
+            _ => Err(Error::argument("only gauges can be decremented")),
+        }
+    }
+
+    /// Sets a gauge.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for NaN and infinities; an error for other kinds.
+    #[inline]
+    pub fn set(&self, v: f64) -> Result<f64> {
+        match self.kind {
+            SeriesKind::Gauge => gauge::set(&self.cells, v),
+            _ => Err(Error::argument("only gauges can be set")),
+        }
+    }
+
+    /// Records an observation in a histogram.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for NaN and infinities; an error for other kinds.
+    #[inline]
+    pub fn observe(&self, v: f64) -> Result<f64> {
+        match &self.kind {
+            SeriesKind::Histogram(b) => b.observe(&self.cells, v),
+            _ => Err(Error::argument("only histograms can observe")),
+        }
+    }
+
+    /// Current value.
+    pub fn read(&self) -> Sample {
+        match &self.kind {
+            SeriesKind::Counter => counter::read(&self.cells),
+            SeriesKind::Gauge => gauge::read(&self.cells),
+            SeriesKind::Histogram(b) => b.read(&self.cells),
+        }
+    }
+
+    /// Back to the initial state (zero; empty histogram).
+    pub fn reset(&self) {
+        match &self.kind {
+            SeriesKind::Counter => counter::reset(&self.cells),
+            SeriesKind::Gauge => drop(gauge::set(&self.cells, 0.0)),
+            SeriesKind::Histogram(b) => b.reset(&self.cells),
+        }
+    }
+
+    /// Label values in declared order.
+    pub fn label_values(&self) -> Vec<&str> {
+        if self.key.is_empty() {
+            return Vec::new();
+        }
+        let body = &self.key[..self.key.len() - 1];
+        // Keys are validated UTF-8 per value when the series is created.
+        body.split(|b| *b == KEY_SEPARATOR)
+            .map(|v| std::str::from_utf8(v).unwrap_or_default())
+            .collect()
+    }
+
+    /// `a="x",b="y"`, rendered and escaped once at creation.
+    pub fn rendered_labels(&self) -> &Arc<str> {
+        &self.rendered
+    }
+
+    /// Creation order, for a stable exposition.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+type SeriesMap = DashMap<Box<[u8]>, Arc<Series>, ahash::RandomState>;
+
+/// A metric: description plus its series.
+#[derive(Debug)]
+pub struct Family {
+    desc: FamilyDesc,
+    series: SeriesMap,
+    store: Arc<dyn Store>,
+}
+
+impl Family {
+    fn new(desc: FamilyDesc, store: Arc<dyn Store>) -> Self {
+        Family {
+            desc,
+            series: DashMap::with_hasher(ahash::RandomState::new()),
+            store,
+        }
+    }
+
+    /// The family's description.
+    pub fn desc(&self) -> &FamilyDesc {
+        &self.desc
+    }
+
+    /// Runs `f` on the series for `key`, creating it first if needed. A hit neither allocates
+    /// nor clones.
+    ///
+    /// # Errors
+    /// Label problems when the series has to be created; whatever `f` returns.
+    #[inline]
+    pub fn with_series<R>(&self, key: &[u8], f: impl FnOnce(&Series) -> Result<R>) -> Result<R> {
+        if let Some(series) = self.series.get(key) {
+            return f(&series);
+        }
+        let series = self.create(key)?;
+        f(&series)
+    }
+
+    /// The series for `key`, created if needed (a handle callers can keep).
+    ///
+    /// # Errors
+    /// Label problems when the series has to be created.
+    pub fn series(&self, key: &[u8]) -> Result<Arc<Series>> {
+        if let Some(series) = self.series.get(key) {
+            return Ok(Arc::clone(&series));
+        }
+        self.create(key)
+    }
+
+    /// The series for `key` if it exists.
+    pub fn find(&self, key: &[u8]) -> Option<Arc<Series>> {
+        self.series.get(key).map(|s| Arc::clone(&s))
+    }
+
+    #[cold]
+    fn create(&self, key: &[u8]) -> Result<Arc<Series>> {
+        let values = labels::decode_key(&self.desc.name, &self.desc.labels, key)?;
+        let rendered: Arc<str> = labels::render_pairs(&self.desc.labels, &values).into();
+        let entry = self.series.entry(key.into()).or_try_insert_with(|| {
+            let (kind, init) = match (&self.desc.kind, &self.desc.buckets) {
+                (MetricKind::Counter, _) => (SeriesKind::Counter, counter::INIT.to_vec()),
+                (MetricKind::Gauge, _) => (SeriesKind::Gauge, gauge::INIT.to_vec()),
+                (MetricKind::Histogram, Some(b)) => (SeriesKind::Histogram(b.clone()), b.init()),
+                (MetricKind::Histogram, None) => {
+                    return Err(Error::argument("histogram without buckets"))
+                }
+            };
+            let cells = self.store.allocate(
+                SeriesDesc {
+                    family: &self.desc.name,
+                    key,
+                },
+                &init,
+            )?;
+            Ok(Arc::new(Series {
+                key: key.into(),
+                rendered,
+                seq: SEQUENCE.fetch_add(1, Relaxed),
+                kind,
+                cells,
+            }))
+        })?;
+        Ok(Arc::clone(&entry))
+    }
+
+    /// All series in creation order.
+    pub fn all_series(&self) -> Vec<Arc<Series>> {
+        let mut all: Vec<Arc<Series>> = self.series.iter().map(|e| Arc::clone(e.value())).collect();
+        all.sort_unstable_by_key(|s| s.seq);
+        all
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// True when no series exists yet.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Removes the series for `key`; returns whether it existed. Handles held elsewhere keep
+    /// working but are no longer exported.
+    pub fn remove(&self, key: &[u8]) -> bool {
+        self.series.remove(key).is_some()
+    }
+
+    /// Removes every series; returns how many.
+    pub fn clear(&self) -> usize {
+        let n = self.series.len();
+        self.series.clear();
+        n
+    }
+}
+
+#[derive(Debug, Default)]
+struct Families {
+    by_name: BTreeMap<Box<str>, Arc<Family>>,
+    exposed: HashMap<String, Box<str>>,
+}
+
+/// A set of metric families, exported together.
+#[derive(Debug)]
+pub struct Registry {
+    families: RwLock<Families>,
+    store: Arc<dyn Store>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new(Arc::new(LocalStore))
+    }
+}
+
+static GLOBAL: once_cell::sync::Lazy<Arc<Registry>> =
+    once_cell::sync::Lazy::new(|| Arc::new(Registry::default()));
+
+impl Registry {
+    /// An empty registry whose series keep their values in `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Registry {
+            families: RwLock::new(Families::default()),
+            store,
+        }
+    }
+
+    /// The process-wide default registry.
+    pub fn global() -> &'static Arc<Registry> {
+        &GLOBAL
+    }
+
+    /// Registers a family, or returns the existing one when it has the same type, labels and
+    /// buckets.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyRegistered`] when the name (or a sample name it would expose) is taken by a
+    /// different family.
+    pub fn register(&self, desc: FamilyDesc) -> Result<Arc<Family>> {
+        if let Some(existing) = self.families.read().by_name.get(desc.name.as_str()) {
+            return Self::reuse(existing, &desc);
+        }
+        let mut families = self.families.write();
+        if let Some(existing) = families.by_name.get(desc.name.as_str()) {
+            return Self::reuse(existing, &desc);
+        }
+        let exposed = desc.exposed_names();
+        if let Some(owner) = exposed.iter().find_map(|n| families.exposed.get(n)) {
+            let other = &families.by_name[owner].desc;
+            return Err(Error::AlreadyRegistered {
+                name: desc.name.clone(),
+                existing: format!(
+                    "{} {:?} (their exposition names overlap)",
+                    other.kind.as_str(),
+                    other.name
+                ),
+                requested: desc.summary(),
+            });
+        }
+        let name: Box<str> = desc.name.as_str().into();
+        for n in exposed {
+            families.exposed.insert(n, name.clone());
+        }
+        let family = Arc::new(Family::new(desc, Arc::clone(&self.store)));
+        families.by_name.insert(name, Arc::clone(&family));
+        Ok(family)
+    }
+
+    fn reuse(existing: &Arc<Family>, desc: &FamilyDesc) -> Result<Arc<Family>> {
+        let e = &existing.desc;
+        if e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets {
+            Ok(Arc::clone(existing))
+        } else {
+            Err(Error::AlreadyRegistered {
+                name: desc.name.clone(),
+                existing: e.summary(),
+                requested: desc.summary(),
+            })
+        }
+    }
+
+    /// The family called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<Family>> {
+        self.families.read().by_name.get(name).cloned()
+    }
+
+    /// Removes the family called `name`; returns whether it existed.
+    pub fn unregister(&self, name: &str) -> bool {
+        let mut families = self.families.write();
+        match families.by_name.remove(name) {
+            Some(_) => {
+                families.exposed.retain(|_, owner| &**owner != name);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes every family; returns how many.
+    pub fn clear(&self) -> usize {
+        let mut families = self.families.write();
+        let n = families.by_name.len();
+        *families = Families::default();
+        n
+    }
+
+    /// All families, sorted by name.
+    pub fn families(&self) -> Vec<Arc<Family>> {
+        self.families.read().by_name.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::labels::encode_key;
+
+    fn counter(reg: &Registry, name: &str, labels: &[&str]) -> Result<Arc<Family>> {
+        reg.register(FamilyDesc::new(
+            name,
+            "help",
+            MetricKind::Counter,
+            labels,
+            None,
+        )?)
+    }
+
+    #[test]
+    fn get_or_create_series() {
+        let reg = Registry::default();
+        let fam = counter(&reg, "jobs_total", &["queue", "status"]).unwrap();
+        let key = encode_key(&["default", "ok"]);
+        fam.with_series(&key, |s| s.increment(Number::Int(2)))
+            .unwrap();
+        fam.with_series(&key, |s| s.increment(Number::Int(3)))
+            .unwrap();
+        assert_eq!(
+            fam.find(&key).unwrap().read(),
+            Sample::Counter {
+                int: 5,
+                float: None
+            }
+        );
+        assert_eq!(fam.len(), 1);
+        assert_eq!(
+            fam.find(&key).unwrap().label_values(),
+            vec!["default", "ok"]
+        );
+        assert_eq!(
+            &**fam.find(&key).unwrap().rendered_labels(),
+            r#"queue="default",status="ok""#
+        );
+    }
+
+    #[test]
+    fn bad_label_sets_create_nothing() {
+        let reg = Registry::default();
+        let fam = counter(&reg, "jobs_total", &["queue"]).unwrap();
+        assert!(fam
+            .with_series(&encode_key(&["a", "b"]), |s| s.increment(Number::Int(1)))
+            .is_err());
+        assert!(fam
+            .with_series(b"", |s| s.increment(Number::Int(1)))
+            .is_err());
+        assert!(fam
+            .with_series(&[0xC3, KEY_SEPARATOR], |s| s.increment(Number::Int(1)))
+            .is_err());
+        assert!(fam.is_empty());
+    }
+
+    #[test]
+    fn re_registration_rules() {
+        let reg = Registry::default();
+        let a = counter(&reg, "x_total", &["a"]).unwrap();
+        let b = counter(&reg, "x_total", &["a"]).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let err = counter(&reg, "x_total", &["b"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "metric \"x_total\" is already registered as a counter with \"a\", cannot register it as a counter with \"b\""
+        );
+        let gauge = FamilyDesc::new("x_total", "h", MetricKind::Gauge, &["a"], None).unwrap();
+        assert!(reg.register(gauge).is_err());
+        // `x` as a counter would expose `x_total` too.
+        assert!(counter(&reg, "x", &["a"]).is_err());
+        assert!(reg.unregister("x_total"));
+        assert!(counter(&reg, "x", &["a"]).is_ok());
+        assert!(!reg.unregister("nope"));
+    }
+
+    #[test]
+    fn descriptions_validate() {
+        assert!(FamilyDesc::new("1x", "", MetricKind::Gauge, &[] as &[&str], None).is_err());
+        assert!(FamilyDesc::new("h", "", MetricKind::Histogram, &["le"], None).is_err());
+        assert!(FamilyDesc::new("g", "", MetricKind::Gauge, &["le"], None).is_ok());
+        let b = Buckets::new(&[1.0]).unwrap();
+        assert!(FamilyDesc::new("g", "", MetricKind::Gauge, &[] as &[&str], Some(b)).is_err());
+    }
+
+    #[test]
+    fn kind_specific_operations() {
+        let reg = Registry::default();
+        let g = reg
+            .register(FamilyDesc::new("g", "", MetricKind::Gauge, &[] as &[&str], None).unwrap())
+            .unwrap();
+        let s = g.series(b"").unwrap();
+        s.increment(Number::Int(-3)).unwrap();
+        assert_eq!(s.decrement(1.5).unwrap(), -4.5);
+        assert!(s.observe(1.0).is_err());
+        let c = counter(&reg, "c_total", &[]).unwrap().series(b"").unwrap();
+        assert!(c.increment(Number::Int(-1)).is_err());
+        assert!(c.set(1.0).is_err());
+        c.increment(Number::Float(0.5)).unwrap();
+        assert_eq!(c.read().as_f64(), 0.5);
+    }
+
+    #[test]
+    fn exact_totals_from_many_threads_creating_and_updating() {
+        let reg = Arc::new(Registry::default());
+        let fam = counter(&reg, "hits_total", &["worker"]).unwrap();
+        let ts: Vec<_> = (0..8)
+            .map(|t| {
+                let fam = Arc::clone(&fam);
+                std::thread::spawn(move || {
+                    for i in 0..100_000 {
+                        let key = encode_key(&[format!("w{}", (t + i) % 4)]);
+                        fam.with_series(&key, |s| s.increment(Number::Int(1)))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        ts.into_iter().for_each(|t| t.join().unwrap());
+        let total: f64 = fam.all_series().iter().map(|s| s.read().as_f64()).sum();
+        assert_eq!(total, 800_000.0);
+        assert_eq!(fam.len(), 4);
+    }
+}
