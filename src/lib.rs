@@ -4,3 +4,14 @@
 //! Ruby; `ruby` is the magnus glue that converts values and raises Ruby errors.
 
 pub mod core;
+mod ruby;
+
+// The macro exports `Init_tasker_metrics` (no_mangle), which carries no doc comment of its own.
+#[allow(missing_docs)]
+mod entry {
+    /// Called by Ruby when it loads `tasker_metrics.so`.
+    #[magnus::init]
+    fn init(ruby: &magnus::Ruby) -> Result<(), magnus::Error> {
+        crate::ruby::init(ruby)
+    }
+}

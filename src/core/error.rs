@@ -63,9 +63,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// A name already registered with another type, labels or buckets.
-    #[error(
-        "metric {name:?} is already registered as {existing}, cannot register it as {requested}"
-    )]
+    #[error("metric {name:?} is already registered as {existing}, cannot register it as {requested}")]
     AlreadyRegistered {
         /// The metric name.
         name: String,
@@ -122,16 +120,9 @@ mod tests {
     #[test]
     fn messages_name_the_argument_and_the_value() {
         let e = Error::InvalidMetricName("1abc".into());
-        assert_eq!(
-            e.to_string(),
-            "invalid metric name \"1abc\": must match [a-zA-Z_:][a-zA-Z0-9_:]*"
-        );
+        assert_eq!(e.to_string(), "invalid metric name \"1abc\": must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         assert_eq!(e.kind(), ErrorKind::Argument);
-        let e = Error::InvalidValue {
-            arg: "by",
-            value: "-1".into(),
-            reason: "counters only go up",
-        };
+        let e = Error::InvalidValue { arg: "by", value: "-1".into(), reason: "counters only go up" };
         assert_eq!(e.to_string(), "invalid by: -1 (counters only go up)");
         assert_eq!(Error::type_error("x").kind(), ErrorKind::Type);
         assert_eq!(Error::Store("disk".into()).kind(), ErrorKind::Store);

@@ -15,9 +15,7 @@ pub const KEY_SEPARATOR: u8 = 0xFF;
 pub fn validate_metric_name(name: &str) -> Result<()> {
     let mut bytes = name.bytes();
     let ok = match bytes.next() {
-        Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => {
-            bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
-        }
+        Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':'),
         _ => false,
     };
     if ok {
@@ -34,22 +32,14 @@ pub fn validate_metric_name(name: &str) -> Result<()> {
 pub fn validate_label_name(name: &str) -> Result<()> {
     let mut bytes = name.bytes();
     let ok = match bytes.next() {
-        Some(b) if b.is_ascii_alphabetic() || b == b'_' => {
-            bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        }
+        Some(b) if b.is_ascii_alphabetic() || b == b'_' => bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_'),
         _ => false,
     };
     if !ok {
-        return Err(Error::InvalidLabelName(
-            name.to_owned(),
-            "must match [a-zA-Z_][a-zA-Z0-9_]*",
-        ));
+        return Err(Error::InvalidLabelName(name.to_owned(), "must match [a-zA-Z_][a-zA-Z0-9_]*"));
     }
     if name.starts_with("__") {
-        return Err(Error::InvalidLabelName(
-            name.to_owned(),
-            "names starting with __ are reserved",
-        ));
+        return Err(Error::InvalidLabelName(name.to_owned(), "names starting with __ are reserved"));
     }
     Ok(())
 }
@@ -69,10 +59,7 @@ impl LabelNames {
             let name = name.as_ref();
             validate_label_name(name)?;
             if reserved.contains(&name) {
-                return Err(Error::InvalidLabelName(
-                    name.to_owned(),
-                    "reserved for this metric type",
-                ));
+                return Err(Error::InvalidLabelName(name.to_owned(), "reserved for this metric type"));
             }
             if out.iter().any(|n| &**n == name) {
                 return Err(Error::InvalidLabelName(name.to_owned(), "declared twice"));
@@ -107,11 +94,7 @@ impl LabelNames {
         if self.0.is_empty() {
             "no labels".to_owned()
         } else {
-            self.0
-                .iter()
-                .map(|n| format!("{n:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            self.0.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
         }
     }
 }
@@ -124,6 +107,8 @@ pub struct KeyBuf {
     len: usize,
     heap: Vec<u8>,
     count: usize,
+    /// Index of the first value that contained the separator byte (so it cannot be UTF-8).
+    poisoned: Option<usize>,
 }
 
 impl Default for KeyBuf {
@@ -135,16 +120,14 @@ impl Default for KeyBuf {
 impl KeyBuf {
     /// An empty key.
     pub fn new() -> Self {
-        KeyBuf {
-            inline: [0; INLINE_KEY],
-            len: 0,
-            heap: Vec::new(),
-            count: 0,
-        }
+        KeyBuf { inline: [0; INLINE_KEY], len: 0, heap: Vec::new(), count: 0, poisoned: None }
     }
 
     /// Appends the next label value (in declared order).
     pub fn push(&mut self, value: &[u8]) {
+        if self.poisoned.is_none() && value.contains(&KEY_SEPARATOR) {
+            self.poisoned = Some(self.count);
+        }
         self.count += 1;
         if self.heap.is_empty() && self.len + value.len() < INLINE_KEY {
             self.inline[self.len..self.len + value.len()].copy_from_slice(value);
@@ -166,6 +149,21 @@ impl KeyBuf {
             &self.inline[..self.len]
         } else {
             &self.heap
+        }
+    }
+
+    /// The key, or an error naming the label whose value held a byte that UTF-8 never uses
+    /// (and that would otherwise be read as a separator).
+    ///
+    /// # Errors
+    /// [`Error::InvalidLabelValue`] naming the label.
+    #[inline]
+    pub fn checked(&self, names: &LabelNames) -> Result<&[u8]> {
+        match self.poisoned {
+            None => Ok(self.as_bytes()),
+            Some(i) => {
+                Err(Error::InvalidLabelValue { label: names.iter().nth(i).unwrap_or("?").to_owned(), reason: "not valid UTF-8".to_owned() })
+            }
         }
     }
 
@@ -191,11 +189,7 @@ pub fn encode_key<S: AsRef<[u8]>>(values: &[S]) -> Box<[u8]> {
 /// [`Error::InvalidLabelValue`] or [`Error::LabelMismatch`] naming the label.
 pub fn decode_key<'k>(metric: &str, names: &LabelNames, key: &'k [u8]) -> Result<Vec<&'k str>> {
     if names.is_empty() {
-        return if key.is_empty() {
-            Ok(Vec::new())
-        } else {
-            Err(mismatch(metric, names, "label values given".to_owned()))
-        };
+        return if key.is_empty() { Ok(Vec::new()) } else { Err(mismatch(metric, names, "label values given".to_owned())) };
     }
     let mut values = Vec::with_capacity(names.len());
     let mut parts = key.split(|b| *b == KEY_SEPARATOR);
@@ -204,10 +198,8 @@ pub fn decode_key<'k>(metric: &str, names: &LabelNames, key: &'k [u8]) -> Result
             Some(p) => p,
             None => return Err(mismatch(metric, names, format!("missing label {name:?}"))),
         };
-        let value = std::str::from_utf8(part).map_err(|_| Error::InvalidLabelValue {
-            label: name.to_owned(),
-            reason: "not valid UTF-8".to_owned(),
-        })?;
+        let value = std::str::from_utf8(part)
+            .map_err(|_| Error::InvalidLabelValue { label: name.to_owned(), reason: "not valid UTF-8".to_owned() })?;
         values.push(value);
     }
     // A well-formed key ends with a separator, leaving exactly one empty trailing part.
@@ -219,11 +211,7 @@ pub fn decode_key<'k>(metric: &str, names: &LabelNames, key: &'k [u8]) -> Result
 
 /// Builds a [`Error::LabelMismatch`].
 pub fn mismatch(metric: &str, names: &LabelNames, problem: String) -> Error {
-    Error::LabelMismatch {
-        metric: metric.to_owned(),
-        problem,
-        expected: names.describe(),
-    }
+    Error::LabelMismatch { metric: metric.to_owned(), problem, expected: names.describe() }
 }
 
 /// Appends `value` escaped for a label value (`\` `"` and newline).
@@ -283,15 +271,9 @@ mod tests {
         let err = LabelNames::new(&["a", "a"], &[]).unwrap_err();
         assert_eq!(err.to_string(), "invalid label name \"a\": declared twice");
         let err = LabelNames::new(&["le"], &["le"]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid label name \"le\": reserved for this metric type"
-        );
+        assert_eq!(err.to_string(), "invalid label name \"le\": reserved for this metric type");
         assert!(LabelNames::new(&["le"], &[]).is_ok());
-        assert_eq!(
-            LabelNames::new::<&str>(&[], &[]).unwrap().describe(),
-            "no labels"
-        );
+        assert_eq!(LabelNames::new::<&str>(&[], &[]).unwrap().describe(), "no labels");
     }
 
     #[test]
@@ -301,20 +283,23 @@ mod tests {
         buf.push(b"x");
         buf.push("ü\"\n".as_bytes());
         assert_eq!(buf.as_bytes(), &*encode_key(&["x", "ü\"\n"]));
-        assert_eq!(
-            decode_key("m", &names, buf.as_bytes()).unwrap(),
-            vec!["x", "ü\"\n"]
-        );
+        assert_eq!(decode_key("m", &names, buf.as_bytes()).unwrap(), vec!["x", "ü\"\n"]);
 
         let long = "y".repeat(1000);
         let mut buf = KeyBuf::new();
         buf.push(b"x");
         buf.push(long.as_bytes());
         assert_eq!(buf.count(), 2);
-        assert_eq!(
-            decode_key("m", &names, buf.as_bytes()).unwrap(),
-            vec!["x", long.as_str()]
-        );
+        assert_eq!(decode_key("m", &names, buf.as_bytes()).unwrap(), vec!["x", long.as_str()]);
+    }
+
+    #[test]
+    fn a_value_holding_the_separator_is_named() {
+        let names = LabelNames::new(&["a", "b"], &[]).unwrap();
+        let mut buf = KeyBuf::new();
+        buf.push(b"ok");
+        buf.push(&[b'x', KEY_SEPARATOR]);
+        assert_eq!(buf.checked(&names).unwrap_err().to_string(), "invalid value for label \"b\": not valid UTF-8");
     }
 
     #[test]
@@ -330,19 +315,13 @@ mod tests {
     #[test]
     fn empty_label_value_is_distinct_from_missing() {
         let names = LabelNames::new(&["a"], &[]).unwrap();
-        assert_eq!(
-            decode_key("m", &names, &encode_key(&[""])).unwrap(),
-            vec![""]
-        );
+        assert_eq!(decode_key("m", &names, &encode_key(&[""])).unwrap(), vec![""]);
         assert!(decode_key("m", &names, b"").is_err());
     }
 
     #[test]
     fn escaping() {
         let names = LabelNames::new(&["a", "b"], &[]).unwrap();
-        assert_eq!(
-            render_pairs(&names, &["x\\y", "q\"\nz"]),
-            r#"a="x\\y",b="q\"\nz""#
-        );
+        assert_eq!(render_pairs(&names, &["x\\y", "q\"\nz"]), r#"a="x\\y",b="q\"\nz""#);
     }
 }

@@ -33,6 +33,42 @@ impl Number {
     }
 }
 
+/// One change to a series, validated against the metric kind before any series is created, so a
+/// refused update leaves nothing behind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Update {
+    /// Counter or gauge increment.
+    Increment(Number),
+    /// Gauge decrement.
+    Decrement(f64),
+    /// Gauge set.
+    Set(f64),
+    /// Histogram observation.
+    Observe(f64),
+}
+
+impl Update {
+    /// Checks the update against `kind` and the value rules of that kind.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for NaN, infinities and negative counter increments; an argument
+    /// error when the kind does not support the operation.
+    pub fn check(self, kind: MetricKind) -> Result<Self> {
+        use crate::core::metric::check_finite;
+        match (kind, self) {
+            (MetricKind::Counter, Update::Increment(Number::Int(n))) if n < 0 => {
+                Err(Error::InvalidValue { arg: "by", value: n.to_string(), reason: "counters can only increase" })
+            }
+            (MetricKind::Counter, Update::Increment(Number::Int(_))) => Ok(self),
+            (MetricKind::Counter, Update::Increment(Number::Float(f))) => counter::check_increment(f).map(|_| self),
+            (MetricKind::Gauge, Update::Increment(n)) => check_finite("by", n.as_f64()).map(|_| self),
+            (MetricKind::Gauge, Update::Decrement(v)) => check_finite("by", v).map(|_| self),
+            (MetricKind::Gauge, Update::Set(v)) | (MetricKind::Histogram, Update::Observe(v)) => check_finite("value", v).map(|_| self),
+            (kind, update) => Err(Error::argument(format!("a {} does not support {update:?}", kind.as_str()))),
+        }
+    }
+}
+
 /// What a family is: name, help, type, label names and (histograms) buckets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FamilyDesc {
@@ -54,50 +90,25 @@ impl FamilyDesc {
     ///
     /// # Errors
     /// The first rule broken, naming the bad value.
-    pub fn new<S: AsRef<str>>(
-        name: &str,
-        help: &str,
-        kind: MetricKind,
-        label_names: &[S],
-        buckets: Option<Buckets>,
-    ) -> Result<Self> {
+    pub fn new<S: AsRef<str>>(name: &str, help: &str, kind: MetricKind, label_names: &[S], buckets: Option<Buckets>) -> Result<Self> {
         labels::validate_metric_name(name)?;
-        let reserved: &[&str] = if kind == MetricKind::Histogram {
-            &["le"]
-        } else {
-            &[]
-        };
+        let reserved: &[&str] = if kind == MetricKind::Histogram { &["le"] } else { &[] };
         let labels = LabelNames::new(label_names, reserved)?;
         let buckets = match (kind, buckets) {
             (MetricKind::Histogram, Some(b)) => Some(b),
-            (MetricKind::Histogram, None) => Some(Buckets::new(
-                &crate::core::metric::histogram::DEFAULT_BUCKETS,
-            )?),
+            (MetricKind::Histogram, None) => Some(Buckets::new(&crate::core::metric::histogram::DEFAULT_BUCKETS)?),
             (_, None) => None,
             (_, Some(_)) => {
-                return Err(Error::argument(format!(
-                    "buckets are only valid for histograms, not for {} {name:?}",
-                    kind.as_str()
-                )))
+                return Err(Error::argument(format!("buckets are only valid for histograms, not for {} {name:?}", kind.as_str())))
             }
         };
-        Ok(FamilyDesc {
-            name: name.to_owned(),
-            help: help.to_owned(),
-            kind,
-            labels,
-            buckets,
-        })
+        Ok(FamilyDesc { name: name.to_owned(), help: help.to_owned(), kind, labels, buckets })
     }
 
     /// The name of a counter without a trailing `_total`; other names unchanged.
     pub fn base_name(&self) -> &str {
         match self.kind {
-            MetricKind::Counter => self
-                .name
-                .strip_suffix("_total")
-                .filter(|b| !b.is_empty())
-                .unwrap_or(&self.name),
+            MetricKind::Counter => self.name.strip_suffix("_total").filter(|b| !b.is_empty()).unwrap_or(&self.name),
             _ => &self.name,
         }
     }
@@ -106,16 +117,9 @@ impl FamilyDesc {
     fn exposed_names(&self) -> Vec<String> {
         let base = self.base_name();
         match self.kind {
-            MetricKind::Counter => vec![
-                base.to_owned(),
-                format!("{base}_total"),
-                format!("{base}_created"),
-            ],
+            MetricKind::Counter => vec![base.to_owned(), format!("{base}_total"), format!("{base}_created")],
             MetricKind::Gauge => vec![base.to_owned()],
-            MetricKind::Histogram => ["", "_bucket", "_sum", "_count", "_created"]
-                .iter()
-                .map(|s| format!("{base}{s}"))
-                .collect(),
+            MetricKind::Histogram => ["", "_bucket", "_sum", "_count", "_created"].iter().map(|s| format!("{base}{s}")).collect(),
         }
     }
 
@@ -149,6 +153,20 @@ pub struct Series {
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 impl Series {
+    /// Applies an update.
+    ///
+    /// # Errors
+    /// As [`Update::check`].
+    #[inline]
+    pub fn apply(&self, update: Update) -> Result<()> {
+        match update {
+            Update::Increment(n) => self.increment(n),
+            Update::Decrement(v) => self.decrement(v).map(drop),
+            Update::Set(v) => self.set(v).map(drop),
+            Update::Observe(v) => self.observe(v).map(drop),
+        }
+    }
+
     /// Adds `by`: counters refuse negatives, gauges add, histograms refuse.
     ///
     /// # Errors
@@ -160,11 +178,12 @@ impl Series {
                 counter::inc_int(&self.cells, n as u64);
                 Ok(())
             }
-            (SeriesKind::Counter, n) => counter::inc_float(&self.cells, n.as_f64()),
-            (SeriesKind::Gauge, n) => gauge::add(&self.cells, n.as_f64()).map(drop),
-            (SeriesKind::Histogram(_), _) => {
-                Err(Error::argument("histograms take observe, not increment"))
+            (SeriesKind::Counter, Number::Int(n)) => {
+                Err(Error::InvalidValue { arg: "by", value: n.to_string(), reason: "counters can only increase" })
             }
+            (SeriesKind::Counter, Number::Float(f)) => counter::inc_float(&self.cells, f),
+            (SeriesKind::Gauge, n) => gauge::add(&self.cells, n.as_f64()).map(drop),
+            (SeriesKind::Histogram(_), _) => Err(Error::argument("histograms take observe, not increment")),
         }
     }
 
@@ -175,9 +194,7 @@ impl Series {
     #[inline]
     pub fn decrement(&self, by: f64) -> Result<f64> {
         match self.kind {
-            SeriesKind::Gauge => {
-                gauge::add(&self.cells, -crate::core::metric::check_finite("by", by)?)
-            }
+            SeriesKind::Gauge => gauge::add(&self.cells, -crate::core::metric::check_finite("by", by)?),
             _ => Err(Error::argument("only gauges can be decremented")),
         }
     }
@@ -231,9 +248,7 @@ impl Series {
         }
         let body = &self.key[..self.key.len() - 1];
         // Keys are validated UTF-8 per value when the series is created.
-        body.split(|b| *b == KEY_SEPARATOR)
-            .map(|v| std::str::from_utf8(v).unwrap_or_default())
-            .collect()
+        body.split(|b| *b == KEY_SEPARATOR).map(|v| std::str::from_utf8(v).unwrap_or_default()).collect()
     }
 
     /// `a="x",b="y"`, rendered and escaped once at creation.
@@ -259,11 +274,7 @@ pub struct Family {
 
 impl Family {
     fn new(desc: FamilyDesc, store: Arc<dyn Store>) -> Self {
-        Family {
-            desc,
-            series: DashMap::with_hasher(ahash::RandomState::new()),
-            store,
-        }
+        Family { desc, series: DashMap::with_hasher(ahash::RandomState::new()), store }
     }
 
     /// The family's description.
@@ -285,6 +296,17 @@ impl Family {
         f(&series)
     }
 
+    /// Validates `update`, then applies it to the series for `key` (created if needed). A refused
+    /// update creates nothing.
+    ///
+    /// # Errors
+    /// As [`Update::check`], and label problems when the series has to be created.
+    #[inline]
+    pub fn update(&self, key: &[u8], update: Update) -> Result<()> {
+        let update = update.check(self.desc.kind)?;
+        self.with_series(key, |s| s.apply(update))
+    }
+
     /// The series for `key`, created if needed (a handle callers can keep).
     ///
     /// # Errors
@@ -294,6 +316,22 @@ impl Family {
             return Ok(Arc::clone(&series));
         }
         self.create(key)
+    }
+
+    /// The value for `key` without creating the series: zero when it does not exist yet.
+    ///
+    /// # Errors
+    /// Label problems with `key`.
+    pub fn read(&self, key: &[u8]) -> Result<Sample> {
+        if let Some(series) = self.series.get(key) {
+            return Ok(series.read());
+        }
+        labels::decode_key(&self.desc.name, &self.desc.labels, key)?;
+        Ok(match (&self.desc.kind, &self.desc.buckets) {
+            (MetricKind::Counter, _) => Sample::Counter { int: 0, float: None },
+            (MetricKind::Histogram, Some(b)) => Sample::Histogram { counts: vec![0; b.bounds().len() + 1], sum: 0.0 },
+            _ => Sample::Gauge(0.0),
+        })
     }
 
     /// The series for `key` if it exists.
@@ -310,24 +348,10 @@ impl Family {
                 (MetricKind::Counter, _) => (SeriesKind::Counter, counter::INIT.to_vec()),
                 (MetricKind::Gauge, _) => (SeriesKind::Gauge, gauge::INIT.to_vec()),
                 (MetricKind::Histogram, Some(b)) => (SeriesKind::Histogram(b.clone()), b.init()),
-                (MetricKind::Histogram, None) => {
-                    return Err(Error::argument("histogram without buckets"))
-                }
+                (MetricKind::Histogram, None) => return Err(Error::argument("histogram without buckets")),
             };
-            let cells = self.store.allocate(
-                SeriesDesc {
-                    family: &self.desc.name,
-                    key,
-                },
-                &init,
-            )?;
-            Ok(Arc::new(Series {
-                key: key.into(),
-                rendered,
-                seq: SEQUENCE.fetch_add(1, Relaxed),
-                kind,
-                cells,
-            }))
+            let cells = self.store.allocate(SeriesDesc { family: &self.desc.name, key }, &init)?;
+            Ok(Arc::new(Series { key: key.into(), rendered, seq: SEQUENCE.fetch_add(1, Relaxed), kind, cells }))
         })?;
         Ok(Arc::clone(&entry))
     }
@@ -382,16 +406,12 @@ impl Default for Registry {
     }
 }
 
-static GLOBAL: once_cell::sync::Lazy<Arc<Registry>> =
-    once_cell::sync::Lazy::new(|| Arc::new(Registry::default()));
+static GLOBAL: once_cell::sync::Lazy<Arc<Registry>> = once_cell::sync::Lazy::new(|| Arc::new(Registry::default()));
 
 impl Registry {
     /// An empty registry whose series keep their values in `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Registry {
-            families: RwLock::new(Families::default()),
-            store,
-        }
+        Registry { families: RwLock::new(Families::default()), store }
     }
 
     /// The process-wide default registry.
@@ -418,11 +438,7 @@ impl Registry {
             let other = &families.by_name[owner].desc;
             return Err(Error::AlreadyRegistered {
                 name: desc.name.clone(),
-                existing: format!(
-                    "{} {:?} (their exposition names overlap)",
-                    other.kind.as_str(),
-                    other.name
-                ),
+                existing: format!("{} {:?} (their exposition names overlap)", other.kind.as_str(), other.name),
                 requested: desc.summary(),
             });
         }
@@ -431,6 +447,10 @@ impl Registry {
             families.exposed.insert(n, name.clone());
         }
         let family = Arc::new(Family::new(desc, Arc::clone(&self.store)));
+        if family.desc.labels.is_empty() {
+            // An unlabelled metric is exported (as zero) from the moment it exists.
+            family.series(b"")?;
+        }
         families.by_name.insert(name, Arc::clone(&family));
         Ok(family)
     }
@@ -440,11 +460,7 @@ impl Registry {
         if e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets {
             Ok(Arc::clone(existing))
         } else {
-            Err(Error::AlreadyRegistered {
-                name: desc.name.clone(),
-                existing: e.summary(),
-                requested: desc.summary(),
-            })
+            Err(Error::AlreadyRegistered { name: desc.name.clone(), existing: e.summary(), requested: desc.summary() })
         }
     }
 
@@ -485,13 +501,7 @@ mod tests {
     use crate::core::labels::encode_key;
 
     fn counter(reg: &Registry, name: &str, labels: &[&str]) -> Result<Arc<Family>> {
-        reg.register(FamilyDesc::new(
-            name,
-            "help",
-            MetricKind::Counter,
-            labels,
-            None,
-        )?)
+        reg.register(FamilyDesc::new(name, "help", MetricKind::Counter, labels, None)?)
     }
 
     #[test]
@@ -499,41 +509,34 @@ mod tests {
         let reg = Registry::default();
         let fam = counter(&reg, "jobs_total", &["queue", "status"]).unwrap();
         let key = encode_key(&["default", "ok"]);
-        fam.with_series(&key, |s| s.increment(Number::Int(2)))
-            .unwrap();
-        fam.with_series(&key, |s| s.increment(Number::Int(3)))
-            .unwrap();
-        assert_eq!(
-            fam.find(&key).unwrap().read(),
-            Sample::Counter {
-                int: 5,
-                float: None
-            }
-        );
+        fam.with_series(&key, |s| s.increment(Number::Int(2))).unwrap();
+        fam.with_series(&key, |s| s.increment(Number::Int(3))).unwrap();
+        assert_eq!(fam.find(&key).unwrap().read(), Sample::Counter { int: 5, float: None });
         assert_eq!(fam.len(), 1);
-        assert_eq!(
-            fam.find(&key).unwrap().label_values(),
-            vec!["default", "ok"]
-        );
-        assert_eq!(
-            &**fam.find(&key).unwrap().rendered_labels(),
-            r#"queue="default",status="ok""#
-        );
+        assert_eq!(fam.find(&key).unwrap().label_values(), vec!["default", "ok"]);
+        assert_eq!(&**fam.find(&key).unwrap().rendered_labels(), r#"queue="default",status="ok""#);
+    }
+
+    #[test]
+    fn refused_updates_create_nothing() {
+        let reg = Registry::default();
+        let fam = counter(&reg, "jobs_total", &["queue"]).unwrap();
+        let key = encode_key(&["a"]);
+        assert!(fam.update(&key, Update::Increment(Number::Int(-1))).is_err());
+        assert!(fam.update(&key, Update::Increment(Number::Float(f64::NAN))).is_err());
+        assert!(fam.update(&key, Update::Set(1.0)).is_err());
+        assert!(fam.is_empty());
+        fam.update(&key, Update::Increment(Number::Int(2))).unwrap();
+        assert_eq!(fam.read(&key).unwrap().as_f64(), 2.0);
     }
 
     #[test]
     fn bad_label_sets_create_nothing() {
         let reg = Registry::default();
         let fam = counter(&reg, "jobs_total", &["queue"]).unwrap();
-        assert!(fam
-            .with_series(&encode_key(&["a", "b"]), |s| s.increment(Number::Int(1)))
-            .is_err());
-        assert!(fam
-            .with_series(b"", |s| s.increment(Number::Int(1)))
-            .is_err());
-        assert!(fam
-            .with_series(&[0xC3, KEY_SEPARATOR], |s| s.increment(Number::Int(1)))
-            .is_err());
+        assert!(fam.with_series(&encode_key(&["a", "b"]), |s| s.increment(Number::Int(1))).is_err());
+        assert!(fam.with_series(b"", |s| s.increment(Number::Int(1))).is_err());
+        assert!(fam.with_series(&[0xC3, KEY_SEPARATOR], |s| s.increment(Number::Int(1))).is_err());
         assert!(fam.is_empty());
     }
 
@@ -558,6 +561,23 @@ mod tests {
     }
 
     #[test]
+    fn unlabelled_families_start_at_zero() {
+        let reg = Registry::default();
+        let fam = counter(&reg, "boot_total", &[]).unwrap();
+        assert_eq!(fam.len(), 1);
+        assert_eq!(fam.read(b"").unwrap(), Sample::Counter { int: 0, float: None });
+    }
+
+    #[test]
+    fn read_does_not_create() {
+        let reg = Registry::default();
+        let fam = counter(&reg, "x_total", &["a"]).unwrap();
+        assert_eq!(fam.read(&encode_key(&["v"])).unwrap().as_f64(), 0.0);
+        assert!(fam.read(b"").is_err());
+        assert!(fam.is_empty());
+    }
+
+    #[test]
     fn descriptions_validate() {
         assert!(FamilyDesc::new("1x", "", MetricKind::Gauge, &[] as &[&str], None).is_err());
         assert!(FamilyDesc::new("h", "", MetricKind::Histogram, &["le"], None).is_err());
@@ -569,15 +589,13 @@ mod tests {
     #[test]
     fn kind_specific_operations() {
         let reg = Registry::default();
-        let g = reg
-            .register(FamilyDesc::new("g", "", MetricKind::Gauge, &[] as &[&str], None).unwrap())
-            .unwrap();
+        let g = reg.register(FamilyDesc::new("g", "", MetricKind::Gauge, &[] as &[&str], None).unwrap()).unwrap();
         let s = g.series(b"").unwrap();
         s.increment(Number::Int(-3)).unwrap();
         assert_eq!(s.decrement(1.5).unwrap(), -4.5);
         assert!(s.observe(1.0).is_err());
         let c = counter(&reg, "c_total", &[]).unwrap().series(b"").unwrap();
-        assert!(c.increment(Number::Int(-1)).is_err());
+        assert_eq!(c.increment(Number::Int(-1)).unwrap_err().to_string(), "invalid by: -1 (counters can only increase)");
         assert!(c.set(1.0).is_err());
         c.increment(Number::Float(0.5)).unwrap();
         assert_eq!(c.read().as_f64(), 0.5);
@@ -593,8 +611,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..100_000 {
                         let key = encode_key(&[format!("w{}", (t + i) % 4)]);
-                        fam.with_series(&key, |s| s.increment(Number::Int(1)))
-                            .unwrap();
+                        fam.with_series(&key, |s| s.increment(Number::Int(1))).unwrap();
                     }
                 })
             })

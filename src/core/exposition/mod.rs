@@ -45,10 +45,7 @@ impl FamilySnapshot {
             series: family
                 .all_series()
                 .iter()
-                .map(|s| SeriesSnapshot {
-                    labels: Arc::clone(s.rendered_labels()),
-                    sample: s.read(),
-                })
+                .map(|s| SeriesSnapshot { labels: Arc::clone(s.rendered_labels()), sample: s.read() })
                 .collect(),
         }
     }
@@ -56,11 +53,7 @@ impl FamilySnapshot {
 
 /// Reads every family of a registry, sorted by name.
 pub fn snapshot(registry: &Registry) -> Vec<FamilySnapshot> {
-    registry
-        .families()
-        .iter()
-        .map(|f| FamilySnapshot::of(f))
-        .collect()
+    registry.families().iter().map(|f| FamilySnapshot::of(f)).collect()
 }
 
 /// Writes a sample value canonically: integers without `.0`, `+Inf`, `-Inf`, `NaN`, otherwise

@@ -17,10 +17,7 @@ pub fn encode(out: &mut String, families: &[FamilySnapshot]) {
 
 /// Renders families into a new String, sized from a rough estimate.
 pub fn render(families: &[FamilySnapshot]) -> String {
-    let lines: usize = families
-        .iter()
-        .map(|f| 2 + f.series.len() * f.le.as_ref().map_or(1, |le| le.len() + 3))
-        .sum();
+    let lines: usize = families.iter().map(|f| 2 + f.series.len() * f.le.as_ref().map_or(1, |le| le.len() + 3)).sum();
     let mut out = String::with_capacity(lines * 64);
     encode(&mut out, families);
     out
@@ -68,11 +65,7 @@ fn encode_family(out: &mut String, family: &FamilySnapshot) {
                 for (i, count) in cumulative.iter().enumerate() {
                     out.push_str(name);
                     out.push_str("_bucket");
-                    write_labels(
-                        out,
-                        &series.labels,
-                        Some(("le", le.get(i).map_or("+Inf", |s| &**s))),
-                    );
+                    write_labels(out, &series.labels, Some(("le", le.get(i).map_or("+Inf", |s| &**s))));
                     out.push(' ');
                     write_u64(out, *count);
                     out.push('\n');
@@ -106,41 +99,15 @@ mod tests {
     fn golden_text() {
         let reg = Registry::default();
         let c = reg
-            .register(
-                FamilyDesc::new(
-                    "jobs_total",
-                    "Jobs run.\nAll of them \\o/",
-                    MetricKind::Counter,
-                    &["queue"],
-                    None,
-                )
-                .unwrap(),
-            )
+            .register(FamilyDesc::new("jobs_total", "Jobs run.\nAll of them \\o/", MetricKind::Counter, &["queue"], None).unwrap())
             .unwrap();
-        c.series(&encode_key(&["a\"b\\c\nd"]))
-            .unwrap()
-            .increment(Number::Int(3))
-            .unwrap();
-        c.series(&encode_key(&["ünï"]))
-            .unwrap()
-            .increment(Number::Float(1.5))
-            .unwrap();
-        let g = reg
-            .register(
-                FamilyDesc::new("temp", "Temp", MetricKind::Gauge, &[] as &[&str], None).unwrap(),
-            )
-            .unwrap();
+        c.series(&encode_key(&["a\"b\\c\nd"])).unwrap().increment(Number::Int(3)).unwrap();
+        c.series(&encode_key(&["ünï"])).unwrap().increment(Number::Float(1.5)).unwrap();
+        let g = reg.register(FamilyDesc::new("temp", "Temp", MetricKind::Gauge, &[] as &[&str], None).unwrap()).unwrap();
         g.series(b"").unwrap().set(-2.5).unwrap();
         let h = reg
             .register(
-                FamilyDesc::new(
-                    "lat_seconds",
-                    "Latency",
-                    MetricKind::Histogram,
-                    &["m"],
-                    Some(Buckets::new(&[0.1, 1.0]).unwrap()),
-                )
-                .unwrap(),
+                FamilyDesc::new("lat_seconds", "Latency", MetricKind::Histogram, &["m"], Some(Buckets::new(&[0.1, 1.0]).unwrap())).unwrap(),
             )
             .unwrap();
         let s = h.series(&encode_key(&["get"])).unwrap();
@@ -168,16 +135,8 @@ temp -2.5
     #[test]
     fn counter_without_total_suffix_is_exposed_with_it() {
         let reg = Registry::default();
-        let c = reg
-            .register(
-                FamilyDesc::new("requests", "R", MetricKind::Counter, &[] as &[&str], None)
-                    .unwrap(),
-            )
-            .unwrap();
+        let c = reg.register(FamilyDesc::new("requests", "R", MetricKind::Counter, &[] as &[&str], None).unwrap()).unwrap();
         c.series(b"").unwrap().increment(Number::Int(1)).unwrap();
-        assert_eq!(
-            render(&snapshot(&reg)),
-            "# HELP requests_total R\n# TYPE requests_total counter\nrequests_total 1\n"
-        );
+        assert_eq!(render(&snapshot(&reg)), "# HELP requests_total R\n# TYPE requests_total counter\nrequests_total 1\n");
     }
 }

@@ -36,11 +36,7 @@ pub fn inc_float(cells: &Cells, by: f64) -> Result<()> {
 pub fn check_increment(by: f64) -> Result<f64> {
     check_finite("by", by)?;
     if by < 0.0 {
-        return Err(Error::InvalidValue {
-            arg: "by",
-            value: format_f64(by),
-            reason: "counters can only increase",
-        });
+        return Err(Error::InvalidValue { arg: "by", value: format_f64(by), reason: "counters can only increase" });
     }
     Ok(by)
 }
@@ -49,10 +45,7 @@ pub fn check_increment(by: f64) -> Result<f64> {
 pub fn read(cells: &Cells) -> Sample {
     let c = cells.as_slice();
     let float = c[1].load(Relaxed);
-    Sample::Counter {
-        int: c[0].load(Relaxed),
-        float: (float != UNTOUCHED).then(|| f64::from_bits(float)),
-    }
+    Sample::Counter { int: c[0].load(Relaxed), float: (float != UNTOUCHED).then(|| f64::from_bits(float)) }
 }
 
 /// Back to zero (Tasker's `reset!`).
@@ -68,15 +61,7 @@ mod tests {
     use crate::core::store::{LocalStore, SeriesDesc, Store};
 
     fn cells() -> Cells {
-        LocalStore
-            .allocate(
-                SeriesDesc {
-                    family: "c",
-                    key: b"",
-                },
-                &INIT,
-            )
-            .unwrap()
+        LocalStore.allocate(SeriesDesc { family: "c", key: b"" }, &INIT).unwrap()
     }
 
     #[test]
@@ -84,31 +69,13 @@ mod tests {
         let c = cells();
         inc_int(&c, 1);
         inc_int(&c, u64::from(u32::MAX));
-        assert_eq!(
-            read(&c),
-            Sample::Counter {
-                int: 1 + u64::from(u32::MAX),
-                float: None
-            }
-        );
+        assert_eq!(read(&c), Sample::Counter { int: 1 + u64::from(u32::MAX), float: None });
         inc_float(&c, 0.0).unwrap();
-        assert_eq!(
-            read(&c),
-            Sample::Counter {
-                int: 1 + u64::from(u32::MAX),
-                float: Some(0.0)
-            }
-        );
+        assert_eq!(read(&c), Sample::Counter { int: 1 + u64::from(u32::MAX), float: Some(0.0) });
         inc_float(&c, 0.5).unwrap();
         assert_eq!(read(&c).as_f64(), 4_294_967_296.5);
         reset(&c);
-        assert_eq!(
-            read(&c),
-            Sample::Counter {
-                int: 0,
-                float: None
-            }
-        );
+        assert_eq!(read(&c), Sample::Counter { int: 0, float: None });
     }
 
     #[test]
@@ -117,17 +84,8 @@ mod tests {
         for bad in [-1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             assert!(inc_float(&c, bad).is_err());
         }
-        assert_eq!(
-            read(&c),
-            Sample::Counter {
-                int: 0,
-                float: None
-            }
-        );
-        assert_eq!(
-            inc_float(&c, -1.0).unwrap_err().to_string(),
-            "invalid by: -1.0 (counters can only increase)"
-        );
+        assert_eq!(read(&c), Sample::Counter { int: 0, float: None });
+        assert_eq!(inc_float(&c, -1.0).unwrap_err().to_string(), "invalid by: -1.0 (counters can only increase)");
     }
 
     #[test]
@@ -140,12 +98,6 @@ mod tests {
             })
             .collect();
         ts.into_iter().for_each(|t| t.join().unwrap());
-        assert_eq!(
-            read(&c),
-            Sample::Counter {
-                int: 800_000,
-                float: None
-            }
-        );
+        assert_eq!(read(&c), Sample::Counter { int: 800_000, float: None });
     }
 }

@@ -46,15 +46,7 @@ mod tests {
 
     #[test]
     fn set_add_and_refuse() {
-        let c = LocalStore
-            .allocate(
-                SeriesDesc {
-                    family: "g",
-                    key: b"",
-                },
-                &init_with(2.0),
-            )
-            .unwrap();
+        let c = LocalStore.allocate(SeriesDesc { family: "g", key: b"" }, &init_with(2.0)).unwrap();
         assert_eq!(read(&c), Sample::Gauge(2.0));
         assert_eq!(set(&c, -3.5).unwrap(), -3.5);
         assert_eq!(add(&c, 1.0).unwrap(), -2.5);
@@ -65,17 +57,7 @@ mod tests {
 
     #[test]
     fn concurrent_adds_are_not_lost() {
-        let c = std::sync::Arc::new(
-            LocalStore
-                .allocate(
-                    SeriesDesc {
-                        family: "g",
-                        key: b"",
-                    },
-                    &INIT,
-                )
-                .unwrap(),
-        );
+        let c = std::sync::Arc::new(LocalStore.allocate(SeriesDesc { family: "g", key: b"" }, &INIT).unwrap());
         let ts: Vec<_> = (0..4)
             .map(|_| {
                 let c = c.clone();

@@ -9,9 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// Tasker's and Prometheus' default bucket bounds.
-pub const DEFAULT_BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+pub const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Validated upper bounds (without `+Inf`) and their rendered `le` values.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,12 +24,7 @@ impl Buckets {
     /// # Errors
     /// [`Error::InvalidBuckets`] naming the buckets and the rule.
     pub fn new(bounds: &[f64]) -> Result<Self> {
-        let err = |reason| {
-            Err(Error::InvalidBuckets {
-                buckets: describe(bounds),
-                reason,
-            })
-        };
+        let err = |reason| Err(Error::InvalidBuckets { buckets: describe(bounds), reason });
         if bounds.is_empty() {
             return err("must not be empty");
         }
@@ -41,14 +34,8 @@ impl Buckets {
         if bounds.windows(2).any(|w| w[0] >= w[1]) {
             return err("must be strictly increasing");
         }
-        let le = bounds
-            .iter()
-            .map(|b| format_le(*b).into_boxed_str())
-            .collect();
-        Ok(Buckets {
-            bounds: bounds.into(),
-            le,
-        })
+        let le = bounds.iter().map(|b| format_le(*b).into_boxed_str()).collect();
+        Ok(Buckets { bounds: bounds.into(), le })
     }
 
     /// Sorts and de-duplicates first (Tasker's rule), then validates.
@@ -98,10 +85,7 @@ impl Buckets {
     pub fn read(&self, cells: &Cells) -> Sample {
         let c = cells.as_slice();
         let n = self.bounds.len() + 1;
-        Sample::Histogram {
-            counts: c[..n].iter().map(|x| x.load(Relaxed)).collect(),
-            sum: f64::from_bits(c[n].load(Relaxed)),
-        }
+        Sample::Histogram { counts: c[..n].iter().map(|x| x.load(Relaxed)).collect(), sum: f64::from_bits(c[n].load(Relaxed)) }
     }
 
     /// Back to empty (Tasker's `reset!`).
@@ -116,14 +100,7 @@ pub fn format_le(v: f64) -> String {
 }
 
 fn describe(bounds: &[f64]) -> String {
-    format!(
-        "[{}]",
-        bounds
-            .iter()
-            .map(|b| format_f64(*b))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    format!("[{}]", bounds.iter().map(|b| format_f64(*b)).collect::<Vec<_>>().join(", "))
 }
 
 /// Turns non-cumulative counts into cumulative ones in place.
@@ -142,15 +119,7 @@ mod tests {
 
     fn setup(bounds: &[f64]) -> (Buckets, Cells) {
         let b = Buckets::new(bounds).unwrap();
-        let c = LocalStore
-            .allocate(
-                SeriesDesc {
-                    family: "h",
-                    key: b"",
-                },
-                &b.init(),
-            )
-            .unwrap();
+        let c = LocalStore.allocate(SeriesDesc { family: "h", key: b"" }, &b.init()).unwrap();
         (b, c)
     }
 
@@ -173,37 +142,22 @@ mod tests {
 
     #[test]
     fn validation() {
-        assert_eq!(
-            Buckets::new(&[]).unwrap_err().to_string(),
-            "invalid buckets []: must not be empty"
-        );
+        assert_eq!(Buckets::new(&[]).unwrap_err().to_string(), "invalid buckets []: must not be empty");
         assert!(Buckets::new(&[1.0, 1.0]).is_err());
         assert!(Buckets::new(&[2.0, 1.0]).is_err());
         assert!(Buckets::new(&[1.0, f64::INFINITY]).is_err());
         assert!(Buckets::new(&[f64::NAN]).is_err());
-        assert_eq!(
-            Buckets::normalized(&[2.0, 1.0, 2.0]).unwrap().bounds(),
-            &[1.0, 2.0]
-        );
+        assert_eq!(Buckets::normalized(&[2.0, 1.0, 2.0]).unwrap().bounds(), &[1.0, 2.0]);
         let (b, c) = setup(&[1.0]);
         assert!(b.observe(&c, f64::NAN).is_err());
-        assert_eq!(
-            b.read(&c),
-            Sample::Histogram {
-                counts: vec![0, 0],
-                sum: 0.0
-            }
-        );
+        assert_eq!(b.read(&c), Sample::Histogram { counts: vec![0, 0], sum: 0.0 });
     }
 
     #[test]
     fn le_values_are_canonical() {
         let b = Buckets::new(&DEFAULT_BUCKETS).unwrap();
         let le: Vec<&str> = b.le_values().iter().map(|s| &**s).collect();
-        assert_eq!(
-            le,
-            ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0"]
-        );
+        assert_eq!(le, ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0"]);
     }
 
     #[test]
@@ -213,9 +167,7 @@ mod tests {
         let ts: Vec<_> = (0..4)
             .map(|i| {
                 let (b, c) = (b.clone(), c.clone());
-                std::thread::spawn(move || {
-                    (0..10_000).for_each(|j| drop(b.observe(&c, f64::from(i * j % 20))))
-                })
+                std::thread::spawn(move || (0..10_000).for_each(|j| drop(b.observe(&c, f64::from(i * j % 20)))))
             })
             .collect();
         ts.into_iter().for_each(|t| t.join().unwrap());

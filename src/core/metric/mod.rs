@@ -73,11 +73,7 @@ pub fn check_finite(arg: &'static str, v: f64) -> Result<f64> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(Error::InvalidValue {
-            arg,
-            value: format_f64(v),
-            reason: "must be a finite number",
-        })
+        Err(Error::InvalidValue { arg, value: format_f64(v), reason: "must be a finite number" })
     }
 }
 
@@ -112,14 +108,8 @@ mod tests {
     #[test]
     fn finite_check_names_argument() {
         assert_eq!(check_finite("by", 1.5).unwrap(), 1.5);
-        assert_eq!(
-            check_finite("value", f64::NAN).unwrap_err().to_string(),
-            "invalid value: NaN (must be a finite number)"
-        );
-        assert!(check_finite("by", f64::INFINITY)
-            .unwrap_err()
-            .to_string()
-            .contains("Infinity"));
+        assert_eq!(check_finite("value", f64::NAN).unwrap_err().to_string(), "invalid value: NaN (must be a finite number)");
+        assert!(check_finite("by", f64::INFINITY).unwrap_err().to_string().contains("Infinity"));
     }
 
     #[test]

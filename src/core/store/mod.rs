@@ -57,16 +57,8 @@ impl Cells {
     /// # Safety
     /// `ptr` must point to `len` initialised, properly aligned `AtomicU64` that stay valid and are
     /// not moved for as long as `owner` lives.
-    pub unsafe fn from_raw(
-        ptr: NonNull<AtomicU64>,
-        len: usize,
-        owner: Arc<dyn Any + Send + Sync>,
-    ) -> Self {
-        Cells {
-            ptr,
-            len,
-            _owner: owner,
-        }
+    pub unsafe fn from_raw(ptr: NonNull<AtomicU64>, len: usize, owner: Arc<dyn Any + Send + Sync>) -> Self {
+        Cells { ptr, len, _owner: owner }
     }
 
     /// The cells as a slice of atomics.
@@ -100,27 +92,14 @@ pub(crate) mod contract {
     use std::sync::atomic::Ordering::Relaxed;
 
     pub(crate) fn check(store: &dyn Store) {
-        let desc = SeriesDesc {
-            family: "m",
-            key: b"",
-        };
+        let desc = SeriesDesc { family: "m", key: b"" };
         let a = store.allocate(desc, &[1, 2, 3]).unwrap();
         let b = store.allocate(desc, &[7]).unwrap();
         assert_eq!(a.len(), 3);
-        assert_eq!(
-            a.as_slice()
-                .iter()
-                .map(|c| c.load(Relaxed))
-                .collect::<Vec<_>>(),
-            vec![1, 2, 3]
-        );
+        assert_eq!(a.as_slice().iter().map(|c| c.load(Relaxed)).collect::<Vec<_>>(), vec![1, 2, 3]);
         a.as_slice()[0].fetch_add(10, Relaxed);
         assert_eq!(a.as_slice()[0].load(Relaxed), 11);
-        assert_eq!(
-            b.as_slice()[0].load(Relaxed),
-            7,
-            "allocations must not overlap"
-        );
+        assert_eq!(b.as_slice()[0].load(Relaxed), 7, "allocations must not overlap");
 
         let shared = Arc::new(store.allocate(desc, &[0]).unwrap());
         let threads: Vec<_> = (0..8)

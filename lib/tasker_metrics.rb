@@ -1,0 +1,27 @@
+# frozen_string_literal: true
+
+require_relative "tasker_metrics/version"
+require_relative "tasker_metrics/errors"
+
+begin
+  # A compiled gem installs the library next to this file's directory, `rake compile` into lib/.
+  require_relative "tasker_metrics/tasker_metrics"
+rescue LoadError
+  require "tasker_metrics/tasker_metrics"
+end
+
+# Lock-free native metrics for Ruby and Rails, with a Tasker telemetry backend.
+#
+# @example
+#   requests = TaskerMetrics.registry.counter(:http_requests_total, docstring: "Requests", labels: %i[status])
+#   requests.increment(labels: { status: 200 })
+#   puts TaskerMetrics.registry.export
+module TaskerMetrics
+  @registry = Registry.default
+
+  class << self
+    # The process-wide default registry, shared with the Tasker classes and the Rack endpoint.
+    # @return [TaskerMetrics::Registry]
+    attr_reader :registry
+  end
+end

@@ -1,0 +1,30 @@
+# frozen_string_literal: true
+
+require "open3"
+
+# Runs Prometheus's own `promtool check metrics` on an exposition.
+module Promtool
+  module_function
+
+  def available?
+    system("command -v promtool >/dev/null 2>&1")
+  end
+
+  # @return [Array(Boolean, String)] whether promtool accepted the text, and what it said
+  def check(text)
+    out, status = Open3.capture2e("promtool", "check", "metrics", stdin_data: text)
+    [status.success?, out]
+  end
+end
+
+RSpec::Matchers.define :pass_promtool do
+  match do |text|
+    @ok, @output = Promtool.check(text)
+    @ok && !@output.include?("error")
+  end
+  failure_message { |text| "promtool rejected the exposition:\n#{@output}\n---\n#{text}" }
+end
+
+RSpec.shared_context "with promtool" do
+  before { skip "promtool is not installed (Debian package `prometheus`): exposition not validated" unless Promtool.available? }
+end

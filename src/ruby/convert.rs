@@ -1,0 +1,298 @@
+//! Ruby value ⇄ core type conversions. The hot path (`label_key`, `number`) reads Ruby values in
+//! place and copies label bytes into a stack [`KeyBuf`]; it allocates no Ruby object.
+
+use crate::core::labels::{self, KeyBuf, LabelNames};
+use crate::core::metric::{histogram::cumulate, Buckets, Sample};
+use crate::core::registry::{Family, Number};
+use crate::ruby::errors::{arg_error, type_error};
+use magnus::rb_sys::{AsRawValue, FromRawValue};
+use magnus::{prelude::*, r_hash::ForEach, Error, Fixnum, Float, Integer, RArray, RHash, RString, Ruby, Symbol, Value};
+use once_cell::sync::OnceCell;
+use rb_sys::VALUE;
+
+/// A static Symbol's VALUE. Static symbols are immediates that are never collected or moved, so
+/// keeping the raw VALUE in Rust memory is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StaticSym(VALUE);
+
+impl StaticSym {
+    pub(crate) fn new(name: &str) -> Self {
+        // SAFETY: plain symbol-table calls on a Ruby thread; `rb_intern2` makes the symbol static.
+        StaticSym(unsafe { rb_sys::rb_id2sym(rb_sys::rb_intern2(name.as_ptr().cast(), name.len() as _)) })
+    }
+
+    /// Looks this symbol up in `hash` without calling Ruby code.
+    #[inline]
+    pub(crate) fn lookup(self, hash: RHash) -> Option<Value> {
+        // SAFETY: hashing and comparing a static Symbol key runs no Ruby-level code, so this cannot
+        // raise; the returned VALUE stays alive because `hash` references it.
+        let v = unsafe { rb_sys::rb_hash_lookup2(hash.as_raw(), self.0, rb_sys::Qundef as VALUE) };
+        (v != rb_sys::Qundef as VALUE).then(|| unsafe { Value::from_raw(v) })
+    }
+}
+
+macro_rules! static_sym {
+    ($fn:ident, $name:literal) => {
+        #[inline]
+        pub(crate) fn $fn() -> StaticSym {
+            static CELL: OnceCell<StaticSym> = OnceCell::new();
+            *CELL.get_or_init(|| StaticSym::new($name))
+        }
+    };
+}
+static_sym!(sym_by, "by");
+static_sym!(sym_labels, "labels");
+
+/// `Class (inspect)`, shortened, for messages. Never raises, even if `inspect` does.
+pub(crate) fn describe(v: Value) -> String {
+    // SAFETY: the class name is copied out immediately.
+    let class = unsafe { v.classname() }.into_owned();
+    let mut shown = v.funcall::<_, _, RString>("inspect", ()).ok().and_then(|s| s.to_string().ok()).unwrap_or_else(|| "?".to_owned());
+    if shown.len() > 80 {
+        let cut = (0..=80).rev().find(|i| shown.is_char_boundary(*i)).unwrap_or(0);
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    format!("{class} ({shown})")
+}
+
+/// Splits trailing keyword arguments off a `-1` arity argument list.
+#[inline]
+pub(crate) fn split_kwargs(args: &[Value]) -> (&[Value], Option<RHash>) {
+    // SAFETY: queried inside a method call made by Ruby.
+    if unsafe { rb_sys::rb_keyword_given_p() } != 0 {
+        if let Some((last, rest)) = args.split_last() {
+            if let Some(h) = RHash::from_value(*last) {
+                return (rest, Some(h));
+            }
+        }
+    }
+    (args, None)
+}
+
+/// Reads the keywords a hot method accepts; anything else is `ArgumentError: unknown keyword`.
+#[inline]
+pub(crate) fn take_kwargs<const N: usize>(kw: Option<RHash>, names: [StaticSym; N]) -> Result<[Option<Value>; N], Error> {
+    let mut out = [None; N];
+    if let Some(h) = kw {
+        let mut found = 0;
+        for (slot, sym) in out.iter_mut().zip(names) {
+            *slot = sym.lookup(h);
+            found += usize::from(slot.is_some());
+        }
+        if h.len() != found {
+            return Err(unknown_keyword(h, &names));
+        }
+    }
+    Ok(out)
+}
+
+#[cold]
+fn unknown_keyword(h: RHash, known: &[StaticSym]) -> Error {
+    let mut unknown = Vec::new();
+    let _ = h.foreach(|k: Value, _: Value| {
+        if !known.iter().any(|s| s.0 == k.as_raw()) {
+            unknown.push(k.funcall::<_, _, String>("inspect", ()).unwrap_or_else(|_| describe(k)));
+        }
+        Ok(ForEach::Continue)
+    });
+    arg_error(format!("unknown keyword: {}", unknown.join(", ")))
+}
+
+/// Requires exactly `n` positional arguments.
+#[inline]
+pub(crate) fn arity(args: &[Value], min: usize, max: usize) -> Result<(), Error> {
+    if args.len() < min || args.len() > max {
+        let expected = if min == max { min.to_string() } else { format!("{min}..{max}") };
+        return Err(arg_error(format!("wrong number of arguments (given {}, expected {expected})", args.len())));
+    }
+    Ok(())
+}
+
+/// A Ruby number as a core [`Number`]: Integers that fit stay exact, Bignums, Rationals and other
+/// Numerics become Float. `arg` names the argument in errors.
+#[inline]
+pub(crate) fn number(arg: &str, v: Value) -> Result<Number, Error> {
+    if let Some(i) = Fixnum::from_value(v) {
+        return Ok(Number::Int(i.to_i64()));
+    }
+    if let Some(f) = Float::from_value(v) {
+        return Ok(Number::Float(f.to_f64()));
+    }
+    number_slow(arg, v)
+}
+
+#[cold]
+fn number_slow(arg: &str, v: Value) -> Result<Number, Error> {
+    if let Some(i) = Integer::from_value(v) {
+        return Ok(match i.to_i64() {
+            Ok(n) => Number::Int(n),
+            Err(_) => Number::Float(i.funcall::<_, _, f64>("to_f", ())?),
+        });
+    }
+    // SAFETY: on a Ruby thread inside a method call.
+    let ruby = unsafe { Ruby::get_unchecked() };
+    if v.is_kind_of(ruby.class_numeric()) && !v.is_kind_of(ruby.class_complex()) {
+        let f: f64 = v.funcall("to_f", ()).map_err(|_| type_error(format!("{arg} must be a real number, got {}", describe(v))))?;
+        return Ok(Number::Float(f));
+    }
+    Err(type_error(format!("{arg} must be a Numeric, got {}", describe(v))))
+}
+
+/// A Ruby number as f64 (see [`number`]).
+#[inline]
+pub(crate) fn float(arg: &str, v: Value) -> Result<f64, Error> {
+    number(arg, v).map(Number::as_f64)
+}
+
+/// A Symbol or String as a Rust String.
+pub(crate) fn name(arg: &str, v: Value) -> Result<String, Error> {
+    if let Some(s) = Symbol::from_value(v) {
+        return Ok(s.name()?.into_owned());
+    }
+    if let Some(s) = RString::from_value(v) {
+        return s.to_string().map_err(|_| arg_error(format!("{arg} must be valid UTF-8, got {}", describe(v))));
+    }
+    Err(type_error(format!("{arg} must be a String or Symbol, got {}", describe(v))))
+}
+
+/// An Array of Symbols or Strings.
+pub(crate) fn names(arg: &str, v: Value) -> Result<Vec<String>, Error> {
+    let array =
+        RArray::from_value(v).ok_or_else(|| type_error(format!("{arg} must be an Array of Symbols or Strings, got {}", describe(v))))?;
+    array.into_iter().map(|item| name(arg, item)).collect()
+}
+
+/// The static Symbols of a family's label names, so label hashes can be probed without allocating.
+#[derive(Debug, Clone)]
+pub(crate) struct LabelSyms(Box<[StaticSym]>);
+
+impl LabelSyms {
+    pub(crate) fn new(names: &LabelNames) -> Self {
+        LabelSyms(names.iter().map(StaticSym::new).collect())
+    }
+}
+
+/// Fills `buf` with the key of the label set `labels` (`None` = no labels given).
+#[inline]
+pub(crate) fn label_key(family: &Family, syms: &LabelSyms, labels: Option<Value>, buf: &mut KeyBuf) -> Result<(), Error> {
+    let names = &family.desc().labels;
+    let hash = match labels {
+        None => {
+            return if names.is_empty() { Ok(()) } else { Err(missing_labels(family)) };
+        }
+        Some(v) => RHash::from_value(v).ok_or_else(|| type_error(format!("labels must be a Hash, got {}", describe(v))))?,
+    };
+    if hash.len() == syms.0.len() {
+        let mut all = true;
+        for (sym, name) in syms.0.iter().zip(names.iter()) {
+            match sym.lookup(hash) {
+                Some(v) => push_value(buf, name, v)?,
+                None => {
+                    all = false;
+                    break;
+                }
+            }
+        }
+        if all {
+            return Ok(());
+        }
+        *buf = KeyBuf::new();
+    }
+    label_key_slow(family, hash, buf)
+}
+
+#[cold]
+fn missing_labels(family: &Family) -> Error {
+    let desc = family.desc();
+    labels::mismatch(&desc.name, &desc.labels, "no labels given".to_owned()).into()
+}
+
+/// String keys, mixed keys, or a wrong label set: walk the hash and say exactly what is wrong.
+#[cold]
+fn label_key_slow(family: &Family, hash: RHash, buf: &mut KeyBuf) -> Result<(), Error> {
+    let desc = family.desc();
+    let mut slots: Vec<Option<Value>> = vec![None; desc.labels.len()];
+    let mut problem = None;
+    hash.foreach(|k: Value, v: Value| {
+        let key = match name("label name", k) {
+            Ok(key) => key,
+            Err(e) => {
+                problem = Some(Err(e));
+                return Ok(ForEach::Stop);
+            }
+        };
+        match desc.labels.position(key.as_bytes()) {
+            Some(i) if slots[i].is_none() => slots[i] = Some(v),
+            Some(_) => problem = Some(Ok(format!("label {key:?} given twice"))),
+            None => problem = Some(Ok(format!("unknown label {key:?}"))),
+        }
+        Ok(if problem.is_some() { ForEach::Stop } else { ForEach::Continue })
+    })?;
+    match problem {
+        Some(Err(e)) => return Err(e),
+        Some(Ok(p)) => return Err(labels::mismatch(&desc.name, &desc.labels, p).into()),
+        None => {}
+    }
+    for (name, slot) in desc.labels.iter().zip(&slots) {
+        match slot {
+            Some(v) => push_value(buf, name, *v)?,
+            None => return Err(labels::mismatch(&desc.name, &desc.labels, format!("missing label {name:?}")).into()),
+        }
+    }
+    Ok(())
+}
+
+#[inline]
+fn push_value(buf: &mut KeyBuf, label: &str, v: Value) -> Result<(), Error> {
+    if let Some(s) = RString::from_value(v) {
+        // SAFETY: the bytes are copied into `buf` before any further Ruby call.
+        buf.push(unsafe { s.as_slice() });
+        return Ok(());
+    }
+    if let Some(s) = Symbol::from_value(v) {
+        buf.push(s.name()?.as_bytes());
+        return Ok(());
+    }
+    if let Some(i) = Fixnum::from_value(v) {
+        buf.push(itoa::Buffer::new().format(i.to_i64()).as_bytes());
+        return Ok(());
+    }
+    if let Some(i) = Integer::from_value(v) {
+        buf.push(i.funcall::<_, _, String>("to_s", ())?.as_bytes());
+        return Ok(());
+    }
+    Err(type_error(format!("label {label:?} value must be a String, Symbol or Integer, got {}", describe(v))))
+}
+
+/// A sample as Ruby: counters Integer (Float once a Float was added), gauges Float, histograms
+/// `{buckets: {le => cumulative count, ..., Float::INFINITY => count}, sum:, count:}`.
+pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> Result<Value, Error> {
+    Ok(match sample {
+        Sample::Counter { int, float: None } => ruby.integer_from_u64(int).as_value(),
+        Sample::Counter { int, float: Some(f) } => ruby.float_from_f64(int as f64 + f).as_value(),
+        Sample::Gauge(v) => ruby.float_from_f64(v).as_value(),
+        Sample::Histogram { mut counts, sum } => {
+            cumulate(&mut counts);
+            let bucket_hash = ruby.hash_new();
+            let bounds = buckets.map(Buckets::bounds).unwrap_or_default();
+            for (i, count) in counts.iter().enumerate() {
+                bucket_hash.aset(bounds.get(i).copied().unwrap_or(f64::INFINITY), *count)?;
+            }
+            let out = ruby.hash_new();
+            out.aset(ruby.to_symbol("buckets"), bucket_hash)?;
+            out.aset(ruby.to_symbol("sum"), sum)?;
+            out.aset(ruby.to_symbol("count"), counts.last().copied().unwrap_or(0))?;
+            out.as_value()
+        }
+    })
+}
+
+/// Label values as a Hash with Symbol keys.
+pub(crate) fn labels_hash(ruby: &Ruby, names: &LabelNames, values: &[&str]) -> Result<RHash, Error> {
+    let h = ruby.hash_new();
+    for (name, value) in names.iter().zip(values) {
+        h.aset(ruby.to_symbol(name), ruby.str_new(value))?;
+    }
+    Ok(h)
+}

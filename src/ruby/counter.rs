@@ -1,0 +1,74 @@
+//! `TaskerMetrics::Counter` and its bound handle `TaskerMetrics::Counter::Bound`.
+
+use crate::core::registry::{Family, Number, Update};
+use crate::ruby::convert::{self, split_kwargs, sym_by, sym_labels, take_kwargs};
+use crate::ruby::errors::guard;
+use crate::ruby::metric::{self, bind_bound_common, bind_common, BoundInner, MetricInner};
+use magnus::{method, prelude::*, Error, RModule, Ruby, Value};
+use std::sync::Arc;
+
+/// A counter family.
+#[magnus::wrap(class = "TaskerMetrics::Counter", free_immediately, size)]
+pub(crate) struct Counter {
+    pub(crate) inner: MetricInner,
+}
+
+/// One counter series with its labels fixed: the fastest way to count.
+#[magnus::wrap(class = "TaskerMetrics::Counter::Bound", free_immediately, size)]
+pub(crate) struct BoundCounter {
+    pub(crate) inner: BoundInner,
+}
+
+impl Counter {
+    pub(crate) fn new(family: Arc<Family>) -> Self {
+        Counter { inner: MetricInner::new(family) }
+    }
+}
+
+#[inline]
+fn by(v: Option<Value>) -> Result<Number, Error> {
+    v.map_or(Ok(Number::Int(1)), |v| convert::number("by", v))
+}
+
+/// `increment(by: 1, labels: {})`
+fn increment(rb_self: &Counter, args: &[Value]) -> Result<(), Error> {
+    guard(|| {
+        let (pos, kw) = split_kwargs(args);
+        convert::arity(pos, 0, 0)?;
+        let [amount, labels] = take_kwargs(kw, [sym_by(), sym_labels()])?;
+        let amount = by(amount)?;
+        rb_self.inner.update(labels, Update::Increment(amount))
+    })
+}
+
+/// `with_labels(**labels)`
+fn with_labels(rb_self: &Counter, args: &[Value]) -> Result<BoundCounter, Error> {
+    guard(|| Ok(BoundCounter { inner: metric::bind(&rb_self.inner, args)? }))
+}
+
+/// `Bound#increment(by: 1)`
+fn bound_increment(rb_self: &BoundCounter, args: &[Value]) -> Result<(), Error> {
+    guard(|| {
+        let [amount] = match args {
+            [] => [None],
+            _ => {
+                let (pos, kw) = split_kwargs(args);
+                convert::arity(pos, 0, 0)?;
+                take_kwargs(kw, [sym_by()])?
+            }
+        };
+        Ok(rb_self.inner.series.increment(by(amount)?)?)
+    })
+}
+
+pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
+    let class = module.define_class("Counter", ruby.class_object())?;
+    bind_common!(class, Counter, "TaskerMetrics::Counter");
+    class.define_method("increment", method!(increment, -1))?;
+    class.define_method("with_labels", method!(with_labels, -1))?;
+
+    let bound = class.define_class("Bound", ruby.class_object())?;
+    bind_bound_common!(bound, BoundCounter);
+    bound.define_method("increment", method!(bound_increment, -1))?;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! `TaskerMetrics::Histogram` and its bound handle `TaskerMetrics::Histogram::Bound`.
+
+use crate::core::metric::histogram::DEFAULT_BUCKETS;
+use crate::core::registry::{Family, Update};
+use crate::ruby::convert::{self, split_kwargs, sym_labels, take_kwargs};
+use crate::ruby::errors::guard;
+use crate::ruby::metric::{self, bind_bound_common, bind_common, BoundInner, MetricInner};
+use magnus::{method, prelude::*, Error, RArray, RModule, Ruby, Value};
+use std::sync::Arc;
+
+/// A histogram family.
+#[magnus::wrap(class = "TaskerMetrics::Histogram", free_immediately, size)]
+pub(crate) struct Histogram {
+    pub(crate) inner: MetricInner,
+}
+
+/// One histogram series with its labels fixed.
+#[magnus::wrap(class = "TaskerMetrics::Histogram::Bound", free_immediately, size)]
+pub(crate) struct BoundHistogram {
+    pub(crate) inner: BoundInner,
+}
+
+impl Histogram {
+    pub(crate) fn new(family: Arc<Family>) -> Self {
+        Histogram { inner: MetricInner::new(family) }
+    }
+}
+
+/// `observe(value, labels: {})`
+fn observe(rb_self: &Histogram, args: &[Value]) -> Result<(), Error> {
+    guard(|| {
+        let (pos, kw) = split_kwargs(args);
+        convert::arity(pos, 1, 1)?;
+        let [labels] = take_kwargs(kw, [sym_labels()])?;
+        let value = convert::float("value", pos[0])?;
+        rb_self.inner.update(labels, Update::Observe(value))
+    })
+}
+
+fn buckets(ruby: &Ruby, rb_self: &Histogram) -> RArray {
+    let bounds = rb_self.inner.family.desc().buckets.as_ref().map(|b| b.bounds().to_vec()).unwrap_or_default();
+    ruby.ary_from_vec(bounds)
+}
+
+fn with_labels(rb_self: &Histogram, args: &[Value]) -> Result<BoundHistogram, Error> {
+    guard(|| Ok(BoundHistogram { inner: metric::bind(&rb_self.inner, args)? }))
+}
+
+fn bound_observe(rb_self: &BoundHistogram, value: Value) -> Result<(), Error> {
+    guard(|| Ok(rb_self.inner.series.observe(convert::float("value", value)?).map(drop)?))
+}
+
+pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
+    let class = module.define_class("Histogram", ruby.class_object())?;
+    let defaults = ruby.ary_from_vec(DEFAULT_BUCKETS.to_vec());
+    defaults.freeze();
+    class.const_set("DEFAULT_BUCKETS", defaults)?;
+    bind_common!(class, Histogram, "TaskerMetrics::Histogram");
+    class.define_method("observe", method!(observe, -1))?;
+    class.define_method("buckets", method!(buckets, 0))?;
+    class.define_method("with_labels", method!(with_labels, -1))?;
+
+    let bound = class.define_class("Bound", ruby.class_object())?;
+    bind_bound_common!(bound, BoundHistogram);
+    bound.define_method("observe", method!(bound_observe, 1))?;
+    Ok(())
+}

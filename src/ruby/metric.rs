@@ -1,0 +1,175 @@
+//! What every metric class shares: the family it wraps, label conversion, and the read-side
+//! methods (`name`, `get`, `values`, `with_labels`, ...), bound per class by `bind_common!`.
+
+use crate::core::labels::KeyBuf;
+use crate::core::metric::MetricKind;
+use crate::core::registry::{Family, Series, Update};
+use crate::ruby::convert::{self, LabelSyms};
+use magnus::{prelude::*, Error, IntoValue, RArray, RHash, Ruby, Symbol, Value};
+use std::sync::Arc;
+
+/// A family as seen from Ruby, with its label names interned once.
+#[derive(Debug)]
+pub(crate) struct MetricInner {
+    pub(crate) family: Arc<Family>,
+    syms: LabelSyms,
+}
+
+impl MetricInner {
+    pub(crate) fn new(family: Arc<Family>) -> Self {
+        let syms = LabelSyms::new(&family.desc().labels);
+        MetricInner { family, syms }
+    }
+
+    /// Converts `labels` to a key and applies `update` to that series (creating it when needed).
+    #[inline]
+    pub(crate) fn update(&self, labels: Option<Value>, update: Update) -> Result<(), Error> {
+        let mut buf = KeyBuf::new();
+        convert::label_key(&self.family, &self.syms, labels, &mut buf)?;
+        Ok(self.family.update(buf.checked(&self.family.desc().labels)?, update)?)
+    }
+
+    fn key(&self, labels: Option<Value>) -> Result<KeyBuf, Error> {
+        let mut buf = KeyBuf::new();
+        convert::label_key(&self.family, &self.syms, labels, &mut buf)?;
+        buf.checked(&self.family.desc().labels)?;
+        Ok(buf)
+    }
+}
+
+/// A series handle with its labels fixed.
+#[derive(Debug)]
+pub(crate) struct BoundInner {
+    pub(crate) family: Arc<Family>,
+    pub(crate) series: Arc<Series>,
+}
+
+pub(crate) fn name(m: &MetricInner) -> String {
+    m.family.desc().name.clone()
+}
+
+pub(crate) fn docstring(m: &MetricInner) -> String {
+    m.family.desc().help.clone()
+}
+
+pub(crate) fn kind(ruby: &Ruby, m: &MetricInner) -> Symbol {
+    ruby.to_symbol(m.family.desc().kind.as_str())
+}
+
+pub(crate) fn label_names(ruby: &Ruby, m: &MetricInner) -> RArray {
+    ruby.ary_from_iter(m.family.desc().labels.iter().map(|n| ruby.to_symbol(n)))
+}
+
+/// `get(labels: {})`: the value without creating the series.
+pub(crate) fn get(ruby: &Ruby, m: &MetricInner, args: &[Value]) -> Result<Value, Error> {
+    let (pos, kw) = convert::split_kwargs(args);
+    convert::arity(pos, 0, 0)?;
+    let [labels] = convert::take_kwargs(kw, [convert::sym_labels()])?;
+    let key = m.key(labels)?;
+    let desc = m.family.desc();
+    convert::sample(ruby, m.family.read(key.as_bytes())?, desc.buckets.as_ref())
+}
+
+/// `values`: `{ {label: "value"} => value }` for every series.
+pub(crate) fn values(ruby: &Ruby, m: &MetricInner) -> Result<RHash, Error> {
+    let desc = m.family.desc();
+    let out = ruby.hash_new();
+    for series in m.family.all_series() {
+        let labels = convert::labels_hash(ruby, &desc.labels, &series.label_values())?;
+        out.aset(labels, convert::sample(ruby, series.read(), desc.buckets.as_ref())?)?;
+    }
+    Ok(out)
+}
+
+/// `with_labels(**labels)`: the series, created if needed, as a handle.
+pub(crate) fn bind(m: &MetricInner, args: &[Value]) -> Result<BoundInner, Error> {
+    let (pos, kw) = convert::split_kwargs(args);
+    convert::arity(pos, 0, 1)?;
+    let labels = pos.first().copied().or(kw.map(|h| h.as_value()));
+    let key = m.key(labels)?;
+    Ok(BoundInner { family: Arc::clone(&m.family), series: m.family.series(key.as_bytes())? })
+}
+
+/// `remove(labels:)`: drops one series; true if it existed.
+pub(crate) fn remove(m: &MetricInner, args: &[Value]) -> Result<bool, Error> {
+    let (pos, kw) = convert::split_kwargs(args);
+    convert::arity(pos, 0, 0)?;
+    let [labels] = convert::take_kwargs(kw, [convert::sym_labels()])?;
+    let key = m.key(labels)?;
+    Ok(m.family.remove(key.as_bytes()))
+}
+
+pub(crate) fn inspect(m: &MetricInner, class: &str) -> String {
+    let desc = m.family.desc();
+    format!("#<{class} name={:?} labels={} series={}>", desc.name, desc.labels.describe(), m.family.len())
+}
+
+pub(crate) fn same(a: &MetricInner, b: Value) -> bool {
+    match (
+        a.family.desc().kind,
+        <&crate::ruby::counter::Counter>::try_convert(b),
+        <&crate::ruby::gauge::Gauge>::try_convert(b),
+        <&crate::ruby::histogram::Histogram>::try_convert(b),
+    ) {
+        (MetricKind::Counter, Ok(o), _, _) => Arc::ptr_eq(&a.family, &o.inner.family),
+        (MetricKind::Gauge, _, Ok(o), _) => Arc::ptr_eq(&a.family, &o.inner.family),
+        (MetricKind::Histogram, _, _, Ok(o)) => Arc::ptr_eq(&a.family, &o.inner.family),
+        _ => false,
+    }
+}
+
+pub(crate) fn bound_get(ruby: &Ruby, b: &BoundInner) -> Result<Value, Error> {
+    convert::sample(ruby, b.series.read(), b.family.desc().buckets.as_ref())
+}
+
+pub(crate) fn bound_labels(ruby: &Ruby, b: &BoundInner) -> Result<RHash, Error> {
+    convert::labels_hash(ruby, &b.family.desc().labels, &b.series.label_values())
+}
+
+/// Wraps a family in the Ruby class of its kind.
+pub(crate) fn wrap(ruby: &Ruby, family: Arc<Family>) -> Value {
+    match family.desc().kind {
+        MetricKind::Counter => crate::ruby::counter::Counter::new(family).into_value_with(ruby),
+        MetricKind::Gauge => crate::ruby::gauge::Gauge::new(family).into_value_with(ruby),
+        MetricKind::Histogram => crate::ruby::histogram::Histogram::new(family).into_value_with(ruby),
+    }
+}
+
+/// Binds the methods every metric class and every bound class share.
+macro_rules! bind_common {
+    ($class:expr, $t:ty, $ruby_name:literal) => {{
+        use crate::ruby::errors::guard;
+        use crate::ruby::metric;
+        use magnus::{method, Value};
+        let c = $class;
+        c.undef_default_alloc_func();
+        c.define_method("name", method!(|s: &$t| metric::name(&s.inner), 0))?;
+        c.define_method("docstring", method!(|s: &$t| metric::docstring(&s.inner), 0))?;
+        c.define_method("type", method!(|r: &magnus::Ruby, s: &$t| metric::kind(r, &s.inner), 0))?;
+        c.define_method("labels", method!(|r: &magnus::Ruby, s: &$t| metric::label_names(r, &s.inner), 0))?;
+        c.define_method("get", method!(|r: &magnus::Ruby, s: &$t, a: &[Value]| guard(|| metric::get(r, &s.inner, a)), -1))?;
+        c.define_method("values", method!(|r: &magnus::Ruby, s: &$t| guard(|| metric::values(r, &s.inner)), 0))?;
+        c.define_method("remove", method!(|s: &$t, a: &[Value]| guard(|| metric::remove(&s.inner, a)), -1))?;
+        c.define_method("clear", method!(|s: &$t| s.inner.family.clear(), 0))?;
+        c.define_method("inspect", method!(|s: &$t| metric::inspect(&s.inner, $ruby_name), 0))?;
+        c.define_method("==", method!(|s: &$t, o: Value| metric::same(&s.inner, o), 1))?;
+        c.define_method("hash", method!(|s: &$t| std::sync::Arc::as_ptr(&s.inner.family) as usize, 0))?;
+        c.define_alias("eql?", "==")?;
+    }};
+}
+
+/// Binds what every bound handle class shares.
+macro_rules! bind_bound_common {
+    ($class:expr, $t:ty) => {{
+        use crate::ruby::errors::guard;
+        use crate::ruby::metric;
+        use magnus::method;
+        let c = $class;
+        c.undef_default_alloc_func();
+        c.define_method("get", method!(|r: &magnus::Ruby, s: &$t| guard(|| metric::bound_get(r, &s.inner)), 0))?;
+        c.define_method("labels", method!(|r: &magnus::Ruby, s: &$t| guard(|| metric::bound_labels(r, &s.inner)), 0))?;
+        c.define_method("name", method!(|s: &$t| s.inner.family.desc().name.clone(), 0))?;
+    }};
+}
+
+pub(crate) use {bind_bound_common, bind_common};

@@ -1,0 +1,160 @@
+//! `TaskerMetrics::Registry`: registering metrics and exporting them.
+
+use crate::core::exposition::{prometheus, snapshot};
+use crate::core::metric::{Buckets, MetricKind};
+use crate::core::registry::{FamilyDesc, Registry as CoreRegistry};
+use crate::ruby::convert::{self, describe};
+use crate::ruby::errors::{guard, type_error};
+use crate::ruby::gvl::without_gvl;
+use crate::ruby::metric;
+use magnus::{function, method, prelude::*, scan_args, Error, RArray, RModule, RString, Ruby, Value};
+use std::sync::Arc;
+
+/// A set of metrics exported together.
+#[magnus::wrap(class = "TaskerMetrics::Registry", free_immediately, size)]
+pub(crate) struct Registry {
+    pub(crate) inner: Arc<CoreRegistry>,
+}
+
+impl Registry {
+    fn new() -> Self {
+        Registry { inner: Arc::new(CoreRegistry::default()) }
+    }
+
+    fn default_registry() -> Self {
+        Registry { inner: Arc::clone(CoreRegistry::global()) }
+    }
+}
+
+/// `counter/gauge/histogram(name, docstring:, labels: [], buckets: ...)`
+fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -> Result<Value, Error> {
+    guard(|| {
+        let args = scan_args::scan_args::<(Value,), (), (), (), magnus::RHash, ()>(args)?;
+        let name = convert::name("name", args.required.0)?;
+        let (docstring, labels, buckets) = if kind == MetricKind::Histogram {
+            let kw = scan_args::get_kwargs::<_, (Value,), (Option<Value>, Option<Value>), ()>(
+                args.keywords,
+                &["docstring"],
+                &["labels", "buckets"],
+            )?;
+            (kw.required.0, kw.optional.0, kw.optional.1)
+        } else {
+            let kw = scan_args::get_kwargs::<_, (Value,), (Option<Value>,), ()>(args.keywords, &["docstring"], &["labels"])?;
+            (kw.required.0, kw.optional.0, None)
+        };
+        let docstring = RString::from_value(docstring)
+            .ok_or_else(|| type_error(format!("docstring must be a String, got {}", describe(docstring))))?
+            .to_string()?;
+        let labels = labels.map_or(Ok(Vec::new()), |v| convert::names("labels", v))?;
+        let buckets = match buckets {
+            None => None,
+            Some(v) => {
+                let array =
+                    RArray::from_value(v).ok_or_else(|| type_error(format!("buckets must be an Array of numbers, got {}", describe(v))))?;
+                let bounds = array.into_iter().map(|b| convert::float("bucket", b)).collect::<Result<Vec<f64>, Error>>()?;
+                Some(Buckets::new(&bounds)?)
+            }
+        };
+        let desc = FamilyDesc::new(&name, &docstring, kind, &labels, buckets)?;
+        Ok(metric::wrap(ruby, rb_self.inner.register(desc)?))
+    })
+}
+
+fn get(ruby: &Ruby, rb_self: &Registry, name: Value) -> Result<Option<Value>, Error> {
+    let name = convert::name("name", name)?;
+    Ok(rb_self.inner.get(&name).map(|f| metric::wrap(ruby, f)))
+}
+
+fn exist(rb_self: &Registry, name: Value) -> Result<bool, Error> {
+    Ok(rb_self.inner.get(&convert::name("name", name)?).is_some())
+}
+
+fn unregister(rb_self: &Registry, name: Value) -> Result<bool, Error> {
+    Ok(rb_self.inner.unregister(&convert::name("name", name)?))
+}
+
+fn metrics(ruby: &Ruby, rb_self: &Registry) -> RArray {
+    ruby.ary_from_iter(rb_self.inner.families().into_iter().map(|f| metric::wrap(ruby, f)))
+}
+
+/// Prometheus text 0.0.4, rendered without the GVL.
+fn export(ruby: &Ruby, rb_self: &Registry) -> Result<RString, Error> {
+    guard(|| {
+        let registry = Arc::clone(&rb_self.inner);
+        let text = without_gvl(move || prometheus::render(&snapshot(&registry)));
+        Ok(ruby.str_new(&text))
+    })
+}
+
+pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
+    let class = module.define_class("Registry", ruby.class_object())?;
+    class.define_singleton_method("new", function!(Registry::new, 0))?;
+    class.define_singleton_method("default", function!(Registry::default_registry, 0))?;
+    class.define_method("counter", method!(|r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Counter, a), -1))?;
+    class.define_method("gauge", method!(|r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Gauge, a), -1))?;
+    class.define_method("histogram", method!(|r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Histogram, a), -1))?;
+    class.define_method("get", method!(get, 1))?;
+    class.define_method("exist?", method!(exist, 1))?;
+    class.define_method("unregister", method!(unregister, 1))?;
+    class.define_method("metrics", method!(metrics, 0))?;
+    class.define_method("export", method!(export, 0))?;
+    class.define_method("clear", method!(|s: &Registry| s.inner.clear(), 0))?;
+    class.define_method(
+        "==",
+        method!(|s: &Registry, o: Value| <&Registry>::try_convert(o).is_ok_and(|o| Arc::ptr_eq(&s.inner, &o.inner)), 1),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ruby::test_support::eval;
+    use rb_sys_test_helpers::ruby_test;
+
+    #[ruby_test]
+    fn registers_updates_and_exports() {
+        let text: String = eval(
+            r#"r = TaskerMetrics::Registry.new
+               c = r.counter(:jobs_total, docstring: "Jobs", labels: [:q])
+               c.increment(labels: { q: "a" })
+               c.with_labels(q: "b").increment(by: 2)
+               r.histogram(:lat, docstring: "L", buckets: [1]).observe(0.5)
+               r.export"#,
+        )
+        .unwrap();
+        assert!(text.contains("jobs_total{q=\"a\"} 1\n"), "{text}");
+        assert!(text.contains("jobs_total{q=\"b\"} 2\n"), "{text}");
+        assert!(text.contains("lat_bucket{le=\"+Inf\"} 1\n"), "{text}");
+    }
+
+    #[ruby_test(gc_stress)]
+    fn survives_gc_stress_and_compaction() {
+        let total: i64 = eval(
+            r#"r = TaskerMetrics::Registry.new
+               c = r.counter(:x_total, docstring: "x", labels: [:k])
+               bound = c.with_labels(k: "held")
+               200.times { |i| c.increment(labels: { k: "v#{i % 7}" }); bound.increment }
+               GC.compact if GC.respond_to?(:compact)
+               r.export
+               c.values.values.sum * 1000 + bound.get"#,
+        )
+        .unwrap();
+        assert_eq!(total, 400 * 1000 + 200);
+    }
+
+    #[ruby_test]
+    fn errors_are_ruby_exceptions() {
+        let msg: String = eval(
+            r#"begin
+                 TaskerMetrics::Registry.new.counter(:x, docstring: "x").increment(by: -1)
+               rescue ArgumentError => e
+                 e.message
+               end"#,
+        )
+        .unwrap();
+        assert_eq!(msg, "invalid by: -1 (counters can only increase)");
+        let class: String =
+            eval(r#"begin; TaskerMetrics::Registry.new.gauge(:g, docstring: "g").set("x"); rescue => e; e.class.name; end"#).unwrap();
+        assert_eq!(class, "TypeError");
+    }
+}

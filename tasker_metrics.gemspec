@@ -1,0 +1,23 @@
+# frozen_string_literal: true
+
+require_relative "lib/tasker_metrics/version"
+
+Gem::Specification.new do |spec|
+  spec.name = "tasker_metrics"
+  spec.version = TaskerMetrics::VERSION
+  spec.authors = ["tasker_metrics maintainers"]
+  spec.summary = "Lock-free native metrics for Ruby and Rails, with a Tasker telemetry backend"
+  spec.description = <<~DESC
+    Counters, gauges and histograms with labels whose hot paths run in Rust: one atomic operation
+    per update, Prometheus and OpenMetrics exposition, a Rack endpoint, and a drop-in native
+    replacement for Tasker's telemetry backend.
+  DESC
+  spec.license = "MIT"
+  spec.required_ruby_version = ">= 3.1"
+
+  spec.files = Dir["lib/**/*.rb", "src/**/*.rs", "ext/**/*.rb", "Cargo.toml", "Cargo.lock", "README.md", "CHANGELOG.md"]
+  spec.require_paths = ["lib"]
+  spec.extensions = ["ext/tasker_metrics/extconf.rb"]
+
+  spec.metadata["rubygems_mfa_required"] = "true"
+end
