@@ -10,6 +10,11 @@ rescue LoadError
   require "tasker_metrics/tasker_metrics"
 end
 
+require_relative "tasker_metrics/metric"
+require_relative "tasker_metrics/counter"
+require_relative "tasker_metrics/gauge"
+require_relative "tasker_metrics/histogram"
+
 # Lock-free native metrics for Ruby and Rails, with a Tasker telemetry backend.
 #
 # @example

@@ -41,7 +41,6 @@ macro_rules! static_sym {
     };
 }
 static_sym!(sym_by, "by");
-static_sym!(sym_labels, "labels");
 
 /// `Class (inspect)`, shortened, for messages. Never raises, even if `inspect` does.
 pub(crate) fn describe(v: Value) -> String {
@@ -295,4 +294,22 @@ pub(crate) fn labels_hash(ruby: &Ruby, names: &LabelNames, values: &[&str]) -> R
         h.aset(ruby.to_symbol(name), ruby.str_new(value))?;
     }
     Ok(h)
+}
+
+/// The Rust value inside `v`, checked without `rb_protect` (which magnus' `&T` conversion pays on
+/// every call). Our classes have no allocator, so a receiver of the right class is always one we
+/// wrapped; anything else gets a TypeError instead of a raise from inside Ruby.
+#[inline]
+pub(crate) fn this<'a, T: magnus::TypedData>(v: Value) -> Result<&'a T, Error> {
+    let data_type = T::data_type() as *const magnus::DataType as *const rb_sys::rb_data_type_t;
+    // SAFETY: `DataType` is `repr(transparent)` over `rb_data_type_t`; `rb_typeddata_is_kind_of`
+    // never raises. Once it said yes, `rb_check_typeddata` cannot raise either and returns the
+    // pointer magnus stored when wrapping a `T`, valid while the receiver lives (the whole call).
+    unsafe {
+        if rb_sys::rb_typeddata_is_kind_of(v.as_raw(), data_type) == 0 {
+            return Err(type_error(format!("expected a {}, got {}", std::any::type_name::<T>(), describe(v))));
+        }
+        let ptr = rb_sys::rb_check_typeddata(v.as_raw(), data_type) as *const T;
+        ptr.as_ref().ok_or_else(|| type_error("object is not initialised"))
+    }
 }

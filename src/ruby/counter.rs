@@ -1,7 +1,7 @@
 //! `TaskerMetrics::Counter` and its bound handle `TaskerMetrics::Counter::Bound`.
 
 use crate::core::registry::{Family, Number, Update};
-use crate::ruby::convert::{self, split_kwargs, sym_by, sym_labels, take_kwargs};
+use crate::ruby::convert::{self, split_kwargs, sym_by, take_kwargs};
 use crate::ruby::errors::guard;
 use crate::ruby::metric::{self, bind_bound_common, bind_common, BoundInner, MetricInner};
 use magnus::{method, prelude::*, Error, RModule, Ruby, Value};
@@ -30,15 +30,11 @@ fn by(v: Option<Value>) -> Result<Number, Error> {
     v.map_or(Ok(Number::Int(1)), |v| convert::number("by", v))
 }
 
-/// `increment(by: 1, labels: {})`
-fn increment(rb_self: &Counter, args: &[Value]) -> Result<(), Error> {
-    guard(|| {
-        let (pos, kw) = split_kwargs(args);
-        convert::arity(pos, 0, 0)?;
-        let [amount, labels] = take_kwargs(kw, [sym_by(), sym_labels()])?;
-        let amount = by(amount)?;
-        rb_self.inner.update(labels, Update::Increment(amount))
-    })
+/// `_increment(by, labels)`: the keyword method `increment(by: 1, labels: nil)` is Ruby
+/// (lib/tasker_metrics/counter.rb), because Ruby passes keywords to Ruby methods without
+/// allocating the Hash it must build for a C method.
+fn increment(rb_self: Value, amount: Value, labels: Option<Value>) -> Result<(), Error> {
+    guard(|| convert::this::<Counter>(rb_self)?.inner.update(labels, Update::Increment(convert::number("by", amount)?)))
 }
 
 /// `with_labels(**labels)`
@@ -47,8 +43,9 @@ fn with_labels(rb_self: &Counter, args: &[Value]) -> Result<BoundCounter, Error>
 }
 
 /// `Bound#increment(by: 1)`
-fn bound_increment(rb_self: &BoundCounter, args: &[Value]) -> Result<(), Error> {
+fn bound_increment(rb_self: Value, args: &[Value]) -> Result<(), Error> {
     guard(|| {
+        let rb_self = convert::this::<BoundCounter>(rb_self)?;
         let [amount] = match args {
             [] => [None],
             _ => {
@@ -64,7 +61,7 @@ fn bound_increment(rb_self: &BoundCounter, args: &[Value]) -> Result<(), Error> 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("Counter", ruby.class_object())?;
     bind_common!(class, Counter, "TaskerMetrics::Counter");
-    class.define_method("increment", method!(increment, -1))?;
+    class.define_private_method("_increment", method!(increment, 2))?;
     class.define_method("with_labels", method!(with_labels, -1))?;
 
     let bound = class.define_class("Bound", ruby.class_object())?;

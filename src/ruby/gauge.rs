@@ -1,7 +1,7 @@
 //! `TaskerMetrics::Gauge` and its bound handle `TaskerMetrics::Gauge::Bound`.
 
 use crate::core::registry::{Family, Number, Update};
-use crate::ruby::convert::{self, split_kwargs, sym_by, sym_labels, take_kwargs};
+use crate::ruby::convert::{self, split_kwargs, sym_by, take_kwargs};
 use crate::ruby::errors::guard;
 use crate::ruby::metric::{self, bind_bound_common, bind_common, BoundInner, MetricInner};
 use magnus::{method, prelude::*, Error, RModule, Ruby, Value};
@@ -29,24 +29,16 @@ fn by(v: Option<Value>) -> Result<f64, Error> {
     v.map_or(Ok(1.0), |v| convert::float("by", v))
 }
 
-/// `set(value, labels: {})`
-fn set(rb_self: &Gauge, args: &[Value]) -> Result<(), Error> {
-    guard(|| {
-        let (pos, kw) = split_kwargs(args);
-        convert::arity(pos, 1, 1)?;
-        let [labels] = take_kwargs(kw, [sym_labels()])?;
-        let value = convert::float("value", pos[0])?;
-        rb_self.inner.update(labels, Update::Set(value))
-    })
+/// `_set(value, labels)`, behind the Ruby keyword method `set(value, labels: nil)`.
+fn set(rb_self: Value, value: Value, labels: Option<Value>) -> Result<(), Error> {
+    guard(|| convert::this::<Gauge>(rb_self)?.inner.update(labels, Update::Set(convert::float("value", value)?)))
 }
 
-/// `increment(by: 1, labels: {})` and, with `sign = -1`, `decrement`.
-fn add(rb_self: &Gauge, args: &[Value], sign: f64) -> Result<(), Error> {
+/// `_increment(by, labels)` and `_decrement(by, labels)`, behind Ruby keyword methods.
+fn add(rb_self: Value, amount: Value, labels: Option<Value>, sign: f64) -> Result<(), Error> {
     guard(|| {
-        let (pos, kw) = split_kwargs(args);
-        convert::arity(pos, 0, 0)?;
-        let [amount, labels] = take_kwargs(kw, [sym_by(), sym_labels()])?;
-        let amount = by(amount)?;
+        let rb_self = convert::this::<Gauge>(rb_self)?;
+        let amount = convert::float("by", amount)?;
         rb_self.inner.update(labels, if sign > 0.0 { Update::Increment(Number::Float(amount)) } else { Update::Decrement(amount) })
     })
 }
@@ -55,12 +47,13 @@ fn with_labels(rb_self: &Gauge, args: &[Value]) -> Result<BoundGauge, Error> {
     guard(|| Ok(BoundGauge { inner: metric::bind(&rb_self.inner, args)? }))
 }
 
-fn bound_set(rb_self: &BoundGauge, value: Value) -> Result<(), Error> {
-    guard(|| Ok(rb_self.inner.series.set(convert::float("value", value)?).map(drop)?))
+fn bound_set(rb_self: Value, value: Value) -> Result<(), Error> {
+    guard(|| Ok(convert::this::<BoundGauge>(rb_self)?.inner.series.set(convert::float("value", value)?).map(drop)?))
 }
 
-fn bound_add(rb_self: &BoundGauge, args: &[Value], sign: f64) -> Result<(), Error> {
+fn bound_add(rb_self: Value, args: &[Value], sign: f64) -> Result<(), Error> {
     guard(|| {
+        let rb_self = convert::this::<BoundGauge>(rb_self)?;
         let (pos, kw) = split_kwargs(args);
         convert::arity(pos, 0, 0)?;
         let [amount] = take_kwargs(kw, [sym_by()])?;
@@ -73,15 +66,15 @@ fn bound_add(rb_self: &BoundGauge, args: &[Value], sign: f64) -> Result<(), Erro
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("Gauge", ruby.class_object())?;
     bind_common!(class, Gauge, "TaskerMetrics::Gauge");
-    class.define_method("set", method!(set, -1))?;
-    class.define_method("increment", method!(|s: &Gauge, a: &[Value]| add(s, a, 1.0), -1))?;
-    class.define_method("decrement", method!(|s: &Gauge, a: &[Value]| add(s, a, -1.0), -1))?;
+    class.define_private_method("_set", method!(set, 2))?;
+    class.define_private_method("_increment", method!(|s: Value, by: Value, l: Option<Value>| add(s, by, l, 1.0), 2))?;
+    class.define_private_method("_decrement", method!(|s: Value, by: Value, l: Option<Value>| add(s, by, l, -1.0), 2))?;
     class.define_method("with_labels", method!(with_labels, -1))?;
 
     let bound = class.define_class("Bound", ruby.class_object())?;
     bind_bound_common!(bound, BoundGauge);
     bound.define_method("set", method!(bound_set, 1))?;
-    bound.define_method("increment", method!(|s: &BoundGauge, a: &[Value]| bound_add(s, a, 1.0), -1))?;
-    bound.define_method("decrement", method!(|s: &BoundGauge, a: &[Value]| bound_add(s, a, -1.0), -1))?;
+    bound.define_method("increment", method!(|s: Value, a: &[Value]| bound_add(s, a, 1.0), -1))?;
+    bound.define_method("decrement", method!(|s: Value, a: &[Value]| bound_add(s, a, -1.0), -1))?;
     Ok(())
 }

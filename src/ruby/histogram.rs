@@ -2,7 +2,7 @@
 
 use crate::core::metric::histogram::DEFAULT_BUCKETS;
 use crate::core::registry::{Family, Update};
-use crate::ruby::convert::{self, split_kwargs, sym_labels, take_kwargs};
+use crate::ruby::convert;
 use crate::ruby::errors::guard;
 use crate::ruby::metric::{self, bind_bound_common, bind_common, BoundInner, MetricInner};
 use magnus::{method, prelude::*, Error, RArray, RModule, Ruby, Value};
@@ -26,15 +26,9 @@ impl Histogram {
     }
 }
 
-/// `observe(value, labels: {})`
-fn observe(rb_self: &Histogram, args: &[Value]) -> Result<(), Error> {
-    guard(|| {
-        let (pos, kw) = split_kwargs(args);
-        convert::arity(pos, 1, 1)?;
-        let [labels] = take_kwargs(kw, [sym_labels()])?;
-        let value = convert::float("value", pos[0])?;
-        rb_self.inner.update(labels, Update::Observe(value))
-    })
+/// `_observe(value, labels)`, behind the Ruby keyword method `observe(value, labels: nil)`.
+fn observe(rb_self: Value, value: Value, labels: Option<Value>) -> Result<(), Error> {
+    guard(|| convert::this::<Histogram>(rb_self)?.inner.update(labels, Update::Observe(convert::float("value", value)?)))
 }
 
 fn buckets(ruby: &Ruby, rb_self: &Histogram) -> RArray {
@@ -46,8 +40,8 @@ fn with_labels(rb_self: &Histogram, args: &[Value]) -> Result<BoundHistogram, Er
     guard(|| Ok(BoundHistogram { inner: metric::bind(&rb_self.inner, args)? }))
 }
 
-fn bound_observe(rb_self: &BoundHistogram, value: Value) -> Result<(), Error> {
-    guard(|| Ok(rb_self.inner.series.observe(convert::float("value", value)?).map(drop)?))
+fn bound_observe(rb_self: Value, value: Value) -> Result<(), Error> {
+    guard(|| Ok(convert::this::<BoundHistogram>(rb_self)?.inner.series.observe(convert::float("value", value)?).map(drop)?))
 }
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
@@ -56,7 +50,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     defaults.freeze();
     class.const_set("DEFAULT_BUCKETS", defaults)?;
     bind_common!(class, Histogram, "TaskerMetrics::Histogram");
-    class.define_method("observe", method!(observe, -1))?;
+    class.define_private_method("_observe", method!(observe, 2))?;
     class.define_method("buckets", method!(buckets, 0))?;
     class.define_method("with_labels", method!(with_labels, -1))?;
 

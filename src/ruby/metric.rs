@@ -60,11 +60,8 @@ pub(crate) fn label_names(ruby: &Ruby, m: &MetricInner) -> RArray {
     ruby.ary_from_iter(m.family.desc().labels.iter().map(|n| ruby.to_symbol(n)))
 }
 
-/// `get(labels: {})`: the value without creating the series.
-pub(crate) fn get(ruby: &Ruby, m: &MetricInner, args: &[Value]) -> Result<Value, Error> {
-    let (pos, kw) = convert::split_kwargs(args);
-    convert::arity(pos, 0, 0)?;
-    let [labels] = convert::take_kwargs(kw, [convert::sym_labels()])?;
+/// `_get(labels)`: the value without creating the series.
+pub(crate) fn get(ruby: &Ruby, m: &MetricInner, labels: Option<Value>) -> Result<Value, Error> {
     let key = m.key(labels)?;
     let desc = m.family.desc();
     convert::sample(ruby, m.family.read(key.as_bytes())?, desc.buckets.as_ref())
@@ -90,11 +87,8 @@ pub(crate) fn bind(m: &MetricInner, args: &[Value]) -> Result<BoundInner, Error>
     Ok(BoundInner { family: Arc::clone(&m.family), series: m.family.series(key.as_bytes())? })
 }
 
-/// `remove(labels:)`: drops one series; true if it existed.
-pub(crate) fn remove(m: &MetricInner, args: &[Value]) -> Result<bool, Error> {
-    let (pos, kw) = convert::split_kwargs(args);
-    convert::arity(pos, 0, 0)?;
-    let [labels] = convert::take_kwargs(kw, [convert::sym_labels()])?;
+/// `_remove(labels)`: drops one series; true if it existed.
+pub(crate) fn remove(m: &MetricInner, labels: Option<Value>) -> Result<bool, Error> {
     let key = m.key(labels)?;
     Ok(m.family.remove(key.as_bytes()))
 }
@@ -147,9 +141,9 @@ macro_rules! bind_common {
         c.define_method("docstring", method!(|s: &$t| metric::docstring(&s.inner), 0))?;
         c.define_method("type", method!(|r: &magnus::Ruby, s: &$t| metric::kind(r, &s.inner), 0))?;
         c.define_method("labels", method!(|r: &magnus::Ruby, s: &$t| metric::label_names(r, &s.inner), 0))?;
-        c.define_method("get", method!(|r: &magnus::Ruby, s: &$t, a: &[Value]| guard(|| metric::get(r, &s.inner, a)), -1))?;
+        c.define_private_method("_get", method!(|r: &magnus::Ruby, s: &$t, l: Option<Value>| guard(|| metric::get(r, &s.inner, l)), 1))?;
         c.define_method("values", method!(|r: &magnus::Ruby, s: &$t| guard(|| metric::values(r, &s.inner)), 0))?;
-        c.define_method("remove", method!(|s: &$t, a: &[Value]| guard(|| metric::remove(&s.inner, a)), -1))?;
+        c.define_private_method("_remove", method!(|s: &$t, l: Option<Value>| guard(|| metric::remove(&s.inner, l)), 1))?;
         c.define_method("clear", method!(|s: &$t| s.inner.family.clear(), 0))?;
         c.define_method("inspect", method!(|s: &$t| metric::inspect(&s.inner, $ruby_name), 0))?;
         c.define_method("==", method!(|s: &$t, o: Value| metric::same(&s.inner, o), 1))?;

@@ -1,0 +1,47 @@
+# frozen_string_literal: true
+
+require "benchmark/ips"
+require "etc"
+
+# Runs benchmark-ips quietly and prints a Markdown table of ns/op and ratios against a reference
+# measured in the same run, with each target checked. Used by every script in benchmarks/.
+module Harness
+  TIME = Float(ENV.fetch("BENCH_TIME", "2"))
+  WARMUP = Float(ENV.fetch("BENCH_WARMUP", "1"))
+
+  module_function
+
+  def machine
+    cpu = File.read("/proc/cpuinfo")[/model name\s*:\s*(.+)/, 1] if File.exist?("/proc/cpuinfo")
+    "#{cpu || RUBY_PLATFORM}, #{Etc.nprocessors} cores, ruby #{RUBY_VERSION}"
+  end
+
+  # Measures each code snippet, compiled into a `while` loop so the loop itself costs next to
+  # nothing (no block call per iteration); returns { label => ns_per_op }. Snippets see `ctx`.
+  def measure(rows, ctx = binding)
+    report = Benchmark.ips(time: TIME, warmup: WARMUP, quiet: true) do |x|
+      rows.each do |label, code|
+        body = code.is_a?(Proc) ? code : ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }")
+        x.report(label) { |times| body.call(times) }
+      end
+    end
+    report.entries.to_h { |e| [e.label, 1e9 / e.ips] }
+  end
+
+  # Prints a table; `checks` maps a label to [description, ok?].
+  def table(title, results, reference: nil, checks: {})
+    puts "\n### #{title}\n\n"
+    puts "| case | ns/op | #{reference ? "× #{reference}" : ''} | target |"
+    puts "|---|---:|---:|---|"
+    results.each do |label, ns|
+      ratio = reference ? format("%.2f", ns / results.fetch(reference)) : ""
+      desc, ok = checks[label]
+      target = desc ? "#{desc} #{ok ? '✓' : '✗'}" : ""
+      puts "| #{label} | #{format_ns(ns)} | #{ratio} | #{target} |"
+    end
+  end
+
+  def format_ns(ns)
+    ns >= 1_000_000 ? format("%.2f ms", ns / 1e6) : format("%.1f", ns)
+  end
+end

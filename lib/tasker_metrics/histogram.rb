@@ -1,0 +1,32 @@
+# frozen_string_literal: true
+
+module TaskerMetrics
+  # Observations counted into fixed buckets. Create one with {Registry#histogram}.
+  #
+  # @example
+  #   latency = TaskerMetrics.registry.histogram(:step_duration_seconds, docstring: "Step time",
+  #                                              labels: %i[handler], buckets: [0.1, 1, 10])
+  #   latency.observe(0.42, labels: { handler: "SendEmail" })
+  class Histogram
+    include Metric
+
+    # Records one observation.
+    #
+    # @param value [Numeric] a finite number
+    # @param labels [Hash, nil]
+    # @return [nil]
+    # @raise [ArgumentError] for NaN or Infinity, or labels that do not match
+    # @raise [TypeError] for a non-Numeric value
+    # @example
+    #   latency.observe(1.5, labels: { handler: "SendEmail" })
+    def observe(value, labels: nil) = _observe(value, labels)
+
+    # A histogram series with its labels fixed, from {Metric#with_labels}.
+    #
+    # @!method observe(value)
+    #   @return [nil]
+    # @!method get
+    #   @return [Hash] +{buckets: {le => cumulative count}, sum:, count:}+
+    class Bound; end
+  end
+end
