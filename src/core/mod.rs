@@ -6,6 +6,8 @@ pub mod exposition;
 pub mod labels;
 pub mod metric;
 pub mod registry;
+pub mod router;
+pub mod sampler;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,5 +1,9 @@
 //! magnus glue: Ruby classes, value conversion and errors. No metric rules live here; each
 //! function converts its arguments, makes one core call and converts the result.
+//!
+//! Nothing here may `unwrap` or `expect` what a caller controls: a panic in a method becomes an
+//! exception at best, and in a free or mark function it aborts the process.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod convert;
 mod counter;
@@ -26,14 +30,19 @@ pub(crate) fn init(ruby: &Ruby) -> Result<(), Error> {
 pub(crate) mod test_support {
     use magnus::{Ruby, Value};
 
-    /// Defines the classes (idempotent) and evaluates `code` in the embedded VM.
+    /// Defines the classes (idempotent), loads the Ruby half of the API from `lib/` (everything
+    /// `lib/tasker_metrics.rb` loads except the compiled library itself), and evaluates `code`.
     pub(crate) fn eval<T: magnus::TryConvert>(code: &str) -> Result<T, magnus::Error> {
         let ruby = Ruby::get().expect("ruby_test runs on the VM thread");
+        let lib = concat!(env!("CARGO_MANIFEST_DIR"), "/lib/tasker_metrics");
+        let _: Value = ruby.eval(&format!("require '{lib}/errors'"))?;
         super::init(&ruby)?;
-        let _: Value = ruby.eval(
-            "module TaskerMetrics; class Error < StandardError; end; class InternalError < Error; end; \
-             class CardinalityError < Error; end; class StoreError < Error; end; end",
-        )?;
+        for file in RUBY_PARTS {
+            let _: Value = ruby.eval(&format!("require '{lib}/{file}'"))?;
+        }
         ruby.eval(code)
     }
+
+    /// Ruby files that complete the native classes, in load order.
+    const RUBY_PARTS: &[&str] = &["metric", "counter", "gauge", "histogram"];
 }
