@@ -209,6 +209,72 @@ pub fn decode_key<'k>(metric: &str, names: &LabelNames, key: &'k [u8]) -> Result
     }
 }
 
+/// Pushes `(name, value)` pairs into a key for a family with dynamic labels: sorted by name, each
+/// name followed by its value.
+///
+/// # Errors
+/// [`Error::InvalidLabelName`] for a name given twice.
+pub fn push_pairs(buf: &mut KeyBuf, pairs: &mut [(&[u8], &[u8])]) -> Result<()> {
+    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for w in pairs.windows(2) {
+        if w[0].0 == w[1].0 {
+            return Err(Error::InvalidLabelName(String::from_utf8_lossy(w[0].0).into_owned(), "given twice"));
+        }
+    }
+    for (name, value) in pairs.iter() {
+        buf.push(name);
+        buf.push(value);
+    }
+    Ok(())
+}
+
+/// Splits a dynamic-label key into validated `(name, value)` pairs.
+///
+/// # Errors
+/// [`Error::InvalidLabelName`] or [`Error::InvalidLabelValue`] naming the label.
+pub fn decode_pairs(key: &[u8]) -> Result<Vec<(&str, &str)>> {
+    if key.is_empty() {
+        return Ok(Vec::new());
+    }
+    if key.last() != Some(&KEY_SEPARATOR) {
+        return Err(Error::argument("malformed label key"));
+    }
+    let parts: Vec<&[u8]> = key[..key.len() - 1].split(|b| *b == KEY_SEPARATOR).collect();
+    if parts.len() % 2 != 0 {
+        return Err(Error::argument("malformed label key"));
+    }
+    let mut pairs = Vec::with_capacity(parts.len() / 2);
+    for chunk in parts.chunks(2) {
+        let name = std::str::from_utf8(chunk[0])
+            .map_err(|_| Error::InvalidLabelName(String::from_utf8_lossy(chunk[0]).into_owned(), "not valid UTF-8"))?;
+        validate_label_name(name)?;
+        let value = std::str::from_utf8(chunk[1])
+            .map_err(|_| Error::InvalidLabelValue { label: name.to_owned(), reason: "not valid UTF-8".to_owned() })?;
+        if let Some((prev, _)) = pairs.last() {
+            if *prev >= name {
+                return Err(Error::InvalidLabelName(name.to_owned(), "given twice or out of order"));
+            }
+        }
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+/// Renders `(name, value)` pairs as `a="x",b="y"`.
+pub fn render_named_pairs(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_label_value(&mut out, value);
+        out.push('"');
+    }
+    out
+}
+
 /// Builds a [`Error::LabelMismatch`].
 pub fn mismatch(metric: &str, names: &LabelNames, problem: String) -> Error {
     Error::LabelMismatch { metric: metric.to_owned(), problem, expected: names.describe() }
@@ -317,6 +383,19 @@ mod tests {
         let names = LabelNames::new(&["a"], &[]).unwrap();
         assert_eq!(decode_key("m", &names, &encode_key(&[""])).unwrap(), vec![""]);
         assert!(decode_key("m", &names, b"").is_err());
+    }
+
+    #[test]
+    fn dynamic_pairs_sort_and_validate() {
+        let mut buf = KeyBuf::new();
+        push_pairs(&mut buf, &mut [(b"status", b"ok"), (b"handler", b"H")]).unwrap();
+        assert_eq!(decode_pairs(buf.as_bytes()).unwrap(), vec![("handler", "H"), ("status", "ok")]);
+        assert!(push_pairs(&mut KeyBuf::new(), &mut [(b"a", b"1"), (b"a", b"2")]).is_err());
+        assert!(decode_pairs(&encode_key(&["1bad", "v"])).is_err());
+        assert!(decode_pairs(&encode_key(&["b", "v", "a", "w"])).is_err(), "out of order");
+        assert!(decode_pairs(&encode_key(&["a"])).is_err());
+        assert_eq!(decode_pairs(b"").unwrap(), vec![]);
+        assert_eq!(render_named_pairs(&[("a", "x\"y")]), r#"a="x\"y""#);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The pure-Rust core: every rule of the gem lives here and is tested with plain `cargo test`.
 //! Nothing under `core` may name a magnus or rb-sys type.
 
+pub mod backend;
 pub mod error;
 pub mod exposition;
 pub mod labels;
@@ -9,5 +10,6 @@ pub mod registry;
 pub mod router;
 pub mod sampler;
 pub mod store;
+pub mod tasker;
 
 pub use error::{Error, ErrorKind, Result};

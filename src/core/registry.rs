@@ -13,6 +13,7 @@ use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// A number as the caller gave it: integers stay exact in counters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -82,6 +83,8 @@ pub struct FamilyDesc {
     pub labels: LabelNames,
     /// Bucket bounds, for histograms only.
     pub buckets: Option<Buckets>,
+    /// Label names vary per series (Tasker's `counter(name, **labels)`); `labels` is then empty.
+    pub dynamic: bool,
 }
 
 impl FamilyDesc {
@@ -102,7 +105,15 @@ impl FamilyDesc {
                 return Err(Error::argument(format!("buckets are only valid for histograms, not for {} {name:?}", kind.as_str())))
             }
         };
-        Ok(FamilyDesc { name: name.to_owned(), help: help.to_owned(), kind, labels, buckets })
+        Ok(FamilyDesc { name: name.to_owned(), help: help.to_owned(), kind, labels, buckets, dynamic: false })
+    }
+
+    /// A family whose series may each carry their own label names.
+    ///
+    /// # Errors
+    /// As [`FamilyDesc::new`].
+    pub fn dynamic(name: &str, help: &str, kind: MetricKind, buckets: Option<Buckets>) -> Result<Self> {
+        Ok(FamilyDesc { dynamic: true, ..FamilyDesc::new::<&str>(name, help, kind, &[], buckets)? })
     }
 
     /// The name of a counter without a trailing `_total`; other names unchanged.
@@ -124,7 +135,8 @@ impl FamilyDesc {
     }
 
     fn summary(&self) -> String {
-        let mut s = format!("a {} with {}", self.kind.as_str(), self.labels.describe());
+        let labels = if self.dynamic { "any labels".to_owned() } else { self.labels.describe() };
+        let mut s = format!("a {} with {labels}", self.kind.as_str());
         if let (MetricKind::Histogram, Some(b)) = (self.kind, &self.buckets) {
             s.push_str(&format!(" and buckets {:?}", b.bounds()));
         }
@@ -146,6 +158,7 @@ pub struct Series {
     key: Box<[u8]>,
     rendered: Arc<str>,
     seq: u64,
+    created: SystemTime,
     kind: SeriesKind,
     cells: Cells,
 }
@@ -260,6 +273,16 @@ impl Series {
     pub fn seq(&self) -> u64 {
         self.seq
     }
+
+    /// When the series was created.
+    pub fn created(&self) -> SystemTime {
+        self.created
+    }
+
+    /// The raw key.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
 }
 
 type SeriesMap = DashMap<Box<[u8]>, Arc<Series>, ahash::RandomState>;
@@ -326,12 +349,22 @@ impl Family {
         if let Some(series) = self.series.get(key) {
             return Ok(series.read());
         }
-        labels::decode_key(&self.desc.name, &self.desc.labels, key)?;
+        self.validate_key(key)?;
         Ok(match (&self.desc.kind, &self.desc.buckets) {
             (MetricKind::Counter, _) => Sample::Counter { int: 0, float: None },
             (MetricKind::Histogram, Some(b)) => Sample::Histogram { counts: vec![0; b.bounds().len() + 1], sum: 0.0 },
             _ => Sample::Gauge(0.0),
         })
+    }
+
+    /// Checks a key against the family's label schema; returns its rendered label pairs.
+    fn validate_key(&self, key: &[u8]) -> Result<String> {
+        if self.desc.dynamic {
+            Ok(labels::render_named_pairs(&labels::decode_pairs(key)?))
+        } else {
+            let values = labels::decode_key(&self.desc.name, &self.desc.labels, key)?;
+            Ok(labels::render_pairs(&self.desc.labels, &values))
+        }
     }
 
     /// The series for `key` if it exists.
@@ -341,8 +374,7 @@ impl Family {
 
     #[cold]
     fn create(&self, key: &[u8]) -> Result<Arc<Series>> {
-        let values = labels::decode_key(&self.desc.name, &self.desc.labels, key)?;
-        let rendered: Arc<str> = labels::render_pairs(&self.desc.labels, &values).into();
+        let rendered: Arc<str> = self.validate_key(key)?.into();
         let entry = self.series.entry(key.into()).or_try_insert_with(|| {
             let (kind, init) = match (&self.desc.kind, &self.desc.buckets) {
                 (MetricKind::Counter, _) => (SeriesKind::Counter, counter::INIT.to_vec()),
@@ -351,9 +383,29 @@ impl Family {
                 (MetricKind::Histogram, None) => return Err(Error::argument("histogram without buckets")),
             };
             let cells = self.store.allocate(SeriesDesc { family: &self.desc.name, key }, &init)?;
-            Ok(Arc::new(Series { key: key.into(), rendered, seq: SEQUENCE.fetch_add(1, Relaxed), kind, cells }))
+            Ok(Arc::new(Series { key: key.into(), rendered, seq: SEQUENCE.fetch_add(1, Relaxed), created: SystemTime::now(), kind, cells }))
         })?;
         Ok(Arc::clone(&entry))
+    }
+
+    /// A series' labels as `(name, value)` pairs, whatever the family's label schema.
+    pub fn label_pairs<'a>(&'a self, series: &'a Series) -> Vec<(&'a str, &'a str)> {
+        if self.desc.dynamic {
+            labels::decode_pairs(&series.key).unwrap_or_default()
+        } else {
+            self.desc.labels.iter().zip(series.label_values()).collect()
+        }
+    }
+
+    /// A series outside any registry (Tasker's stand-alone metric objects): same rules, never
+    /// exported.
+    ///
+    /// # Errors
+    /// Store errors only.
+    pub fn detached(desc: FamilyDesc) -> Result<(Arc<Family>, Arc<Series>)> {
+        let family = Arc::new(Family::new(FamilyDesc { dynamic: true, labels: LabelNames::default(), ..desc }, Arc::new(LocalStore)));
+        let series = family.series(b"")?;
+        Ok((family, series))
     }
 
     /// All series in creation order.
@@ -398,6 +450,7 @@ struct Families {
 pub struct Registry {
     families: RwLock<Families>,
     store: Arc<dyn Store>,
+    generation: AtomicU64,
 }
 
 impl Default for Registry {
@@ -411,7 +464,7 @@ static GLOBAL: once_cell::sync::Lazy<Arc<Registry>> = once_cell::sync::Lazy::new
 impl Registry {
     /// An empty registry whose series keep their values in `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Registry { families: RwLock::new(Families::default()), store }
+        Registry { families: RwLock::new(Families::default()), store, generation: AtomicU64::new(0) }
     }
 
     /// The process-wide default registry.
@@ -447,7 +500,7 @@ impl Registry {
             families.exposed.insert(n, name.clone());
         }
         let family = Arc::new(Family::new(desc, Arc::clone(&self.store)));
-        if family.desc.labels.is_empty() {
+        if family.desc.labels.is_empty() && !family.desc.dynamic {
             // An unlabelled metric is exported (as zero) from the moment it exists.
             family.series(b"")?;
         }
@@ -457,7 +510,7 @@ impl Registry {
 
     fn reuse(existing: &Arc<Family>, desc: &FamilyDesc) -> Result<Arc<Family>> {
         let e = &existing.desc;
-        if e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets {
+        if e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets && e.dynamic == desc.dynamic {
             Ok(Arc::clone(existing))
         } else {
             Err(Error::AlreadyRegistered { name: desc.name.clone(), existing: e.summary(), requested: desc.summary() })
@@ -475,6 +528,7 @@ impl Registry {
         match families.by_name.remove(name) {
             Some(_) => {
                 families.exposed.retain(|_, owner| &**owner != name);
+                self.generation.fetch_add(1, Relaxed);
                 true
             }
             None => false,
@@ -486,7 +540,13 @@ impl Registry {
         let mut families = self.families.write();
         let n = families.by_name.len();
         *families = Families::default();
+        self.generation.fetch_add(1, Relaxed);
         n
+    }
+
+    /// Changes whenever a family is removed, so callers caching families know to look again.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
     }
 
     /// All families, sorted by name.
@@ -575,6 +635,33 @@ mod tests {
         assert_eq!(fam.read(&encode_key(&["v"])).unwrap().as_f64(), 0.0);
         assert!(fam.read(b"").is_err());
         assert!(fam.is_empty());
+    }
+
+    #[test]
+    fn dynamic_families_take_any_label_set() {
+        let reg = Registry::default();
+        let fam = reg.register(FamilyDesc::dynamic("task_completed_total", "T", MetricKind::Counter, None).unwrap()).unwrap();
+        assert!(fam.is_empty(), "no implicit unlabelled series");
+        let mut a = labels::KeyBuf::new();
+        labels::push_pairs(&mut a, &mut [(b"status", b"ok"), (b"handler", b"H")]).unwrap();
+        fam.update(a.as_bytes(), Update::Increment(Number::Int(1))).unwrap();
+        fam.update(b"", Update::Increment(Number::Int(2))).unwrap();
+        let all = fam.all_series();
+        assert_eq!(fam.label_pairs(&all[0]), vec![("handler", "H"), ("status", "ok")]);
+        assert_eq!(&**all[0].rendered_labels(), r#"handler="H",status="ok""#);
+        assert!(fam.update(&encode_key(&["1x", "v"]), Update::Increment(Number::Int(1))).is_err());
+        let fixed = FamilyDesc::new("task_completed_total", "T", MetricKind::Counter, &["a"], None).unwrap();
+        assert!(reg.register(fixed).is_err());
+        let g = reg.generation();
+        reg.unregister("task_completed_total");
+        assert!(reg.generation() > g);
+    }
+
+    #[test]
+    fn detached_series_are_not_registered() {
+        let (fam, s) = Family::detached(FamilyDesc::dynamic("any", "", MetricKind::Gauge, None).unwrap()).unwrap();
+        s.set(2.0).unwrap();
+        assert_eq!(fam.len(), 1);
     }
 
     #[test]

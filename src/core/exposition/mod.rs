@@ -3,6 +3,7 @@
 //! (`_total`, `_bucket`, `le="+Inf"`) belong to the encoders; stored names stay as registered.
 
 pub mod prometheus;
+pub mod tasker;
 
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::{Family, Registry};

@@ -23,7 +23,13 @@ pub fn render(families: &[FamilySnapshot]) -> String {
     out
 }
 
-fn encode_family(out: &mut String, family: &FamilySnapshot) {
+/// Renders one family with its own HELP text.
+pub(crate) fn encode_family(out: &mut String, family: &FamilySnapshot) {
+    encode_family_with_help(out, family, &family.help);
+}
+
+/// Renders one family with `help` as its HELP text.
+pub(crate) fn encode_family_with_help(out: &mut String, family: &FamilySnapshot, help: &str) {
     let total;
     let name = if family.kind == MetricKind::Counter {
         total = format!("{}_total", family.name);
@@ -34,7 +40,7 @@ fn encode_family(out: &mut String, family: &FamilySnapshot) {
     out.push_str("# HELP ");
     out.push_str(name);
     out.push(' ');
-    escape_help(out, &family.help, false);
+    escape_help(out, help, false);
     out.push_str("\n# TYPE ");
     out.push_str(name);
     out.push(' ');

@@ -1,0 +1,338 @@
+//! Tasker's `MetricsBackend`: metrics got-or-created by name and labels in the shared registry,
+//! and the metrics derived from events (§5.1 of the contract). Each event name is turned once into
+//! a cached [`Plan`] (which families it updates), so deriving a known event allocates nothing.
+
+use crate::core::error::{Error, Result};
+use crate::core::labels::{KeyBuf, KEY_SEPARATOR};
+use crate::core::metric::{Buckets, MetricKind};
+use crate::core::registry::{Family, FamilyDesc, Number, Registry, Series, Update};
+use crate::core::router::{Backend, EventRouter};
+use crate::core::tasker::{self, Amount};
+use dashmap::DashMap;
+use std::sync::Arc;
+
+/// Name of the counter every routed event increments (beyond Tasker).
+pub const EVENTS_TOTAL: &str = "tasker_events_total";
+
+/// The payload fields derivation reads, already converted by the caller.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Payload<'a> {
+    /// Label values, in label-name order: `handler` (from `:handler_class`), `namespace`, `status`.
+    pub labels: [Option<&'a [u8]>; 3],
+    /// `:duration`.
+    pub duration: Option<Amount>,
+    /// `:execution_duration`, used when `:duration` is absent.
+    pub execution_duration: Option<Amount>,
+    /// `:active_task_count`.
+    pub active_task_count: Option<Amount>,
+    /// `:iteration_duration`.
+    pub iteration_duration: Option<Amount>,
+    /// `:healthy_task_count`.
+    pub healthy_task_count: Option<Amount>,
+    /// `:failed_task_count`.
+    pub failed_task_count: Option<Amount>,
+}
+
+/// Payload keys that become labels, with their label names, in label-name order.
+pub const LABEL_KEYS: [(&str, &str); 3] = [("handler_class", "handler"), ("namespace", "namespace"), ("status", "status")];
+
+/// Payload keys read as numbers.
+pub const NUMBER_KEYS: [&str; 6] =
+    ["duration", "execution_duration", "active_task_count", "iteration_duration", "healthy_task_count", "failed_task_count"];
+
+/// Which families an event updates.
+#[derive(Debug)]
+struct Plan {
+    generation: u64,
+    counter: Option<Arc<Family>>,
+    duration: Option<Arc<Family>>,
+    workflow: Option<(Arc<Family>, Arc<Family>)>,
+    health: Option<(Arc<Family>, Arc<Family>)>,
+    events: Arc<Series>,
+}
+
+/// The process-wide metrics backend over a registry.
+#[derive(Debug)]
+pub struct MetricsBackend {
+    registry: Arc<Registry>,
+    plans: DashMap<Box<str>, Arc<Plan>, ahash::RandomState>,
+}
+
+static GLOBAL: once_cell::sync::Lazy<MetricsBackend> = once_cell::sync::Lazy::new(|| MetricsBackend::new(Arc::clone(Registry::global())));
+
+impl MetricsBackend {
+    /// A backend writing into `registry`.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        MetricsBackend { registry, plans: DashMap::with_hasher(ahash::RandomState::new()) }
+    }
+
+    /// The backend over the default registry.
+    pub fn global() -> &'static MetricsBackend {
+        &GLOBAL
+    }
+
+    /// The registry it writes into.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The family `name` of `kind`, registered (with any labels allowed and Tasker's HELP text)
+    /// when new. An existing histogram is returned whatever its buckets.
+    ///
+    /// # Errors
+    /// When `name` is not a valid metric name or exists with another type.
+    pub fn family(&self, name: &str, kind: MetricKind, buckets: Option<Buckets>) -> Result<Arc<Family>> {
+        if let Some(existing) = self.registry.get(name) {
+            let desc = existing.desc();
+            if desc.kind == kind {
+                return Ok(existing);
+            }
+            return Err(Error::argument(format!(
+                "metric {name:?} is already registered as a {}, cannot use it as a {}",
+                desc.kind.as_str(),
+                kind.as_str()
+            )));
+        }
+        self.registry.register(FamilyDesc::dynamic(name, &tasker::help_for(name, kind), kind, buckets)?)
+    }
+
+    /// Derives and records the metrics of one event (does not consult the router).
+    ///
+    /// # Errors
+    /// Family type conflicts, or payload values the metrics refuse (e.g. a negative duration).
+    pub fn handle_event(&self, event: &str, payload: &Payload<'_>) -> Result<()> {
+        let plan = self.plan(event)?;
+        let mut key = KeyBuf::new();
+        for ((_, label), value) in LABEL_KEYS.iter().zip(payload.labels) {
+            if let Some(v) = value {
+                key.push(label.as_bytes());
+                key.push(v);
+            }
+        }
+        let key = key
+            .checked(&crate::core::labels::LabelNames::default())
+            .map_err(|_| Error::argument("payload label values must be valid UTF-8"))?;
+        let observe = |family: &Family, key: &[u8], v: &Amount| match v {
+            Amount::Num(n) => family.update(key, Update::Observe(n.as_f64())),
+            Amount::NotNumeric(class) => Err(Error::argument(format!("Observed value must be numeric, got: {class}"))),
+        };
+        let set = |family: &Family, v: &Amount| match v {
+            Amount::Num(n) => family.update(b"", Update::Set(n.as_f64())),
+            Amount::NotNumeric(class) => Err(Error::argument(format!("Gauge value must be numeric, got: {class}"))),
+        };
+        if let Some(counter) = &plan.counter {
+            counter.update(key, Update::Increment(Number::Int(1)))?;
+        }
+        if let (Some(hist), Some(d)) = (&plan.duration, payload.duration.as_ref().or(payload.execution_duration.as_ref())) {
+            observe(hist, key, d)?;
+        }
+        if let Some((active, iteration)) = &plan.workflow {
+            if let Some(v) = &payload.active_task_count {
+                set(active, v)?;
+            }
+            if let Some(v) = &payload.iteration_duration {
+                observe(iteration, b"", v)?;
+            }
+        }
+        if let Some((healthy, failed)) = &plan.health {
+            if let Some(v) = &payload.healthy_task_count {
+                set(healthy, v)?;
+            }
+            if let Some(v) = &payload.failed_task_count {
+                set(failed, v)?;
+            }
+        }
+        plan.events.increment(Number::Int(1))
+    }
+
+    /// `TaskerMetrics.record`: one routing decision (one sampling draw), then derivation when the
+    /// event routes to metrics. Returns whether metrics were recorded.
+    ///
+    /// # Errors
+    /// As [`MetricsBackend::handle_event`].
+    #[inline]
+    pub fn record(&self, router: &EventRouter, event: &str, payload: &Payload<'_>) -> Result<bool> {
+        match router.decide(event) {
+            Some(backends) if backends.contains(Backend::Metrics) => self.handle_event(event, payload).map(|()| true),
+            _ => Ok(false),
+        }
+    }
+
+    #[inline]
+    fn plan(&self, event: &str) -> Result<Arc<Plan>> {
+        let generation = self.registry.generation();
+        if let Some(plan) = self.plans.get(event) {
+            if plan.generation == generation {
+                return Ok(Arc::clone(&plan));
+            }
+        }
+        let plan = Arc::new(self.build_plan(event, generation)?);
+        self.plans.insert(event.into(), Arc::clone(&plan));
+        Ok(plan)
+    }
+
+    #[cold]
+    fn build_plan(&self, event: &str, generation: u64) -> Result<Plan> {
+        let entity = event.split('.').next().unwrap_or(event);
+        let suffix = ["started", "completed", "failed", "cancelled"].into_iter().find(|s| event.ends_with(&format!(".{s}")));
+        let counter = suffix.map(|s| self.family(&format!("{entity}_{s}_total"), MetricKind::Counter, None)).transpose()?;
+        let duration = match suffix {
+            Some("completed" | "failed") => Some(self.family(&format!("{entity}_duration_seconds"), MetricKind::Histogram, None)?),
+            _ => None,
+        };
+        let workflow = if event.contains("workflow.iteration") {
+            Some((
+                self.family("workflow_active_tasks", MetricKind::Gauge, None)?,
+                self.family("workflow_iteration_duration_seconds", MetricKind::Histogram, None)?,
+            ))
+        } else {
+            None
+        };
+        let health = if event.contains("system.health") {
+            Some((
+                self.family("system_healthy_tasks", MetricKind::Gauge, None)?,
+                self.family("system_failed_tasks", MetricKind::Gauge, None)?,
+            ))
+        } else {
+            None
+        };
+        let mut key = KeyBuf::new();
+        key.push(b"event");
+        key.push(event.as_bytes());
+        let events = self.family(EVENTS_TOTAL, MetricKind::Counter, None)?.series(key.as_bytes())?;
+        Ok(Plan { generation, counter, duration, workflow, health, events })
+    }
+
+    /// Every series of every family, with Tasker's key `name{k="v",...}` (label names sorted).
+    pub fn all_series(&self) -> Vec<(String, Arc<Family>, Arc<Series>)> {
+        let mut out = Vec::new();
+        for family in self.registry.families() {
+            for series in family.all_series() {
+                out.push((series_key(&family, &series), Arc::clone(&family), series));
+            }
+        }
+        out
+    }
+
+    /// Removes every metric; returns how many series there were.
+    pub fn clear(&self) -> usize {
+        let n = self.registry.families().iter().map(|f| f.len()).sum();
+        self.registry.clear();
+        self.plans.clear();
+        n
+    }
+}
+
+/// Tasker's stable series key: `name` or `name{a="x",b="y"}` with label names sorted.
+pub fn series_key(family: &Family, series: &Series) -> String {
+    let name = &family.desc().name;
+    let mut pairs = family.label_pairs(series);
+    if pairs.is_empty() {
+        return name.clone();
+    }
+    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    format!("{name}{{{}}}", crate::core::labels::render_named_pairs(&pairs))
+}
+
+/// Encodes `(name, value)` label pairs (any order) as a dynamic-label key.
+///
+/// # Errors
+/// A name given twice.
+pub fn pairs_key(pairs: &mut [(&[u8], &[u8])]) -> Result<KeyBuf> {
+    let mut key = KeyBuf::new();
+    crate::core::labels::push_pairs(&mut key, pairs)?;
+    if key.as_bytes().iter().filter(|b| **b == KEY_SEPARATOR).count() != pairs.len() * 2 {
+        return Err(Error::argument("label names and values must be valid UTF-8"));
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::metric::Sample;
+    use crate::core::router::{EventMapping, MappingSpec};
+
+    fn backend() -> MetricsBackend {
+        MetricsBackend::new(Arc::new(Registry::default()))
+    }
+
+    fn value(b: &MetricsBackend, key: &str) -> Option<Sample> {
+        b.all_series().into_iter().find(|(k, _, _)| k == key).map(|(_, _, s)| s.read())
+    }
+
+    fn num(v: f64) -> Option<Amount> {
+        Some(Amount::Num(Number::Float(v)))
+    }
+
+    #[test]
+    fn suffix_rules_with_labels_and_durations() {
+        let b = backend();
+        let p = Payload { labels: [Some(b"Charge"), None, Some(b"ok")], duration: num(0.5), ..Payload::default() };
+        b.handle_event("task.completed", &p).unwrap();
+        b.handle_event("task.completed", &Payload { execution_duration: num(2.0), ..p.clone() }).unwrap();
+        b.handle_event("step.failed", &Payload::default()).unwrap();
+        b.handle_event("task.started", &Payload::default()).unwrap();
+        b.handle_event("task.cancelled", &Payload::default()).unwrap();
+        b.handle_event("task.retry_requested", &Payload::default()).unwrap();
+        assert_eq!(value(&b, r#"task_completed_total{handler="Charge",status="ok"}"#), Some(Sample::Counter { int: 2, float: None }));
+        assert_eq!(value(&b, r#"task_duration_seconds{handler="Charge",status="ok"}"#).unwrap().as_f64(), 2.0);
+        assert_eq!(value(&b, "step_failed_total").unwrap().as_f64(), 1.0);
+        assert!(value(&b, "step_duration_seconds").is_none(), "no duration, no observation");
+        assert_eq!(value(&b, "task_started_total").unwrap().as_f64(), 1.0);
+        assert_eq!(value(&b, "task_cancelled_total").unwrap().as_f64(), 1.0);
+        assert_eq!(value(&b, r#"tasker_events_total{event="task.completed"}"#).unwrap().as_f64(), 2.0);
+        assert_eq!(value(&b, r#"tasker_events_total{event="task.retry_requested"}"#).unwrap().as_f64(), 1.0);
+    }
+
+    #[test]
+    fn workflow_and_health_gauges() {
+        let b = backend();
+        b.handle_event(
+            "workflow.iteration.done",
+            &Payload { active_task_count: num(7.0), iteration_duration: num(0.25), ..Payload::default() },
+        )
+        .unwrap();
+        b.handle_event(
+            "system.health.check",
+            &Payload { healthy_task_count: num(10.0), failed_task_count: num(2.0), ..Payload::default() },
+        )
+        .unwrap();
+        assert_eq!(value(&b, "workflow_active_tasks"), Some(Sample::Gauge(7.0)));
+        assert_eq!(value(&b, "workflow_iteration_duration_seconds").unwrap().as_f64(), 1.0);
+        assert_eq!(value(&b, "system_healthy_tasks"), Some(Sample::Gauge(10.0)));
+        assert_eq!(value(&b, "system_failed_tasks"), Some(Sample::Gauge(2.0)));
+    }
+
+    #[test]
+    fn failures_are_errors_and_type_conflicts_are_named() {
+        let b = backend();
+        let bad = Payload { duration: Some(Amount::NotNumeric("String".into())), ..Payload::default() };
+        assert_eq!(b.handle_event("task.completed", &bad).unwrap_err().to_string(), "Observed value must be numeric, got: String");
+        b.registry().register(FamilyDesc::new("step_completed_total", "x", MetricKind::Gauge, &[] as &[&str], None).unwrap()).unwrap();
+        let err = b.handle_event("step.completed", &Payload::default()).unwrap_err();
+        assert_eq!(err.to_string(), "metric \"step_completed_total\" is already registered as a gauge, cannot use it as a counter");
+    }
+
+    #[test]
+    fn plans_follow_registry_changes() {
+        let b = backend();
+        b.handle_event("task.completed", &Payload::default()).unwrap();
+        assert_eq!(b.clear(), 2);
+        b.handle_event("task.completed", &Payload::default()).unwrap();
+        assert_eq!(value(&b, "task_completed_total").unwrap().as_f64(), 1.0);
+    }
+
+    #[test]
+    fn record_samples_once() {
+        let b = backend();
+        let router = EventRouter::with_defaults();
+        let spec = MappingSpec { backends: vec!["metrics".into()], sampling_rate: 0.1, ..MappingSpec::new("sampled.completed") };
+        router.map(EventMapping::new(spec).unwrap());
+        let recorded = (0..100_000).filter(|_| b.record(&router, "sampled.completed", &Payload::default()).unwrap()).count();
+        assert!((recorded as i64 - 10_000).abs() < 600, "{recorded}");
+        assert_eq!(value(&b, "sampled_completed_total").unwrap().as_f64(), recorded as f64, "once, not squared");
+        assert!(!b.record(&router, "unmapped.completed", &Payload::default()).unwrap());
+        assert!(!b.record(&router, "observability.task.finalize", &Payload::default()).unwrap(), "trace only");
+    }
+}
