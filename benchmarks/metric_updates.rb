@@ -24,11 +24,11 @@ peer = Prometheus::Client::Counter.new(:bench_requests_total, "Requests")
 floor = Floor.new
 
 results = Harness.measure({
-  "ruby floor (@x += 1)" => "floor.increment",
-  "held handle: bound.increment" => "bound.increment",
-  "labelled: counter.increment(labels: {a:, b:})" => "counter.increment(labels: labels)",
-  "prometheus-client-mmap: increment({a:, b:})" => "peer.increment(labels)",
-}, binding)
+                            "ruby floor (@x += 1)" => "floor.increment",
+                            "held handle: bound.increment" => "bound.increment",
+                            "labelled: counter.increment(labels: {a:, b:})" => "counter.increment(labels: labels)",
+                            "prometheus-client-mmap: increment({a:, b:})" => "peer.increment(labels)",
+                          }, binding,)
 floor_ns = results.fetch("ruby floor (@x += 1)")
 held = results.fetch("held handle: bound.increment")
 labelled = results.fetch("labelled: counter.increment(labels: {a:, b:})")
@@ -39,7 +39,7 @@ Harness.table(
   checks: {
     "held handle: bound.increment" => ["≤ 1.3× floor", held <= 1.3 * floor_ns],
     "labelled: counter.increment(labels: {a:, b:})" => [
-      "≤ 150 ns and ≥ 10× faster than mmap (#{format('%.1f', mmap / labelled)}×)", labelled <= 150 && mmap / labelled >= 10,
+      "≤ 150 ns and ≥ 10× faster than mmap (#{format("%.1f", mmap / labelled)}×)", labelled <= 150 && mmap / labelled >= 10,
     ],
   },
 )

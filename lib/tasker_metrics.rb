@@ -14,6 +14,15 @@ require_relative "tasker_metrics/metric"
 require_relative "tasker_metrics/counter"
 require_relative "tasker_metrics/gauge"
 require_relative "tasker_metrics/histogram"
+require_relative "tasker_metrics/event_mapping"
+require_relative "tasker_metrics/event_router"
+require_relative "tasker_metrics/metric_types/base"
+require_relative "tasker_metrics/metric_types/counter"
+require_relative "tasker_metrics/metric_types/gauge"
+require_relative "tasker_metrics/metric_types/histogram"
+require_relative "tasker_metrics/metrics_backend"
+require_relative "tasker_metrics/prometheus_exporter"
+require_relative "tasker_metrics/fork_hook"
 
 # Lock-free native metrics for Ruby and Rails, with a Tasker telemetry backend.
 #

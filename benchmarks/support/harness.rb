@@ -21,7 +21,9 @@ module Harness
   def measure(rows, ctx = binding)
     report = Benchmark.ips(time: TIME, warmup: WARMUP, quiet: true) do |x|
       rows.each do |label, code|
-        body = code.is_a?(Proc) ? code : ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }")
+        # For code "x.increment" this evaluates to:
+        #   ->(times) { i = 0; while i < times; x.increment; i += 1; end }
+        body = code.is_a?(Proc) ? code : ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }") # rubocop:disable Style/DocumentDynamicEvalDefinition -- expansion shown above
         x.report(label) { |times| body.call(times) }
       end
     end
@@ -31,17 +33,21 @@ module Harness
   # Prints a table; `checks` maps a label to [description, ok?].
   def table(title, results, reference: nil, checks: {})
     puts "\n### #{title}\n\n"
-    puts "| case | ns/op | #{reference ? "× #{reference}" : ''} | target |"
+    puts "| case | ns/op | #{reference ? "× #{reference}" : ""} | target |"
     puts "|---|---:|---:|---|"
     results.each do |label, ns|
       ratio = reference ? format("%.2f", ns / results.fetch(reference)) : ""
       desc, ok = checks[label]
-      target = desc ? "#{desc} #{ok ? '✓' : '✗'}" : ""
+      target = if desc
+                 "#{desc} #{ok ? "✓" : "✗"}"
+               else
+                 ""
+               end
       puts "| #{label} | #{format_ns(ns)} | #{ratio} | #{target} |"
     end
   end
 
-  def format_ns(ns)
-    ns >= 1_000_000 ? format("%.2f ms", ns / 1e6) : format("%.1f", ns)
+  def format_ns(nanos)
+    nanos >= 1_000_000 ? format("%.2f ms", nanos / 1e6) : format("%.1f", nanos)
   end
 end

@@ -32,6 +32,8 @@ module TaskerMetrics
     #   @return [Integer, Float]
     # @!method labels
     #   @return [Hash{Symbol=>String}]
-    class Bound; end
+    class Bound
+      # Defined natively in src/ruby/counter.rs.
+    end
   end
 end

@@ -50,6 +50,8 @@ module TaskerMetrics
     #   @return [nil]
     # @!method get
     #   @return [Float]
-    class Bound; end
+    class Bound
+      # Defined natively in src/ruby/gauge.rs.
+    end
   end
 end

@@ -27,6 +27,8 @@ module TaskerMetrics
     #   @return [nil]
     # @!method get
     #   @return [Hash] +{buckets: {le => cumulative count}, sum:, count:}+
-    class Bound; end
+    class Bound
+      # Defined natively in src/ruby/histogram.rs.
+    end
   end
 end

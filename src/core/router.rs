@@ -14,6 +14,20 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+/// The ArgumentError for a mapping field of the wrong type or value; `shown` is the value as
+/// the caller sees it (Ruby's `inspect`).
+pub fn field_error(field: &str, shown: &str) -> Error {
+    let rule = match field {
+        "event_name" => "must be a non-empty String or Symbol",
+        "backends" => "must be a non-empty Array of :trace, :metrics, :logs",
+        "sampling_rate" => "must be a Numeric between 0.0 and 1.0",
+        "priority" => "must be one of :low, :normal, :high, :critical",
+        "metadata" => "must be a Hash",
+        _ => "is invalid",
+    };
+    Error::argument(format!("{field} {rule}, got: {shown}"))
+}
+
 /// A destination for events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
@@ -185,10 +199,10 @@ impl EventMapping {
     /// `ArgumentError` naming the field and the bad value.
     pub fn new(spec: MappingSpec) -> Result<Self> {
         if spec.event_name.trim().is_empty() {
-            return Err(Error::argument(format!("event_name must be a non-empty String or Symbol, got: {:?}", spec.event_name)));
+            return Err(field_error("event_name", &format!("{:?}", spec.event_name)));
         }
         if spec.backends.is_empty() {
-            return Err(Error::argument("backends must be a non-empty Array of :trace, :metrics, :logs, got: []"));
+            return Err(field_error("backends", "[]"));
         }
         let mut backends = Vec::with_capacity(spec.backends.len());
         let mut mask = 0u8;
@@ -201,15 +215,12 @@ impl EventMapping {
             }
         }
         if !(0.0..=1.0).contains(&spec.sampling_rate) {
-            return Err(Error::argument(format!(
-                "sampling_rate must be between 0.0 and 1.0, got: {}",
-                crate::core::metric::format_f64(spec.sampling_rate)
-            )));
+            return Err(field_error("sampling_rate", &crate::core::metric::format_f64(spec.sampling_rate)));
         }
         let priority = Priority::from_name(&spec.priority)
             .ok_or_else(|| Error::argument(format!("priority must be one of :low, :normal, :high, :critical, got: :{}", spec.priority)))?;
         if !matches!(spec.metadata, Meta::Hash(_)) {
-            return Err(Error::argument("metadata must be a Hash"));
+            return Err(field_error("metadata", "a non-Hash"));
         }
         Ok(EventMapping {
             event_name: spec.event_name,
@@ -514,12 +525,15 @@ mod tests {
         assert_eq!(err(spec("", &["trace"])), "event_name must be a non-empty String or Symbol, got: \"\"");
         assert_eq!(err(spec("x", &[])), "backends must be a non-empty Array of :trace, :metrics, :logs, got: []");
         assert_eq!(err(spec("x", &["email"])), "Invalid backend: :email. Valid backends: :trace, :metrics, :logs");
-        assert_eq!(err(MappingSpec { sampling_rate: 1.5, ..spec("x", &["trace"]) }), "sampling_rate must be between 0.0 and 1.0, got: 1.5");
+        assert_eq!(
+            err(MappingSpec { sampling_rate: 1.5, ..spec("x", &["trace"]) }),
+            "sampling_rate must be a Numeric between 0.0 and 1.0, got: 1.5"
+        );
         assert_eq!(
             err(MappingSpec { priority: "urgent".into(), ..spec("x", &["trace"]) }),
             "priority must be one of :low, :normal, :high, :critical, got: :urgent"
         );
-        assert_eq!(err(MappingSpec { metadata: Meta::Nil, ..spec("x", &["trace"]) }), "metadata must be a Hash");
+        assert_eq!(err(MappingSpec { metadata: Meta::Nil, ..spec("x", &["trace"]) }), "metadata must be a Hash, got: a non-Hash");
     }
 
     #[test]

@@ -16,6 +16,12 @@ use rb_sys::VALUE;
 pub(crate) struct StaticSym(VALUE);
 
 impl StaticSym {
+    /// The raw VALUE, for identity comparisons.
+    #[inline]
+    pub(crate) fn raw(self) -> VALUE {
+        self.0
+    }
+
     pub(crate) fn new(name: &str) -> Self {
         // SAFETY: plain symbol-table calls on a Ruby thread; `rb_intern2` makes the symbol static.
         StaticSym(unsafe { rb_sys::rb_id2sym(rb_sys::rb_intern2(name.as_ptr().cast(), name.len() as _)) })
@@ -287,10 +293,10 @@ pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> 
     })
 }
 
-/// Label values as a Hash with Symbol keys.
-pub(crate) fn labels_hash(ruby: &Ruby, names: &LabelNames, values: &[&str]) -> Result<RHash, Error> {
+/// Labels as a Hash with Symbol keys.
+pub(crate) fn labels_hash(ruby: &Ruby, pairs: &[(&str, &str)]) -> Result<RHash, Error> {
     let h = ruby.hash_new();
-    for (name, value) in names.iter().zip(values) {
+    for (name, value) in pairs {
         h.aset(ruby.to_symbol(name), ruby.str_new(value))?;
     }
     Ok(h)

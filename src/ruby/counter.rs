@@ -58,6 +58,14 @@ fn bound_increment(rb_self: Value, args: &[Value]) -> Result<(), Error> {
     })
 }
 
+/// Tasker's `Counter#increment(amount)`: contract messages, returns the new value.
+fn tasker_increment(ruby: &Ruby, rb_self: &BoundCounter, amount: Value) -> Result<Value, Error> {
+    guard(|| {
+        let sample = crate::core::tasker::counter_increment(&rb_self.inner.series, crate::ruby::payload::tasker_amount(amount))?;
+        convert::sample(ruby, sample, None)
+    })
+}
+
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("Counter", ruby.class_object())?;
     bind_common!(class, Counter, "TaskerMetrics::Counter");
@@ -67,5 +75,6 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let bound = class.define_class("Bound", ruby.class_object())?;
     bind_bound_common!(bound, BoundCounter);
     bound.define_method("increment", method!(bound_increment, -1))?;
+    bound.define_private_method("_tasker_increment", method!(tasker_increment, 1))?;
     Ok(())
 }

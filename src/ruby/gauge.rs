@@ -1,9 +1,11 @@
 //! `TaskerMetrics::Gauge` and its bound handle `TaskerMetrics::Gauge::Bound`.
 
 use crate::core::registry::{Family, Number, Update};
+use crate::core::tasker;
 use crate::ruby::convert::{self, split_kwargs, sym_by, take_kwargs};
 use crate::ruby::errors::guard;
 use crate::ruby::metric::{self, bind_bound_common, bind_common, BoundInner, MetricInner};
+use crate::ruby::payload::tasker_amount;
 use magnus::{method, prelude::*, Error, RModule, Ruby, Value};
 use std::sync::Arc;
 
@@ -76,5 +78,17 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     bound.define_method("set", method!(bound_set, 1))?;
     bound.define_method("increment", method!(|s: Value, a: &[Value]| bound_add(s, a, 1.0), -1))?;
     bound.define_method("decrement", method!(|s: Value, a: &[Value]| bound_add(s, a, -1.0), -1))?;
+    bound.define_private_method(
+        "_tasker_set",
+        method!(|s: &BoundGauge, v: Value| guard(|| Ok(tasker::gauge_set(&s.inner.series, tasker_amount(v))?)), 1),
+    )?;
+    bound.define_private_method(
+        "_tasker_increment",
+        method!(|s: &BoundGauge, v: Value| guard(|| Ok(tasker::gauge_increment(&s.inner.series, tasker_amount(v))?)), 1),
+    )?;
+    bound.define_private_method(
+        "_tasker_decrement",
+        method!(|s: &BoundGauge, v: Value| guard(|| Ok(tasker::gauge_decrement(&s.inner.series, tasker_amount(v))?)), 1),
+    )?;
     Ok(())
 }

@@ -32,8 +32,13 @@ fn observe(rb_self: Value, value: Value, labels: Option<Value>) -> Result<(), Er
 }
 
 fn buckets(ruby: &Ruby, rb_self: &Histogram) -> RArray {
-    let bounds = rb_self.inner.family.desc().buckets.as_ref().map(|b| b.bounds().to_vec()).unwrap_or_default();
-    ruby.ary_from_vec(bounds)
+    bounds(ruby, &rb_self.inner.family)
+}
+
+fn bounds(ruby: &Ruby, family: &Family) -> RArray {
+    let a = ruby.ary_from_vec(family.desc().buckets.as_ref().map(|b| b.bounds().to_vec()).unwrap_or_default());
+    a.freeze();
+    a
 }
 
 fn with_labels(rb_self: &Histogram, args: &[Value]) -> Result<BoundHistogram, Error> {
@@ -57,5 +62,16 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let bound = class.define_class("Bound", ruby.class_object())?;
     bind_bound_common!(bound, BoundHistogram);
     bound.define_method("observe", method!(bound_observe, 1))?;
+    bound.define_method("buckets", method!(|r: &Ruby, s: &BoundHistogram| bounds(r, &s.inner.family), 0))?;
+    bound.define_private_method(
+        "_tasker_observe",
+        method!(
+            |s: &BoundHistogram, v: Value| guard(|| Ok(crate::core::tasker::histogram_observe(
+                &s.inner.series,
+                crate::ruby::payload::tasker_amount(v)
+            )?)),
+            1
+        ),
+    )?;
     Ok(())
 }

@@ -72,7 +72,7 @@ pub(crate) fn values(ruby: &Ruby, m: &MetricInner) -> Result<RHash, Error> {
     let desc = m.family.desc();
     let out = ruby.hash_new();
     for series in m.family.all_series() {
-        let labels = convert::labels_hash(ruby, &desc.labels, &series.label_values())?;
+        let labels = convert::labels_hash(ruby, &m.family.label_pairs(&series))?;
         out.aset(labels, convert::sample(ruby, series.read(), desc.buckets.as_ref())?)?;
     }
     Ok(out)
@@ -117,7 +117,21 @@ pub(crate) fn bound_get(ruby: &Ruby, b: &BoundInner) -> Result<Value, Error> {
 }
 
 pub(crate) fn bound_labels(ruby: &Ruby, b: &BoundInner) -> Result<RHash, Error> {
-    convert::labels_hash(ruby, &b.family.desc().labels, &b.series.label_values())
+    convert::labels_hash(ruby, &b.family.label_pairs(&b.series))
+}
+
+/// Wraps a series handle in the bound class of its family's kind.
+pub(crate) fn wrap_bound(ruby: &Ruby, inner: BoundInner) -> Value {
+    match inner.family.desc().kind {
+        MetricKind::Counter => crate::ruby::counter::BoundCounter { inner }.into_value_with(ruby),
+        MetricKind::Gauge => crate::ruby::gauge::BoundGauge { inner }.into_value_with(ruby),
+        MetricKind::Histogram => crate::ruby::histogram::BoundHistogram { inner }.into_value_with(ruby),
+    }
+}
+
+/// Seconds since the epoch when the series was created.
+pub(crate) fn created_at(b: &BoundInner) -> f64 {
+    b.series.created().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Wraps a family in the Ruby class of its kind.
@@ -163,6 +177,8 @@ macro_rules! bind_bound_common {
         c.define_method("get", method!(|r: &magnus::Ruby, s: &$t| guard(|| metric::bound_get(r, &s.inner)), 0))?;
         c.define_method("labels", method!(|r: &magnus::Ruby, s: &$t| guard(|| metric::bound_labels(r, &s.inner)), 0))?;
         c.define_method("name", method!(|s: &$t| s.inner.family.desc().name.clone(), 0))?;
+        c.define_private_method("_created_at", method!(|s: &$t| metric::created_at(&s.inner), 0))?;
+        c.define_private_method("_reset", method!(|s: &$t| s.inner.series.reset(), 0))?;
     }};
 }
 

@@ -8,10 +8,14 @@
 mod convert;
 mod counter;
 mod errors;
+mod event_mapping;
+mod event_router;
 mod gauge;
 mod gvl;
 mod histogram;
 mod metric;
+mod metrics_backend;
+mod payload;
 mod registry;
 
 use magnus::{Error, Ruby};
@@ -23,6 +27,9 @@ pub(crate) fn init(ruby: &Ruby) -> Result<(), Error> {
     counter::init(ruby, module)?;
     gauge::init(ruby, module)?;
     histogram::init(ruby, module)?;
+    event_mapping::init(ruby, module)?;
+    event_router::init(ruby, module)?;
+    metrics_backend::init(ruby, module)?;
     Ok(())
 }
 

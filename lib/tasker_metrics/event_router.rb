@@ -1,0 +1,142 @@
+# frozen_string_literal: true
+
+require "singleton"
+
+module TaskerMetrics
+  # The process-wide event router (Tasker's EventRouter). Mappings live in one native snapshot
+  # that readers use without locks; each change swaps it atomically.
+  #
+  # @example
+  #   TaskerMetrics::EventRouter.configure do |router|
+  #     router.map("order.shipped", backends: %i[trace metrics], sampling_rate: 0.5)
+  #   end
+  #
+  # @!method mapping_for(event_name)
+  #   @return [EventMapping, nil]
+  # @!method mapping_exists?(event_name)
+  #   @return [Boolean]
+  # @!method routes_to_traces?(event_name)
+  #   Deterministic: mapped, enabled, sampling_rate > 0 and the backend included.
+  #   @return [Boolean]
+  # @!method routes_to_metrics?(event_name)
+  #   @return [Boolean]
+  # @!method routes_to_logs?(event_name)
+  #   @return [Boolean]
+  # @!method events_for_backend(backend)
+  #   @param backend [Symbol] +:trace/:traces+, +:metric/:metrics+, +:log/:logs+
+  #   @return [Array<String>] frozen
+  #   @raise [ArgumentError] for an unknown backend
+  # @!method routing_stats
+  #   @return [Hash{Symbol=>Integer}]
+  # @!method configured_events
+  #   @return [Array<String>] in registration order
+  # @!method mappings
+  #   @return [Hash{String=>EventMapping}] frozen
+  class EventRouter
+    include Singleton
+
+    TRACE = 1
+    METRICS = 2
+    LOGS = 4
+    OPTIONS = %i[backends enabled sampling_rate priority metadata].freeze
+    private_constant :TRACE, :METRICS, :LOGS, :OPTIONS
+
+    # Yields the router and returns it.
+    # @yieldparam router [EventRouter]
+    # @return [EventRouter]
+    def self.configure
+      yield instance if block_given?
+      instance
+    end
+
+    # Registers (or replaces) the mapping of one event.
+    #
+    # @param event_name [String, Symbol, Hash] a name, or a one-pair Hash +{name => backends}+
+    # @return [EventMapping]
+    # @raise [ArgumentError] for a nil name or any invalid field
+    # @example
+    #   router.map("task.completed", backends: %i[trace metrics])
+    #   router.map("task.failed" => [:metrics])
+    def map(event_name = nil, **options)
+      event_name, options = split_mapping_arguments(event_name, options)
+      raise ArgumentError, "event_name cannot be nil" if event_name.nil?
+
+      fields = EventMapping::DEFAULTS.merge(options)
+      _map(event_name, *fields.values_at(*OPTIONS))
+    end
+
+    # Maps many events at once.
+    #
+    # @param config [Hash{String=>Array, Hash, Symbol}, nil]
+    # @return [Array<EventMapping>]
+    # @raise [ArgumentError] for a config that is not an Array, Hash or Symbol
+    def bulk_configure(config)
+      (config || {}).map do |name, value|
+        case value
+        when Array then map(name, backends: value)
+        when Hash then map(name, **value.transform_keys(&:to_sym))
+        when Symbol, String then map(name, backends: [value])
+        else raise ArgumentError, "Invalid config for #{name}: #{value.inspect}. Must be Array, Hash, or Symbol"
+        end
+      end
+    end
+
+    # Routes one event: one sampling draw, then each backend it maps to.
+    #
+    # @param event_name [String, Symbol]
+    # @param payload [Hash]
+    # @return [Hash] +{}+ when unmapped, disabled or not sampled; else +:traces+, +:metrics+,
+    #   +:logs+ entries for the backends it went to
+    def route_event(event_name, payload = {})
+      mask = _decide(event_name)
+      return {} unless mask
+
+      result = {}
+      result[:traces] = @trace_handler ? @trace_handler.call(event_name, payload) : true if mask.anybits?(TRACE)
+      result[:metrics] = MetricsBackend.instance.handle_event(event_name, payload) if mask.anybits?(METRICS)
+      result[:logs] = @log_handler ? @log_handler.call(event_name, payload) : true if mask.anybits?(LOGS)
+      result
+    end
+
+    # Sets what {#route_event} calls for events routed to traces.
+    # @param handler [#call, nil] called with +(event_name, payload)+; nil removes it
+    # @return [#call, nil]
+    def register_trace_handler(handler = nil, &block)
+      @trace_handler = callable(handler || block)
+    end
+
+    # Sets what {#route_event} calls for events routed to logs.
+    # @param handler [#call, nil]
+    # @return [#call, nil]
+    def register_log_handler(handler = nil, &block)
+      @log_handler = callable(handler || block)
+    end
+
+    # Back to the default mappings.
+    # @return [EventRouter]
+    def reset!
+      _reset
+      self
+    end
+
+    private
+
+    # `map({"x" => [:metrics]})` arrives as a Hash; `map("x" => [:metrics])` as keywords on Ruby 3.
+    def split_mapping_arguments(event_name, options)
+      return [event_name, options] unless event_name.nil? || event_name.is_a?(Hash)
+
+      pair = event_name || options.except(*OPTIONS)
+      return [nil, options] if pair.empty?
+      raise ArgumentError, "map takes one {event_name => backends} pair, got #{pair.size}" unless pair.size == 1
+
+      name, backends = pair.first
+      [name, { backends: Array(backends) }.merge(options.slice(*OPTIONS))]
+    end
+
+    def callable(handler)
+      raise ArgumentError, "handler must respond to #call, got #{handler.class}" unless handler.nil? || handler.respond_to?(:call)
+
+      handler
+    end
+  end
+end

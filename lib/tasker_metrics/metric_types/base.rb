@@ -1,0 +1,58 @@
+# frozen_string_literal: true
+
+module TaskerMetrics
+  # Tasker's metric objects (Tasker::Telemetry::MetricTypes), each a face over one native
+  # series: stand-alone when built with +new+, or a series of the shared registry when handed out
+  # by {MetricsBackend}.
+  module MetricTypes
+    # What the three Tasker metric types share.
+    module Base
+      # @return [String] frozen
+      attr_reader :name
+      # @return [Hash] a frozen copy of the labels given
+      attr_reader :labels
+      # @return [Time] frozen
+      attr_reader :created_at
+
+      # @api private
+      # A metric object over an existing native series handle.
+      def self.included(base)
+        base.define_singleton_method(:attach) do |handle, name, labels|
+          allocate.tap { |metric| metric.__send__(:setup, handle, name, labels) }
+        end
+      end
+
+      # @return [String] e.g. +'jobs{:env=>"test"} = 7 (counter)'+
+      def description = "#{name}#{MetricTypes.format_labels(labels)} = #{summary} (#{type})"
+
+      private
+
+      def setup(handle, name, labels)
+        raise TypeError, "labels must be a Hash, got #{labels.class}" unless labels.is_a?(Hash)
+
+        @handle = handle
+        @name = name.to_s.dup.freeze
+        @labels = labels.dup.freeze
+        @created_at = Time.at(handle.__send__(:_created_at)).freeze
+      end
+
+      def summary = value
+    end
+
+    # Labels in Ruby 3.1's Hash#inspect style on every Ruby: +{:env=>"test"}+.
+    # @api private
+    def self.format_labels(labels)
+      return "" if labels.empty?
+
+      "{#{labels.map { |k, v| "#{k.inspect}=>#{v.inspect}" }.join(", ")}}"
+    end
+
+    # Wraps a native handle from the registry in the Tasker type of its kind.
+    # @api private
+    def self.wrap(handle)
+      type = { TaskerMetrics::Counter::Bound => Counter, TaskerMetrics::Gauge::Bound => Gauge,
+               TaskerMetrics::Histogram::Bound => Histogram, }.fetch(handle.class)
+      type.attach(handle, handle.name, handle.labels.transform_keys(&:to_s))
+    end
+  end
+end

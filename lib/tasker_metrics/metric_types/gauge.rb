@@ -1,0 +1,54 @@
+# frozen_string_literal: true
+
+module TaskerMetrics
+  module MetricTypes
+    # Tasker's Gauge: a value that goes up and down.
+    #
+    # @example
+    #   g = TaskerMetrics::MetricTypes::Gauge.new("queue_size", initial_value: 3)
+    #   g.decrement # => 2.0
+    class Gauge
+      include Base
+
+      # @param name [String, Symbol]
+      # @param labels [Hash]
+      # @param initial_value [Numeric]
+      # @raise [ArgumentError] for a blank name or "Initial value must be numeric, got: String"
+      def initialize(name, labels: {}, initial_value: 0)
+        setup(MetricTypes._standalone(:gauge, name, nil, initial_value), name, labels)
+      end
+
+      # @param value [Numeric]
+      # @return [Numeric] the value
+      # @raise [ArgumentError] "Gauge value must be numeric, got: String"
+      def set(value)
+        @handle.__send__(:_tasker_set, value)
+        value
+      end
+
+      # @param amount [Numeric] may be negative
+      # @return [Float] the new value
+      def increment(amount = 1) = @handle.__send__(:_tasker_increment, amount)
+
+      # @param amount [Numeric] >= 0
+      # @return [Float] the new value
+      # @raise [ArgumentError] "Gauge decrement amount must be positive, got: -5"
+      def decrement(amount = 1) = @handle.__send__(:_tasker_decrement, amount)
+
+      # @return [Float]
+      def value = @handle.get
+
+      # @return [Integer] 0
+      def reset!
+        @handle.__send__(:_reset)
+        0
+      end
+
+      # @return [Symbol]
+      def type = :gauge
+
+      # @return [Hash] +{name:, labels:, value:, type: :gauge, created_at:}+
+      def to_h = { name: name, labels: labels, value: value, type: :gauge, created_at: created_at }
+    end
+  end
+end

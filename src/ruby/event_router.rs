@@ -1,0 +1,115 @@
+//! `TaskerMetrics::EventRouter`: the process-wide router's methods. The instance (a stdlib
+//! `Singleton`, see lib/tasker_metrics/event_router.rb) holds no state of its own; every method
+//! reads or swaps the core router's snapshot.
+
+use crate::core::router::{self, Backend, EventMapping as CoreMapping, EventRouter as CoreRouter};
+use crate::ruby::errors::{arg_error, guard};
+use crate::ruby::event_mapping::{self, EventMapping};
+use magnus::{method, prelude::*, Error, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
+use std::sync::Arc;
+
+fn router() -> &'static CoreRouter {
+    CoreRouter::global()
+}
+
+/// An event name: String or Symbol; nil is Tasker's "event_name cannot be nil".
+pub(crate) fn event_name(v: Value) -> Result<String, Error> {
+    if v.is_nil() {
+        return Err(arg_error("event_name cannot be nil"));
+    }
+    name_of(v).ok_or_else(|| arg_error(format!("event_name must be a String or Symbol, got: {}", crate::ruby::convert::describe(v))))
+}
+
+/// The text of a String or Symbol, without allocating a Ruby object.
+#[inline]
+pub(crate) fn name_of(v: Value) -> Option<String> {
+    if let Some(s) = RString::from_value(v) {
+        // SAFETY: copied at once.
+        return std::str::from_utf8(unsafe { s.as_slice() }).ok().map(str::to_owned);
+    }
+    Symbol::from_value(v).and_then(|s| s.name().ok()).map(|n| n.into_owned())
+}
+
+fn map(ruby: &Ruby, _rb_self: Value, args: &[Value]) -> Result<Value, Error> {
+    guard(|| {
+        let [name, backends, enabled, rate, priority, metadata] =
+            <[Value; 6]>::try_from(args).map_err(|_| arg_error(format!("wrong number of arguments (given {}, expected 6)", args.len())))?;
+        event_name(name)?;
+        let spec = event_mapping::spec(name, backends, enabled, rate, priority, metadata)?;
+        Ok(EventMapping::wrap(ruby, router().map(CoreMapping::new(spec)?)))
+    })
+}
+
+fn mapping_for(ruby: &Ruby, _rb_self: Value, name: Value) -> Option<Value> {
+    name_of(name).and_then(|n| router().mapping_for(&n)).map(|m| EventMapping::wrap(ruby, m))
+}
+
+fn predicate(name: Value, backend: Backend) -> bool {
+    name_of(name).is_some_and(|n| router().routes_to(&n, backend))
+}
+
+fn events_for_backend(ruby: &Ruby, _rb_self: Value, backend: Value) -> Result<RArray, Error> {
+    let b = name_of(backend).and_then(|n| Backend::from_query_name(&n)).ok_or_else(|| {
+        let shown = backend.funcall::<_, _, String>("inspect", ()).unwrap_or_else(|_| "?".into());
+        Error::from(router::unknown_backend(&shown))
+    })?;
+    let a = ruby.ary_from_iter(router().events_for(b).into_iter().map(|n| ruby.str_new(&n)));
+    a.freeze();
+    Ok(a)
+}
+
+/// The one sampling draw: `nil` when unmapped, disabled or not sampled, else the backend mask
+/// (trace 1, metrics 2, logs 4).
+fn decide(_rb_self: Value, name: Value) -> Option<u8> {
+    name_of(name).and_then(|n| router().decide(&n)).map(|b| b.bits())
+}
+
+fn routing_stats(ruby: &Ruby, _rb_self: Value) -> Result<RHash, Error> {
+    let s = router().stats();
+    let h = ruby.hash_new();
+    for (k, v) in [
+        ("total_mappings", s.total_mappings),
+        ("trace_events", s.trace_events),
+        ("metrics_events", s.metrics_events),
+        ("log_events", s.log_events),
+        ("enabled_mappings", s.enabled_mappings),
+        ("high_priority", s.high_priority),
+        ("sampled_mappings", s.sampled_mappings),
+    ] {
+        h.aset(ruby.to_symbol(k), v)?;
+    }
+    Ok(h)
+}
+
+fn configured_events(ruby: &Ruby, _rb_self: Value) -> RArray {
+    ruby.ary_from_iter(router().snapshot().mappings().iter().map(|m| ruby.str_new(m.event_name())))
+}
+
+fn mappings(ruby: &Ruby, _rb_self: Value) -> Result<RHash, Error> {
+    let h = ruby.hash_new();
+    for m in router().snapshot().mappings() {
+        h.aset(ruby.str_new(m.event_name()), EventMapping::wrap(ruby, Arc::clone(m)))?;
+    }
+    h.freeze();
+    Ok(h)
+}
+
+pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
+    let class = module.define_class("EventRouter", ruby.class_object())?;
+    class.define_private_method("_map", method!(map, -1))?;
+    class.define_private_method("_decide", method!(decide, 1))?;
+    class.define_method("mapping_for", method!(mapping_for, 1))?;
+    class.define_method(
+        "mapping_exists?",
+        method!(|_s: Value, n: Value| name_of(n).is_some_and(|n| router().mapping_for(&n).is_some()), 1),
+    )?;
+    class.define_method("routes_to_traces?", method!(|_s: Value, n: Value| predicate(n, Backend::Trace), 1))?;
+    class.define_method("routes_to_metrics?", method!(|_s: Value, n: Value| predicate(n, Backend::Metrics), 1))?;
+    class.define_method("routes_to_logs?", method!(|_s: Value, n: Value| predicate(n, Backend::Logs), 1))?;
+    class.define_method("events_for_backend", method!(events_for_backend, 1))?;
+    class.define_method("routing_stats", method!(routing_stats, 0))?;
+    class.define_method("configured_events", method!(configured_events, 0))?;
+    class.define_method("mappings", method!(mappings, 0))?;
+    class.define_private_method("_reset", method!(|_s: Value| router().reset(), 0))?;
+    Ok(())
+}

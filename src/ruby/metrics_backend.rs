@@ -1,0 +1,152 @@
+//! `TaskerMetrics::MetricsBackend` (a stdlib `Singleton`, see lib/tasker_metrics/metrics_backend.rb)
+//! and `TaskerMetrics.record`, the one native call subscribers make per event.
+
+use crate::core::backend::{self, MetricsBackend as CoreBackend};
+use crate::core::exposition::{snapshot, tasker as tasker_format};
+use crate::core::metric::{Buckets, MetricKind};
+use crate::core::router::EventRouter;
+use crate::core::tasker;
+use crate::ruby::errors::{arg_error, guard, type_error};
+use crate::ruby::event_router::{event_name, name_of};
+use crate::ruby::gvl::without_gvl;
+use crate::ruby::{convert, metric, payload};
+use magnus::{function, method, prelude::*, r_hash::ForEach, Error, Fixnum, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
+
+fn backend() -> &'static CoreBackend {
+    CoreBackend::global()
+}
+
+fn kind_of(v: Symbol) -> Result<MetricKind, Error> {
+    match &*v.name()? {
+        "counter" => Ok(MetricKind::Counter),
+        "gauge" => Ok(MetricKind::Gauge),
+        "histogram" => Ok(MetricKind::Histogram),
+        other => Err(arg_error(format!("unknown metric kind :{other}"))),
+    }
+}
+
+/// Label text for Tasker's arbitrary label values: Strings and Symbols as they are, anything
+/// else through `to_s`.
+fn label_text(v: Value) -> Result<String, Error> {
+    if let Some(t) = name_of(v) {
+        return Ok(t);
+    }
+    if let Some(i) = Fixnum::from_value(v) {
+        return Ok(i.to_i64().to_string());
+    }
+    v.funcall::<_, _, RString>("to_s", ())?.to_string().map_err(|_| arg_error("label values must be valid UTF-8"))
+}
+
+/// `_series(kind, name, labels, buckets)`: get-or-create, returns the bound handle.
+fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash, buckets: Option<RArray>) -> Result<Value, Error> {
+    guard(|| {
+        let kind = kind_of(kind)?;
+        let name = name_of(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
+        let name = tasker::check_name(Some(&name))?.to_owned();
+        let mut owned: Vec<(String, String)> = Vec::with_capacity(labels.len());
+        labels.foreach(|k: Value, v: Value| {
+            let key =
+                name_of(k).ok_or_else(|| type_error(format!("label names must be Strings or Symbols, got {}", convert::describe(k))))?;
+            owned.push((key, label_text(v)?));
+            Ok(ForEach::Continue)
+        })?;
+        let buckets = match buckets {
+            None => None,
+            Some(a) => Some(tasker::buckets(Some(a.into_iter().map(payload::tasker_amount).collect()))?),
+        };
+        let family = backend().family(&name, kind, buckets)?;
+        let mut pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
+        let series = if family.desc().dynamic {
+            family.series(backend::pairs_key(&mut pairs)?.as_bytes())?
+        } else {
+            let h = ruby.hash_new();
+            for (k, v) in &owned {
+                h.aset(ruby.str_new(k), ruby.str_new(v))?;
+            }
+            let inner = metric::MetricInner::new(std::sync::Arc::clone(&family));
+            return Ok(metric::wrap_bound(ruby, metric::bind(&inner, &[h.as_value()])?));
+        };
+        Ok(metric::wrap_bound(ruby, metric::BoundInner { family, series }))
+    })
+}
+
+/// `_handle_event(name, payload)`: derive; raises what failed (the Ruby side warns).
+fn handle_event(_rb_self: Value, name: Value, payload: RHash) -> Result<(), Error> {
+    guard(|| {
+        let name = event_name(name)?;
+        let read = payload::read(payload)?;
+        Ok(backend().handle_event(&name, &read.payload())?)
+    })
+}
+
+/// `TaskerMetrics.record(event_name, payload = {})`: route (one sampling draw), derive, update.
+fn record(args: &[Value]) -> Result<bool, Error> {
+    guard(|| {
+        let (name, payload) = match args {
+            [name] => (*name, None),
+            [name, payload] => (*name, Some(*payload)),
+            _ => return Err(arg_error(format!("wrong number of arguments (given {}, expected 1..2)", args.len()))),
+        };
+        let name =
+            name_of(name).ok_or_else(|| event_name(name).err().unwrap_or_else(|| arg_error("event_name must be a String or Symbol")))?;
+        let read = match payload {
+            None => None,
+            Some(v) if v.is_nil() => None,
+            Some(v) => Some(payload::read(
+                RHash::from_value(v).ok_or_else(|| type_error(format!("payload must be a Hash, got {}", convert::describe(v))))?,
+            )?),
+        };
+        let payload = read.as_ref().map(payload::Read::payload).unwrap_or_default();
+        Ok(backend().record(EventRouter::global(), &name, &payload)?)
+    })
+}
+
+/// `_all_series`: `[[key, bound handle], ...]` in family then creation order.
+fn all_series(ruby: &Ruby, _rb_self: Value) -> Result<RArray, Error> {
+    let out = ruby.ary_new();
+    for (key, family, series) in backend().all_series() {
+        out.push((key, metric::wrap_bound(ruby, metric::BoundInner { family, series })))?;
+    }
+    Ok(out)
+}
+
+/// `_export(generated)`: Tasker's exporter text, rendered without the GVL.
+fn export(ruby: &Ruby, _rb_self: Value, generated: String) -> Result<RString, Error> {
+    guard(|| {
+        let text = without_gvl(move || tasker_format::render(&snapshot(backend().registry()), &generated));
+        Ok(ruby.str_new(&text))
+    })
+}
+
+/// `_standalone(kind, name, buckets, initial)`: Tasker's `MetricTypes::X.new`.
+fn standalone(ruby: &Ruby, kind: Symbol, name: Value, buckets: Value, initial: Value) -> Result<Value, Error> {
+    guard(|| {
+        let kind = kind_of(kind)?;
+        let name = if name.is_nil() { None } else { name_of(name) };
+        // Tasker's rules apply to what was given: nil buckets are "not an array", nil initial value
+        // "not numeric".
+        let buckets: Option<Buckets> = match kind {
+            MetricKind::Histogram => {
+                Some(tasker::buckets(RArray::from_value(buckets).map(|a| a.into_iter().map(payload::tasker_amount).collect()))?)
+            }
+            _ => None,
+        };
+        let initial = (kind == MetricKind::Gauge).then(|| payload::tasker_amount(initial));
+        let (family, series) = tasker::standalone(name.as_deref().or(Some("")), kind, buckets, initial)?;
+        Ok(metric::wrap_bound(ruby, metric::BoundInner { family, series }))
+    })
+}
+
+pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
+    module.define_module_function("record", function!(record, -1))?;
+    module.define_singleton_method("_reseed_sampler", function!(crate::core::sampler::reseed_after_fork, 0))?;
+    let class = module.define_class("MetricsBackend", ruby.class_object())?;
+    class.define_private_method("_series", method!(series, 4))?;
+    class.define_private_method("_handle_event", method!(handle_event, 2))?;
+    class.define_private_method("_all_series", method!(all_series, 0))?;
+    class.define_private_method("_clear", method!(|_s: Value| backend().clear(), 0))?;
+    class.define_private_method("_export", method!(export, 1))?;
+    let types = module.define_module("MetricTypes")?;
+    types.define_singleton_method("_standalone", function!(standalone, 4))?;
+    Ok(())
+}
