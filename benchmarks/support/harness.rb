@@ -23,7 +23,7 @@ module Harness
       rows.each do |label, code|
         # For code "x.increment" this evaluates to:
         #   ->(times) { i = 0; while i < times; x.increment; i += 1; end }
-        body = code.is_a?(Proc) ? code : ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }") # rubocop:disable Style/DocumentDynamicEvalDefinition -- expansion shown above
+        body = code.is_a?(Proc) ? code : ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }") # -- expansion shown above
         x.report(label) { |times| body.call(times) }
       end
     end

@@ -1,0 +1,51 @@
+# frozen_string_literal: true
+
+RSpec.describe "Forking" do
+  let(:backend) { TaskerMetrics::MetricsBackend.instance }
+
+  def in_child
+    reader, writer = IO.pipe
+    pid = fork do
+      reader.close
+      writer.write(Marshal.dump(yield))
+      writer.close
+      exit!(0)
+    end
+    writer.close
+    result = Marshal.load(reader.read) # rubocop:disable Security/MarshalLoad -- our own child process
+    Process.wait(pid)
+    result
+  end
+
+  it "gives the child its own instance_id and leaves the parent's metrics alone" do
+    backend.counter("forked_total").increment(3)
+    parent_id = backend.instance_id
+    child = in_child do
+      backend.counter("forked_total").increment(10)
+      TaskerMetrics.record("task.completed")
+      [backend.instance_id, Process.pid, backend.counter("forked_total").value]
+    end
+    child_id, child_pid, child_value = child
+    expect(child_id).to eq("#{Socket.gethostname}-#{child_pid}")
+    expect(child_id).not_to eq(parent_id)
+    expect(child_value).to eq(13)
+    expect(backend.instance_id).to eq(parent_id)
+    expect(backend.counter("forked_total").value).to eq(3)
+    expect(backend.all_metrics).not_to include("task_completed_total")
+  end
+
+  it "reseeds sampling in the child so it does not replay the parent's draws" do
+    TaskerMetrics::EventRouter.instance.map("coin.completed", backends: [:metrics], sampling_rate: 0.5)
+    draws = -> { Array.new(64) { TaskerMetrics.record("coin.completed") } }
+    child = in_child { draws.call }
+    expect(draws.call).not_to eq(child)
+  end
+
+  it "runs on_fork callbacks in the child" do
+    ran = in_child { $tasker_metrics_fork_spec } # rubocop:disable Style/GlobalVars -- set by the hook below
+    expect(ran).to be_nil
+    TaskerMetrics.on_fork { $tasker_metrics_fork_spec = Process.pid } # rubocop:disable Style/GlobalVars
+    child_pid, ran = in_child { [Process.pid, $tasker_metrics_fork_spec] } # rubocop:disable Style/GlobalVars
+    expect(ran).to eq(child_pid)
+  end
+end
