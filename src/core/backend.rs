@@ -105,7 +105,7 @@ impl MetricsBackend {
         let mut key = KeyBuf::new();
         for ((_, label), value) in LABEL_KEYS.iter().zip(payload.labels) {
             if let Some(v) = value {
-                key.push(label.as_bytes());
+                key.push_name(label);
                 key.push(v);
             }
         }
@@ -197,7 +197,7 @@ impl MetricsBackend {
             None
         };
         let mut key = KeyBuf::new();
-        key.push(b"event");
+        key.push_name("event");
         key.push(event.as_bytes());
         let events = self.family(EVENTS_TOTAL, MetricKind::Counter, None)?.series(key.as_bytes())?;
         Ok(Plan { generation, counter, duration, workflow, health, events })

@@ -124,10 +124,23 @@ impl KeyBuf {
     }
 
     /// Appends the next label value (in declared order).
+    #[inline]
     pub fn push(&mut self, value: &[u8]) {
-        if self.poisoned.is_none() && value.contains(&KEY_SEPARATOR) {
+        // Branch-free scan: label values are short, and a memchr call costs more than it saves.
+        if self.poisoned.is_none() && value.iter().fold(false, |hit, b| hit | (*b == KEY_SEPARATOR)) {
             self.poisoned = Some(self.count);
         }
+        self.push_unchecked(value);
+    }
+
+    /// Appends a value known not to contain the separator (a validated label name).
+    #[inline]
+    pub fn push_name(&mut self, name: &str) {
+        self.push_unchecked(name.as_bytes());
+    }
+
+    #[inline]
+    fn push_unchecked(&mut self, value: &[u8]) {
         self.count += 1;
         if self.heap.is_empty() && self.len + value.len() < INLINE_KEY {
             self.inline[self.len..self.len + value.len()].copy_from_slice(value);

@@ -20,6 +20,17 @@ pub(crate) fn event_name(v: Value) -> Result<String, Error> {
     name_of(v).ok_or_else(|| arg_error(format!("event_name must be a String or Symbol, got: {}", crate::ruby::convert::describe(v))))
 }
 
+/// Runs `f` on the text of a String or Symbol, borrowed (no copy). `f` must not call Ruby.
+#[inline]
+pub(crate) fn with_name<R>(v: Value, f: impl FnOnce(&str) -> R) -> Option<R> {
+    if let Some(s) = RString::from_value(v) {
+        // SAFETY: the bytes are only read by `f`, which runs no Ruby code, while `v` is alive.
+        return std::str::from_utf8(unsafe { s.as_slice() }).ok().map(f);
+    }
+    let name = Symbol::from_value(v)?.name().ok()?;
+    Some(f(&name))
+}
+
 /// The text of a String or Symbol, without allocating a Ruby object.
 #[inline]
 pub(crate) fn name_of(v: Value) -> Option<String> {

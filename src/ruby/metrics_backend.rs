@@ -7,7 +7,7 @@ use crate::core::metric::{Buckets, MetricKind};
 use crate::core::router::EventRouter;
 use crate::core::tasker;
 use crate::ruby::errors::{arg_error, guard, type_error};
-use crate::ruby::event_router::{event_name, name_of};
+use crate::ruby::event_router::{event_name, name_of, with_name};
 use crate::ruby::gvl::without_gvl;
 use crate::ruby::{convert, metric, payload};
 use magnus::{function, method, prelude::*, r_hash::ForEach, Error, Fixnum, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
@@ -74,7 +74,7 @@ fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash
 fn handle_event(_rb_self: Value, name: Value, payload: RHash) -> Result<(), Error> {
     guard(|| {
         let name = event_name(name)?;
-        let read = payload::read(payload)?;
+        let mut read = payload::read(payload)?;
         Ok(backend().handle_event(&name, &read.payload())?)
     })
 }
@@ -87,17 +87,18 @@ fn record(args: &[Value]) -> Result<bool, Error> {
             [name, payload] => (*name, Some(*payload)),
             _ => return Err(arg_error(format!("wrong number of arguments (given {}, expected 1..2)", args.len()))),
         };
-        let name =
-            name_of(name).ok_or_else(|| event_name(name).err().unwrap_or_else(|| arg_error("event_name must be a String or Symbol")))?;
-        let read = match payload {
+        let mut read = match payload {
             None => None,
             Some(v) if v.is_nil() => None,
             Some(v) => Some(payload::read(
                 RHash::from_value(v).ok_or_else(|| type_error(format!("payload must be a Hash, got {}", convert::describe(v))))?,
             )?),
         };
-        let payload = read.as_ref().map(payload::Read::payload).unwrap_or_default();
-        Ok(backend().record(EventRouter::global(), &name, &payload)?)
+        let payload = read.as_mut().map(payload::Read::payload).unwrap_or_default();
+        match with_name(name, |n| backend().record(EventRouter::global(), n, &payload)) {
+            Some(recorded) => Ok(recorded?),
+            None => Err(event_name(name).err().unwrap_or_else(|| arg_error("event_name must be valid UTF-8"))),
+        }
     })
 }
 

@@ -85,11 +85,12 @@ pub(crate) fn read(hash: RHash) -> Result<Read, Error> {
 }
 
 impl Read {
-    /// The core view. String bytes are borrowed: call nothing in Ruby while it is alive.
+    /// The core view (numbers are moved out). String bytes are borrowed: call nothing in Ruby
+    /// while it is alive.
     #[inline]
-    pub(crate) fn payload(&self) -> Payload<'_> {
+    pub(crate) fn payload(&mut self) -> Payload<'_> {
         let [duration, execution_duration, active_task_count, iteration_duration, healthy_task_count, failed_task_count] =
-            self.numbers.clone();
+            std::mem::take(&mut self.numbers);
         Payload {
             labels: std::array::from_fn(|i| {
                 self.labels[i].as_ref().map(|t| match t {
