@@ -10,6 +10,7 @@ rescue LoadError
   require "tasker_metrics/tasker_metrics"
 end
 
+require_relative "tasker_metrics/registry"
 require_relative "tasker_metrics/metric"
 require_relative "tasker_metrics/counter"
 require_relative "tasker_metrics/gauge"

@@ -14,12 +14,13 @@ module TaskerMetrics
     #
     # @param by [Numeric] a finite amount >= 0; Integers stay exact, other Numerics become Float
     # @param labels [Hash{Symbol,String=>String,Symbol,Integer}, nil] one value per declared label
+    # @param exemplar [Hash, nil] labels of an OpenMetrics exemplar, e.g. +{trace_id: "4bf92f35"}+
     # @return [nil]
     # @raise [ArgumentError] for a negative or non-finite amount, or labels that do not match
     # @raise [TypeError] for a non-Numeric amount or a label value of another type
     # @example
     #   jobs.increment(by: 2, labels: { queue: "default" })
-    def increment(by: 1, labels: nil) = _increment(by, labels)
+    def increment(by: 1, labels: nil, exemplar: nil) = _increment(by, labels, exemplar)
 
     # A counter series with its labels fixed, from {Metric#with_labels}.
     #

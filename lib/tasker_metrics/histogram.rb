@@ -14,12 +14,13 @@ module TaskerMetrics
     #
     # @param value [Numeric] a finite number
     # @param labels [Hash, nil]
+    # @param exemplar [Hash, nil] labels of an OpenMetrics exemplar for the bucket it falls in
     # @return [nil]
     # @raise [ArgumentError] for NaN or Infinity, or labels that do not match
     # @raise [TypeError] for a non-Numeric value
     # @example
     #   latency.observe(1.5, labels: { handler: "SendEmail" })
-    def observe(value, labels: nil) = _observe(value, labels)
+    def observe(value, labels: nil, exemplar: nil) = _observe(value, labels, exemplar)
 
     # A histogram series with its labels fixed, from {Metric#with_labels}.
     #

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod exemplar;
 pub mod exposition;
 pub mod labels;
 pub mod metric;

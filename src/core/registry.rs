@@ -5,6 +5,7 @@
 //! This module knows nothing of Ruby or of output formats.
 
 use crate::core::error::{Error, Result};
+use crate::core::exemplar::{Exemplar, Exemplars};
 use crate::core::labels::{self, LabelNames, KEY_SEPARATOR};
 use crate::core::metric::{counter, gauge, Buckets, MetricKind, Sample};
 use crate::core::store::{Cells, LocalStore, SeriesDesc, Store};
@@ -85,6 +86,8 @@ pub struct FamilyDesc {
     pub buckets: Option<Buckets>,
     /// Label names vary per series (Tasker's `counter(name, **labels)`); `labels` is then empty.
     pub dynamic: bool,
+    /// OpenMetrics unit (`seconds`, `bytes`); the name must end with `_<unit>`.
+    pub unit: Option<String>,
 }
 
 impl FamilyDesc {
@@ -105,7 +108,22 @@ impl FamilyDesc {
                 return Err(Error::argument(format!("buckets are only valid for histograms, not for {} {name:?}", kind.as_str())))
             }
         };
-        Ok(FamilyDesc { name: name.to_owned(), help: help.to_owned(), kind, labels, buckets, dynamic: false })
+        Ok(FamilyDesc { name: name.to_owned(), help: help.to_owned(), kind, labels, buckets, dynamic: false, unit: None })
+    }
+
+    /// Declares the family's unit, which its name (without a counter's `_total`) must end with.
+    ///
+    /// # Errors
+    /// An argument error for a unit that is not `[a-zA-Z0-9_]+` or that the name does not end with.
+    pub fn with_unit(mut self, unit: &str) -> Result<Self> {
+        if unit.is_empty() || !unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(Error::argument(format!("invalid unit {unit:?}: must match [a-zA-Z0-9_]+")));
+        }
+        if !self.base_name().ends_with(&format!("_{unit}")) {
+            return Err(Error::argument(format!("metric name {:?} must end with its unit \"_{unit}\"", self.name)));
+        }
+        self.unit = Some(unit.to_owned());
+        Ok(self)
     }
 
     /// A family whose series may each carry their own label names.
@@ -161,6 +179,7 @@ pub struct Series {
     created: SystemTime,
     kind: SeriesKind,
     cells: Cells,
+    exemplars: Exemplars,
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -245,8 +264,24 @@ impl Series {
         }
     }
 
+    /// Keeps `exemplar` as the latest for what `update` touched: the counter, or the bucket the
+    /// observation fell in. Gauges have none (OpenMetrics has no gauge exemplars).
+    pub fn store_exemplar(&self, update: Update, exemplar: Exemplar) {
+        match (&self.kind, update) {
+            (SeriesKind::Counter, Update::Increment(_)) => self.exemplars.store(1, 0, exemplar),
+            (SeriesKind::Histogram(b), Update::Observe(v)) => self.exemplars.store(b.bounds().len() + 1, b.index(v), exemplar),
+            _ => {}
+        }
+    }
+
+    /// The latest exemplars (one per counter or per bucket); empty when none was recorded.
+    pub fn exemplars(&self) -> Vec<Option<Arc<Exemplar>>> {
+        self.exemplars.load()
+    }
+
     /// Back to the initial state (zero; empty histogram).
     pub fn reset(&self) {
+        self.exemplars.clear();
         match &self.kind {
             SeriesKind::Counter => counter::reset(&self.cells),
             SeriesKind::Gauge => drop(gauge::set(&self.cells, 0.0)),
@@ -330,6 +365,22 @@ impl Family {
         self.with_series(key, |s| s.apply(update))
     }
 
+    /// [`Family::update`] that also keeps an exemplar for the update.
+    ///
+    /// # Errors
+    /// As [`Family::update`]; exemplars on gauges are refused.
+    pub fn update_with_exemplar(&self, key: &[u8], update: Update, exemplar: Exemplar) -> Result<()> {
+        if self.desc.kind == MetricKind::Gauge {
+            return Err(Error::argument("gauges take no exemplars"));
+        }
+        let update = update.check(self.desc.kind)?;
+        self.with_series(key, |s| {
+            s.apply(update)?;
+            s.store_exemplar(update, exemplar);
+            Ok(())
+        })
+    }
+
     /// The series for `key`, created if needed (a handle callers can keep).
     ///
     /// # Errors
@@ -383,7 +434,15 @@ impl Family {
                 (MetricKind::Histogram, None) => return Err(Error::argument("histogram without buckets")),
             };
             let cells = self.store.allocate(SeriesDesc { family: &self.desc.name, key }, &init)?;
-            Ok(Arc::new(Series { key: key.into(), rendered, seq: SEQUENCE.fetch_add(1, Relaxed), created: SystemTime::now(), kind, cells }))
+            Ok(Arc::new(Series {
+                key: key.into(),
+                rendered,
+                seq: SEQUENCE.fetch_add(1, Relaxed),
+                created: SystemTime::now(),
+                kind,
+                cells,
+                exemplars: Exemplars::default(),
+            }))
         })?;
         Ok(Arc::clone(&entry))
     }
@@ -510,7 +569,7 @@ impl Registry {
 
     fn reuse(existing: &Arc<Family>, desc: &FamilyDesc) -> Result<Arc<Family>> {
         let e = &existing.desc;
-        if e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets && e.dynamic == desc.dynamic {
+        if e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets && e.dynamic == desc.dynamic && e.unit == desc.unit {
             Ok(Arc::clone(existing))
         } else {
             Err(Error::AlreadyRegistered { name: desc.name.clone(), existing: e.summary(), requested: desc.summary() })

@@ -293,6 +293,24 @@ pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> 
     })
 }
 
+/// An exemplar from a Hash of labels (`{trace_id: "..."}`), carrying the update's value.
+pub(crate) fn exemplar(v: Value, update: crate::core::registry::Update) -> Result<crate::core::exemplar::Exemplar, Error> {
+    use crate::core::registry::Update;
+    let hash = RHash::from_value(v).ok_or_else(|| type_error(format!("exemplar must be a Hash of labels, got {}", describe(v))))?;
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(hash.len());
+    hash.foreach(|k: Value, x: Value| {
+        let value = if Fixnum::from_value(x).is_some() { x.funcall::<_, _, String>("to_s", ())? } else { name("exemplar label value", x)? };
+        pairs.push((name("exemplar label name", k)?, value));
+        Ok(ForEach::Continue)
+    })?;
+    let value = match update {
+        Update::Increment(n) => n.as_f64(),
+        Update::Observe(v) | Update::Set(v) | Update::Decrement(v) => v,
+    };
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, x)| (k.as_str(), x.as_str())).collect();
+    Ok(crate::core::exemplar::Exemplar::new(&refs, value)?)
+}
+
 /// Labels as a Hash with Symbol keys.
 pub(crate) fn labels_hash(ruby: &Ruby, pairs: &[(&str, &str)]) -> Result<RHash, Error> {
     let h = ruby.hash_new();

@@ -33,8 +33,15 @@ fn by(v: Option<Value>) -> Result<Number, Error> {
 /// `_increment(by, labels)`: the keyword method `increment(by: 1, labels: nil)` is Ruby
 /// (lib/tasker_metrics/counter.rb), because Ruby passes keywords to Ruby methods without
 /// allocating the Hash it must build for a C method.
-fn increment(rb_self: Value, amount: Value, labels: Option<Value>) -> Result<(), Error> {
-    guard(|| convert::this::<Counter>(rb_self)?.inner.update(labels, Update::Increment(convert::number("by", amount)?)))
+fn increment(rb_self: Value, amount: Value, labels: Option<Value>, exemplar: Option<Value>) -> Result<(), Error> {
+    guard(|| {
+        let update = Update::Increment(convert::number("by", amount)?);
+        let inner = &convert::this::<Counter>(rb_self)?.inner;
+        match exemplar {
+            None => inner.update(labels, update),
+            Some(e) => inner.update_with_exemplar(labels, update, convert::exemplar(e, update)?),
+        }
+    })
 }
 
 /// `with_labels(**labels)`
@@ -69,7 +76,7 @@ fn tasker_increment(ruby: &Ruby, rb_self: &BoundCounter, amount: Value) -> Resul
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("Counter", ruby.class_object())?;
     bind_common!(class, Counter, "TaskerMetrics::Counter");
-    class.define_private_method("_increment", method!(increment, 2))?;
+    class.define_private_method("_increment", method!(increment, 3))?;
     class.define_method("with_labels", method!(with_labels, -1))?;
 
     let bound = class.define_class("Bound", ruby.class_object())?;

@@ -27,8 +27,15 @@ impl Histogram {
 }
 
 /// `_observe(value, labels)`, behind the Ruby keyword method `observe(value, labels: nil)`.
-fn observe(rb_self: Value, value: Value, labels: Option<Value>) -> Result<(), Error> {
-    guard(|| convert::this::<Histogram>(rb_self)?.inner.update(labels, Update::Observe(convert::float("value", value)?)))
+fn observe(rb_self: Value, value: Value, labels: Option<Value>, exemplar: Option<Value>) -> Result<(), Error> {
+    guard(|| {
+        let update = Update::Observe(convert::float("value", value)?);
+        let inner = &convert::this::<Histogram>(rb_self)?.inner;
+        match exemplar {
+            None => inner.update(labels, update),
+            Some(e) => inner.update_with_exemplar(labels, update, convert::exemplar(e, update)?),
+        }
+    })
 }
 
 fn buckets(ruby: &Ruby, rb_self: &Histogram) -> RArray {
@@ -55,7 +62,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     defaults.freeze();
     class.const_set("DEFAULT_BUCKETS", defaults)?;
     bind_common!(class, Histogram, "TaskerMetrics::Histogram");
-    class.define_private_method("_observe", method!(observe, 2))?;
+    class.define_private_method("_observe", method!(observe, 3))?;
     class.define_method("buckets", method!(buckets, 0))?;
     class.define_method("with_labels", method!(with_labels, -1))?;
 

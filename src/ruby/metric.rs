@@ -1,6 +1,7 @@
 //! What every metric class shares: the family it wraps, label conversion, and the read-side
 //! methods (`name`, `get`, `values`, `with_labels`, ...), bound per class by `bind_common!`.
 
+use crate::core::exemplar::Exemplar;
 use crate::core::labels::KeyBuf;
 use crate::core::metric::MetricKind;
 use crate::core::registry::{Family, Series, Update};
@@ -27,6 +28,12 @@ impl MetricInner {
         let mut buf = KeyBuf::new();
         convert::label_key(&self.family, &self.syms, labels, &mut buf)?;
         Ok(self.family.update(buf.checked(&self.family.desc().labels)?, update)?)
+    }
+
+    /// [`MetricInner::update`] that also keeps an exemplar.
+    pub(crate) fn update_with_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Exemplar) -> Result<(), Error> {
+        let key = self.key(labels)?;
+        Ok(self.family.update_with_exemplar(key.as_bytes(), update, exemplar)?)
     }
 
     fn key(&self, labels: Option<Value>) -> Result<KeyBuf, Error> {

@@ -1,6 +1,6 @@
 //! `TaskerMetrics::Registry`: registering metrics and exporting them.
 
-use crate::core::exposition::{prometheus, snapshot};
+use crate::core::exposition::{self, snapshot, Format};
 use crate::core::metric::{Buckets, MetricKind};
 use crate::core::registry::{FamilyDesc, Registry as CoreRegistry};
 use crate::ruby::convert::{self, describe};
@@ -31,16 +31,20 @@ fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -
     guard(|| {
         let args = scan_args::scan_args::<(Value,), (), (), (), magnus::RHash, ()>(args)?;
         let name = convert::name("name", args.required.0)?;
-        let (docstring, labels, buckets) = if kind == MetricKind::Histogram {
+        let (docstring, labels, unit, buckets) = if kind == MetricKind::Histogram {
+            let kw = scan_args::get_kwargs::<_, (Value,), (Option<Value>, Option<Value>, Option<Value>), ()>(
+                args.keywords,
+                &["docstring"],
+                &["labels", "unit", "buckets"],
+            )?;
+            (kw.required.0, kw.optional.0, kw.optional.1, kw.optional.2)
+        } else {
             let kw = scan_args::get_kwargs::<_, (Value,), (Option<Value>, Option<Value>), ()>(
                 args.keywords,
                 &["docstring"],
-                &["labels", "buckets"],
+                &["labels", "unit"],
             )?;
-            (kw.required.0, kw.optional.0, kw.optional.1)
-        } else {
-            let kw = scan_args::get_kwargs::<_, (Value,), (Option<Value>,), ()>(args.keywords, &["docstring"], &["labels"])?;
-            (kw.required.0, kw.optional.0, None)
+            (kw.required.0, kw.optional.0, kw.optional.1, None)
         };
         let docstring = RString::from_value(docstring)
             .ok_or_else(|| type_error(format!("docstring must be a String, got {}", describe(docstring))))?
@@ -55,7 +59,10 @@ fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -
                 Some(Buckets::new(&bounds)?)
             }
         };
-        let desc = FamilyDesc::new(&name, &docstring, kind, &labels, buckets)?;
+        let mut desc = FamilyDesc::new(&name, &docstring, kind, &labels, buckets)?;
+        if let Some(unit) = unit.filter(|u| !u.is_nil()) {
+            desc = desc.with_unit(&convert::name("unit", unit)?)?;
+        }
         Ok(metric::wrap(ruby, rb_self.inner.register(desc)?))
     })
 }
@@ -77,12 +84,33 @@ fn metrics(ruby: &Ruby, rb_self: &Registry) -> RArray {
     ruby.ary_from_iter(rb_self.inner.families().into_iter().map(|f| metric::wrap(ruby, f)))
 }
 
-/// Prometheus text 0.0.4, rendered without the GVL.
-fn export(ruby: &Ruby, rb_self: &Registry) -> Result<RString, Error> {
+/// The format named by a Symbol: `:prometheus` (0.0.4) or `:openmetrics`.
+pub(crate) fn format(v: Value, created: bool) -> Result<Format, Error> {
+    match convert::name("format", v)?.as_str() {
+        "prometheus" => Ok(Format::Prometheus),
+        "openmetrics" => Ok(Format::OpenMetrics { created }),
+        other => Err(crate::ruby::errors::arg_error(format!("format must be :prometheus or :openmetrics, got :{other}"))),
+    }
+}
+
+/// `_render(format, gzip, created)`: the exposition, rendered (and gzipped) without the GVL.
+/// A gzipped body is a binary String, a plain one UTF-8.
+fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool) -> Result<RString, Error> {
     guard(|| {
+        let format = format(format_name, created)?;
         let registry = Arc::clone(&rb_self.inner);
-        let text = without_gvl(move || prometheus::render(&snapshot(&registry)));
-        Ok(ruby.str_new(&text))
+        let body = without_gvl(move || {
+            let text = exposition::render(format, &snapshot(&registry));
+            if gzip {
+                Err(exposition::gzip(text.as_bytes()))
+            } else {
+                Ok(text)
+            }
+        });
+        Ok(match body {
+            Ok(text) => ruby.str_new(&text),
+            Err(bytes) => ruby.str_from_slice(&bytes),
+        })
     })
 }
 
@@ -97,7 +125,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_method("exist?", method!(exist, 1))?;
     class.define_method("unregister", method!(unregister, 1))?;
     class.define_method("metrics", method!(metrics, 0))?;
-    class.define_method("export", method!(export, 0))?;
+    class.define_private_method("_render", method!(render, 3))?;
     class.define_method("clear", method!(|s: &Registry| s.inner.clear(), 0))?;
     class.define_method(
         "==",

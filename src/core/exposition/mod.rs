@@ -2,6 +2,7 @@
 //! and never know whether the values came from this process or were merged from many. Suffixes
 //! (`_total`, `_bucket`, `le="+Inf"`) belong to the encoders; stored names stay as registered.
 
+pub mod openmetrics;
 pub mod prometheus;
 pub mod tasker;
 
@@ -21,6 +22,8 @@ pub struct FamilySnapshot {
     pub kind: MetricKind,
     /// Rendered `le` values for histograms (without `+Inf`).
     pub le: Option<Arc<[Box<str>]>>,
+    /// OpenMetrics unit.
+    pub unit: Option<String>,
     /// Series in a stable order.
     pub series: Vec<SeriesSnapshot>,
 }
@@ -32,6 +35,10 @@ pub struct SeriesSnapshot {
     pub labels: Arc<str>,
     /// The values.
     pub sample: Sample,
+    /// Latest exemplars (counter: one; histogram: one per bucket); empty when none.
+    pub exemplars: Vec<Option<Arc<crate::core::exemplar::Exemplar>>>,
+    /// Creation time, seconds since the epoch.
+    pub created: f64,
 }
 
 impl FamilySnapshot {
@@ -43,13 +50,58 @@ impl FamilySnapshot {
             help: desc.help.clone(),
             kind: desc.kind,
             le: desc.buckets.as_ref().map(|b| b.le_values().to_vec().into()),
+            unit: desc.unit.clone(),
             series: family
                 .all_series()
                 .iter()
-                .map(|s| SeriesSnapshot { labels: Arc::clone(s.rendered_labels()), sample: s.read() })
+                .map(|s| SeriesSnapshot {
+                    labels: Arc::clone(s.rendered_labels()),
+                    sample: s.read(),
+                    exemplars: s.exemplars(),
+                    created: s.created().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+                })
                 .collect(),
         }
     }
+}
+
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text 0.0.4.
+    Prometheus,
+    /// OpenMetrics 1.0.0 text.
+    OpenMetrics {
+        /// Whether to add `_created` samples.
+        created: bool,
+    },
+}
+
+impl Format {
+    /// The Content-Type to serve it with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => prometheus::CONTENT_TYPE,
+            Format::OpenMetrics { .. } => openmetrics::CONTENT_TYPE,
+        }
+    }
+}
+
+/// Renders `families` in `format`.
+pub fn render(format: Format, families: &[FamilySnapshot]) -> String {
+    match format {
+        Format::Prometheus => prometheus::render(families),
+        Format::OpenMetrics { created } => openmetrics::render(families, created),
+    }
+}
+
+/// Gzip at level 1: the fastest setting, which still shrinks an exposition about tenfold.
+pub fn gzip(text: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(text.len() / 8 + 64), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(text);
+    enc.finish().unwrap_or_default()
 }
 
 /// Reads every family of a registry, sorted by name.

@@ -67,6 +67,12 @@ impl Buckets {
         vec![0; self.bounds.len() + 2]
     }
 
+    /// The bucket `v` falls in (`bounds().len()` for `+Inf`).
+    #[inline]
+    pub fn index(&self, v: f64) -> usize {
+        self.bounds.partition_point(|b| *b < v)
+    }
+
     /// Records `v`; returns `v`.
     ///
     /// # Errors
@@ -75,8 +81,7 @@ impl Buckets {
     pub fn observe(&self, cells: &Cells, v: f64) -> Result<f64> {
         check_finite("value", v)?;
         let c = cells.as_slice();
-        let idx = self.bounds.partition_point(|b| *b < v);
-        c[idx].fetch_add(1, Relaxed);
+        c[self.index(v)].fetch_add(1, Relaxed);
         add_f64(&c[self.bounds.len() + 1], v);
         Ok(v)
     }
