@@ -24,6 +24,12 @@ require_relative "tasker_metrics/metric_types/histogram"
 require_relative "tasker_metrics/metrics_backend"
 require_relative "tasker_metrics/prometheus_exporter"
 require_relative "tasker_metrics/fork_hook"
+require_relative "tasker_metrics/rack/exporter"
+require_relative "tasker_metrics/rack/endpoint"
+require_relative "tasker_metrics/subscriber"
+require_relative "tasker_metrics/configuration"
+require_relative "tasker_metrics/installer"
+require_relative "tasker_metrics/railtie" if defined?(Rails::Railtie)
 
 # Lock-free native metrics for Ruby and Rails, with a Tasker telemetry backend.
 #

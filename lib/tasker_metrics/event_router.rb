@@ -62,7 +62,7 @@ module TaskerMetrics
       raise ArgumentError, "event_name cannot be nil" if event_name.nil?
 
       fields = EventMapping::DEFAULTS.merge(options)
-      _map(event_name, *fields.values_at(*OPTIONS))
+      _map(event_name, *fields.values_at(*OPTIONS)).tap { Subscriber.router_changed }
     end
 
     # Maps many events at once.
@@ -116,6 +116,7 @@ module TaskerMetrics
     # @return [EventRouter]
     def reset!
       _reset
+      Subscriber.router_changed
       self
     end
 

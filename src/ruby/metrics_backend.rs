@@ -79,13 +79,15 @@ fn handle_event(_rb_self: Value, name: Value, payload: RHash) -> Result<(), Erro
     })
 }
 
-/// `TaskerMetrics.record(event_name, payload = {})`: route (one sampling draw), derive, update.
+/// `TaskerMetrics.record(event_name, payload = {}, duration = nil)`: route (one sampling draw),
+/// derive, update.
 fn record(args: &[Value]) -> Result<bool, Error> {
     guard(|| {
-        let (name, payload) = match args {
-            [name] => (*name, None),
-            [name, payload] => (*name, Some(*payload)),
-            _ => return Err(arg_error(format!("wrong number of arguments (given {}, expected 1..2)", args.len()))),
+        let (name, payload, duration) = match args {
+            [name] => (*name, None, None),
+            [name, payload] => (*name, Some(*payload), None),
+            [name, payload, duration] => (*name, Some(*payload), Some(*duration)),
+            _ => return Err(arg_error(format!("wrong number of arguments (given {}, expected 1..3)", args.len()))),
         };
         let mut read = match payload {
             None => None,
@@ -94,7 +96,14 @@ fn record(args: &[Value]) -> Result<bool, Error> {
                 RHash::from_value(v).ok_or_else(|| type_error(format!("payload must be a Hash, got {}", convert::describe(v))))?,
             )?),
         };
-        let payload = read.as_mut().map(payload::Read::payload).unwrap_or_default();
+        let mut payload = read.as_mut().map(payload::Read::payload).unwrap_or_default();
+        // The measured duration (from ActiveSupport::Notifications) counts only when the
+        // payload carries none of its own.
+        if let Some(d) = duration.filter(|d| !d.is_nil()) {
+            if payload.duration.is_none() && payload.execution_duration.is_none() {
+                payload.duration = Some(payload::tasker_amount(d));
+            }
+        }
         match with_name(name, |n| backend().record(EventRouter::global(), n, &payload)) {
             Some(recorded) => Ok(recorded?),
             None => Err(event_name(name).err().unwrap_or_else(|| arg_error("event_name must be valid UTF-8"))),

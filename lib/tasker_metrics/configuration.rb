@@ -1,0 +1,81 @@
+# frozen_string_literal: true
+
+module TaskerMetrics
+  # Settings of the gem, validated once and frozen (by the Railtie after initialisation, or by
+  # {TaskerMetrics.install!}).
+  #
+  # @example
+  #   TaskerMetrics.configure do |c|
+  #     c.path = "/tasker/metrics"
+  #     c.auth = { bearer_token: ENV.fetch("METRICS_TOKEN") }
+  #   end
+  class Configuration
+    # @return [Boolean] serve and record metrics (false: the endpoint answers 503)
+    attr_accessor :enabled
+    # @return [Boolean, String, Regexp] subscribe to ActiveSupport::Notifications: true for every
+    #   event the router maps, a pattern for those, false for none
+    attr_accessor :subscribe
+    # @return [String] removed from instrumented event names (+task.completed.tasker+)
+    attr_accessor :event_suffix
+    # @return [String, nil] where the exporter middleware serves metrics; nil: no middleware
+    attr_accessor :path
+    # @return [nil, Hash, #call] endpoint authentication, see {Rack::Auth}
+    attr_accessor :auth
+    # @return [Boolean, :auto] load the Tasker constants (+:auto+: when Tasker is loaded)
+    attr_accessor :tasker
+    # @return [String, nil] directory for multi-process storage (+TASKER_METRICS_MULTIPROC_DIR+)
+    attr_accessor :multiprocess_dir
+
+    def initialize
+      @enabled = true
+      @subscribe = true
+      @event_suffix = Subscriber::DEFAULT_SUFFIX
+      @path = "/metrics"
+      @auth = nil
+      @tasker = :auto
+      @multiprocess_dir = ENV.fetch("TASKER_METRICS_MULTIPROC_DIR", nil)
+    end
+
+    # Copies settings from a Hash-like (Rails' +config.tasker_metrics+).
+    # @return [self]
+    def merge!(options)
+      options.to_h.each do |key, value|
+        raise ArgumentError, "unknown tasker_metrics setting: #{key.inspect}" unless respond_to?("#{key}=")
+
+        public_send("#{key}=", value)
+      end
+      self
+    end
+
+    # @raise [ArgumentError] naming the setting and the bad value
+    # @return [self]
+    def validate!
+      RULES.each { |name, rule| check(name, rule.call(public_send(name))) }
+      Rack::Auth.new(auth)
+      self
+    end
+
+    RULES = {
+      enabled: ->(v) { [true, false].include?(v) || v.respond_to?(:call) },
+      subscribe: ->(v) { [true, false].include?(v) || v.is_a?(String) || v.is_a?(Regexp) },
+      event_suffix: ->(v) { v.is_a?(String) },
+      path: ->(v) { v.nil? || (v.is_a?(String) && v.start_with?("/")) },
+      tasker: ->(v) { [true, false, :auto].include?(v) },
+      multiprocess_dir: ->(v) { v.nil? || v.is_a?(String) },
+    }.freeze
+    private_constant :RULES
+
+    # Validates, then freezes.
+    # @return [self]
+    def freeze
+      validate!
+      super
+    end
+
+    private
+
+    def check(name, valid)
+      raise ArgumentError, "tasker_metrics setting #{name} is invalid: #{public_send(name).inspect}" unless valid
+    end
+  end
+end

@@ -1,0 +1,44 @@
+# frozen_string_literal: true
+
+# Configuring and installing the gem.
+module TaskerMetrics
+  @configuration = Configuration.new
+
+  class << self
+    # @return [Configuration] frozen once installed
+    attr_reader :configuration
+
+    # @yieldparam config [Configuration]
+    # @return [Configuration]
+    # @raise [FrozenError] after the configuration was frozen by {install!}
+    def configure
+      raise FrozenError, "TaskerMetrics is already installed (#{@installed_at}); configure it before" if configuration.frozen?
+
+      yield configuration
+      configuration
+    end
+
+    # Freezes the configuration and applies it: Tasker constants and the notifications
+    # subscriber. The Railtie calls it after initialisation; plain Ruby apps call it themselves
+    # (and add {Rack::Exporter} to their Rack stack). Idempotent.
+    #
+    # @param options [Hash] settings merged into {configuration} first
+    # @return [Configuration]
+    def install!(**options)
+      config = configuration.frozen? ? configuration : configuration.merge!(options).freeze
+      @installed_at ||= caller_locations(1, 1).first.to_s
+      require_relative "tasker" if tasker?(config)
+      Subscriber.subscribe!(config.subscribe == true ? nil : config.subscribe, suffix: config.event_suffix) if config.subscribe
+      config
+    end
+
+    # @return [Boolean] whether to load the Tasker constants
+    def tasker?(config) = config.tasker == true || (config.tasker == :auto && defined?(::Tasker::Engine) ? true : false)
+
+    # @return [Boolean]
+    def enabled?
+      flag = configuration.enabled
+      flag.respond_to?(:call) ? flag.call : flag
+    end
+  end
+end

@@ -1,0 +1,75 @@
+# frozen_string_literal: true
+
+require "digest"
+require "rack/utils"
+
+module TaskerMetrics
+  module Rack
+    # Optional authentication for the metrics endpoint: a bearer token, HTTP basic credentials,
+    # or a callable given the Rack env. Secrets are compared in constant time (over SHA-256
+    # digests, so their length does not leak either).
+    class Auth
+      # @param config [nil, Hash, #call] +nil+, +{bearer_token: "t"}+, +{basic: ["user", "pass"]}+,
+      #   or a callable returning true to allow
+      # @raise [ArgumentError] for any other configuration
+      def initialize(config)
+        @check, @challenge = build(config)
+      end
+
+      # @return [Boolean]
+      def allow?(env) = @check.call(env) ? true : false
+
+      # @return [String, nil] the WWW-Authenticate header for a 401
+      attr_reader :challenge
+
+      private
+
+      def build(config)
+        case config
+        in nil then [->(_env) { true }, nil]
+        in { bearer_token: String => token } unless token.empty?
+          [->(env) { bearer(env, token) }, 'Bearer realm="metrics"']
+        in { basic: [String => user, String => pass] }
+          [->(env) { basic(env, user, pass) }, 'Basic realm="metrics", charset="UTF-8"']
+        else
+          unless config.respond_to?(:call)
+            raise ArgumentError,
+                  "auth must be nil, {bearer_token: String}, {basic: [user, pass]} or respond to #call"
+          end
+
+          [config, 'Bearer realm="metrics"']
+        end
+      end
+
+      def bearer(env, token)
+        scheme, given = credentials(env)
+        scheme == "bearer" && same?(given, token)
+      end
+
+      def basic(env, user, pass)
+        scheme, given = credentials(env)
+        return false unless scheme == "basic" && given
+
+        decoded = given.unpack1("m0")
+        given_user, given_pass = decoded.split(":", 2)
+        # Both halves are always compared, so timing does not reveal which one was wrong.
+        [same?(given_user, user), same?(given_pass, pass)].all?
+      rescue ArgumentError
+        false
+      end
+
+      # The scheme is case-insensitive (RFC 7235); the credentials are not.
+      def credentials(env)
+        header = env["HTTP_AUTHORIZATION"].to_s
+        scheme, value = header.split(" ", 2)
+        [scheme&.downcase, value&.strip]
+      end
+
+      def same?(given, expected)
+        return false if given.nil?
+
+        ::Rack::Utils.secure_compare(Digest::SHA256.digest(given), Digest::SHA256.digest(expected))
+      end
+    end
+  end
+end

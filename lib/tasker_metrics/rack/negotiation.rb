@@ -1,0 +1,62 @@
+# frozen_string_literal: true
+
+module TaskerMetrics
+  module Rack
+    # HTTP content negotiation for the exposition: which format an Accept header asks for, and
+    # whether Accept-Encoding allows gzip. q-values are honoured; OpenMetrics is served only
+    # when asked for more strongly than text.
+    module Negotiation
+      OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+      PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+      CONTENT_TYPES = { openmetrics: OPENMETRICS, prometheus: PROMETHEUS }.freeze
+      # Media ranges each format answers to, most specific first.
+      RANGES = {
+        openmetrics: ["application/openmetrics-text", "application/*", "*/*"],
+        prometheus: ["text/plain", "text/*", "*/*"],
+      }.freeze
+
+      module_function
+
+      # @param accept [String, nil] the Accept header
+      # @return [Symbol, nil] +:openmetrics+, +:prometheus+, or nil when nothing we serve is acceptable
+      def format(accept)
+        return :prometheus if accept.nil? || accept.strip.empty?
+
+        ranges = parse(accept)
+        q = RANGES.transform_values { |candidates| quality(ranges, candidates) }
+        return nil if q.values.all? { |v| v <= 0 }
+
+        q[:openmetrics] > q[:prometheus] ? :openmetrics : :prometheus
+      end
+
+      # @param accept_encoding [String, nil]
+      # @return [Boolean]
+      def gzip?(accept_encoding)
+        return false if accept_encoding.nil?
+
+        codings = parse(accept_encoding)
+        quality(codings, %w[gzip x-gzip *]).positive?
+      end
+
+      # "a/b;q=0.5, c/d" => { "a/b" => 0.5, "c/d" => 1.0 } (the first mention of a range wins)
+      def parse(header)
+        header.split(",").each_with_object({}) do |part, out|
+          value, *params = part.split(";").map(&:strip)
+          out[value.downcase] ||= q_value(params) unless value.to_s.empty?
+        end
+      end
+
+      # The q parameter (1.0 when absent), clamped to 0..1.
+      def q_value(params)
+        q = params.filter_map { |p| p[/\Aq\s*=\s*([0-9.]+)\z/i, 1] }.first
+        q ? q.to_f.clamp(0.0, 1.0) : 1.0
+      end
+
+      # The q of the most specific range that names one of `candidates`, else 0.
+      def quality(ranges, candidates)
+        candidates.each { |c| return ranges[c] if ranges.key?(c) }
+        0.0
+      end
+    end
+  end
+end

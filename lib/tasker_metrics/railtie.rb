@@ -1,0 +1,20 @@
+# frozen_string_literal: true
+
+module TaskerMetrics
+  # Wires the gem into Rails from +config.tasker_metrics+ (see {Configuration}); all logic is in
+  # {TaskerMetrics.install!}.
+  #
+  # @example config/application.rb
+  #   config.tasker_metrics.path = "/tasker/metrics"
+  #   config.tasker_metrics.auth = { bearer_token: ENV.fetch("METRICS_TOKEN") }
+  class Railtie < ::Rails::Railtie
+    config.tasker_metrics = ActiveSupport::OrderedOptions.new
+
+    initializer "tasker_metrics.install" do |app|
+      TaskerMetrics.configuration.merge!(app.config.tasker_metrics)
+      app.config.middleware.use(TaskerMetrics::Rack::Exporter, configuration: TaskerMetrics.configuration)
+    end
+
+    config.after_initialize { TaskerMetrics.install! }
+  end
+end
