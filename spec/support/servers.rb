@@ -1,0 +1,89 @@
+# frozen_string_literal: true
+
+require "json"
+require "net/http"
+require "socket"
+require "tmpdir"
+
+# Starts real servers (Puma, Prometheus) on 127.0.0.1 for end-to-end tests, waits for them
+# with a deadline, and stops them.
+module Servers
+  ROOT = File.expand_path("../..", __dir__)
+
+  module_function
+
+  def available?(*commands) = commands.all? { |c| system("command -v #{c} >/dev/null 2>&1") }
+
+  def free_port
+    server = TCPServer.new("127.0.0.1", 0)
+    server.addr[1]
+  ensure
+    server&.close
+  end
+
+  # Polls the block until it returns a truthy value or `timeout` seconds pass.
+  def wait_for(what, timeout: 30, interval: 0.2)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+    loop do
+      value = begin
+        yield
+      rescue SystemCallError, IOError, Net::ReadTimeout, JSON::ParserError
+        nil
+      end
+      return value if value
+      raise "timed out after #{timeout}s waiting for #{what}" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+
+      sleep interval
+    end
+  end
+
+  def get(url, headers = {})
+    uri = URI(url)
+    Net::HTTP.start(uri.host, uri.port, open_timeout: 2, read_timeout: 5) { |h| h.get(uri.request_uri, headers) }
+  end
+
+  def post(url)
+    uri = URI(url)
+    Net::HTTP.start(uri.host, uri.port, open_timeout: 2, read_timeout: 30) { |h| h.post(uri.request_uri, "") }
+  end
+
+  def spawn_server(env, *command, log:)
+    Process.spawn(env, *command, chdir: ROOT, out: log, err: log, pgroup: true)
+  end
+
+  def stop(pid)
+    return unless pid
+
+    Process.kill("TERM", -pid)
+    Timeout.timeout(10) { Process.wait(pid) }
+  rescue Errno::ESRCH, Errno::ECHILD
+    nil
+  rescue Timeout::Error
+    Process.kill("KILL", -pid)
+    Process.wait(pid)
+  end
+
+  # Prometheus scraping one target every second, storing in `dir`.
+  def start_prometheus(dir, target, log:)
+    port = free_port
+    File.write(File.join(dir, "prometheus.yml"), <<~YAML)
+      global:
+        scrape_interval: 1s
+        scrape_timeout: 1s
+      scrape_configs:
+        - job_name: demo
+          static_configs:
+            - targets: ["#{target}"]
+    YAML
+    pid = spawn_server({}, "prometheus", "--config.file=#{dir}/prometheus.yml", "--storage.tsdb.path=#{dir}/data",
+                       "--web.listen-address=127.0.0.1:#{port}", log: log,)
+    [pid, "http://127.0.0.1:#{port}"]
+  end
+
+  # The scalar result of an instant query, or nil while there is none.
+  def query(prometheus, expr)
+    body = JSON.parse(get("#{prometheus}/api/v1/query?query=#{URI.encode_www_form_component(expr)}").body)
+    result = body.dig("data", "result")
+    result&.first&.dig("value", 1)&.to_f
+  end
+end

@@ -1,0 +1,177 @@
+# frozen_string_literal: true
+
+require "rack/test"
+require "zlib"
+require "json"
+
+RSpec.describe TaskerMetrics::Rack::Exporter do
+  include Rack::Test::Methods
+
+  let(:options) { {} }
+  let(:downstream) { ->(_env) { [200, { "content-type" => "text/plain" }, ["app"]] } }
+  let(:app) { described_class.new(downstream, registry: registry, **options) }
+
+  before do
+    registry.counter(:jobs_total, docstring: "Jobs", labels: [:queue]).increment(labels: { queue: "default" })
+  end
+
+  it "passes other paths to the app" do
+    get "/other"
+    expect(last_response.body).to eq("app")
+  end
+
+  it "serves Prometheus 0.0.4 by default, with Tasker's no-cache headers" do
+    get "/metrics"
+    expect(last_response.status).to eq(200)
+    expect(last_response.headers["content-type"]).to eq("text/plain; version=0.0.4; charset=utf-8")
+    expect(last_response.headers).to include("cache-control" => "no-store", "pragma" => "no-cache", "expires" => "0")
+    expect(last_response.body).to include('jobs_total{queue="default"} 1')
+    expect(last_response.headers["content-length"]).to eq(last_response.body.bytesize.to_s)
+  end
+
+  {
+    "application/openmetrics-text; version=1.0.0" => :openmetrics,
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1" => :openmetrics,
+    "text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5" => :prometheus,
+    "text/plain" => :prometheus,
+    "*/*" => :prometheus,
+    "application/*" => :openmetrics,
+    "text/html, */*;q=0.1" => :prometheus,
+    "" => :prometheus,
+  }.each do |accept, format|
+    it "answers Accept #{accept.inspect} with #{format}" do
+      get "/metrics", {}, "HTTP_ACCEPT" => accept
+      expect(last_response.status).to eq(200)
+      expect(last_response.headers["content-type"]).to eq(TaskerMetrics::Rack::Negotiation::CONTENT_TYPES.fetch(format))
+      expect(last_response.body.end_with?("# EOF\n")).to be(format == :openmetrics)
+    end
+  end
+
+  it "answers 406 with the supported types when nothing is acceptable" do
+    get "/metrics", {}, "HTTP_ACCEPT" => "application/json, text/plain;q=0"
+    expect(last_response.status).to eq(406)
+    expect(last_response.body).to include("text/plain; version=0.0.4", "application/openmetrics-text; version=1.0.0")
+  end
+
+  it "gzips when Accept-Encoding allows, and the body round-trips" do
+    get "/metrics", {}, "HTTP_ACCEPT_ENCODING" => "br;q=1.0, gzip;q=0.8"
+    expect(last_response.headers["content-encoding"]).to eq("gzip")
+    expect(last_response.headers["vary"]).to eq("Accept, Accept-Encoding")
+    expect(Zlib.gunzip(last_response.body)).to include('jobs_total{queue="default"} 1')
+  end
+
+  it "does not gzip when gzip is refused or disabled" do
+    get "/metrics", {}, "HTTP_ACCEPT_ENCODING" => "gzip;q=0, identity"
+    expect(last_response.headers).not_to include("content-encoding")
+    no_gzip = described_class.new(downstream, registry: registry, gzip: false)
+    expect(no_gzip.call(Rack::MockRequest.env_for("/metrics", "HTTP_ACCEPT_ENCODING" => "gzip"))[1]).not_to include("content-encoding")
+  end
+
+  it "answers HEAD without a body" do
+    head "/metrics"
+    expect(last_response.status).to eq(200)
+    expect(last_response.body).to eq("")
+  end
+
+  %w[POST PUT DELETE PATCH OPTIONS].each do |verb|
+    it "answers #{verb} with 405 and Allow" do
+      custom_request verb, "/metrics"
+      expect(last_response.status).to eq(405)
+      expect(last_response.headers["allow"]).to eq("GET, HEAD")
+    end
+  end
+
+  it "answers 503 JSON without a backtrace when the export raises" do
+    broken = Object.new
+    def broken.export(**) = raise(IOError, "disk on fire")
+    app = described_class.new(downstream, registry: broken, self_metrics: false)
+    status, headers, body = app.call(Rack::MockRequest.env_for("/metrics"))
+    expect(status).to eq(503)
+    expect(headers["content-type"]).to eq("application/json; charset=utf-8")
+    json = JSON.parse(body.join)
+    expect(json.keys).to eq(%w[error message timestamp])
+    expect(json).to include("error" => "Metrics export failed", "message" => "disk on fire")
+    expect(body.join).not_to match(%r{\.rb:\d+|/lib/})
+  end
+
+  context "when disabled" do
+    let(:options) { { enabled: -> { false } } }
+
+    it "answers 503 JSON" do
+      get "/metrics"
+      expect(last_response.status).to eq(503)
+      expect(JSON.parse(last_response.body)).to include("error" => "Metrics export failed", "message" => "Metrics are disabled")
+    end
+  end
+
+  it "exports its own scrape duration and size" do
+    get "/metrics"
+    get "/metrics", {}, "HTTP_ACCEPT" => "application/openmetrics-text"
+    expect(registry.get(:tasker_metrics_scrape_duration_seconds).get(labels: { format: "prometheus" })[:count]).to eq(1)
+    expect(registry.get(:tasker_metrics_scrape_size_bytes).get(labels: { format: "openmetrics" })).to be > 0
+  end
+
+  describe "authentication" do
+    context "with a bearer token" do
+      let(:options) { { auth: { bearer_token: "s3cret-token" } } }
+
+      it "allows the right token, with the scheme in any case" do
+        %w[Bearer bearer BEARER].each do |scheme|
+          get "/metrics", {}, "HTTP_AUTHORIZATION" => "#{scheme} s3cret-token"
+          expect(last_response.status).to eq(200), scheme
+        end
+      end
+
+      [nil, "", "Bearer", "Bearer ", "Bearer wrong", "Bearer s3cret-token-and-more", "Basic s3cret-token",
+       "Bearer #{"x" * 10_000}", "s3cret-token",].each do |header|
+        it "refuses #{header.to_s[0, 40].inspect} with 401 and a challenge" do
+          get "/metrics", {}, header.nil? ? {} : { "HTTP_AUTHORIZATION" => header }
+          expect(last_response.status).to eq(401)
+          expect(last_response.headers["www-authenticate"]).to eq('Bearer realm="metrics"')
+          expect(last_response.body).not_to include("jobs_total")
+        end
+      end
+    end
+
+    context "with basic credentials" do
+      let(:options) { { auth: { basic: %w[prom scrape:pass] } } }
+
+      it "allows the right user and password (which may hold a colon)" do
+        basic_authorize "prom", "scrape:pass"
+        get "/metrics"
+        expect(last_response.status).to eq(200)
+      end
+
+      [%w[prom wrong], %w[other scrape:pass], ["prom", ""]].each do |user, pass|
+        it "refuses #{user}:#{pass}" do
+          basic_authorize user, pass
+          get "/metrics"
+          expect(last_response.status).to eq(401)
+          expect(last_response.headers["www-authenticate"]).to start_with("Basic")
+        end
+      end
+
+      it "refuses malformed base64" do
+        get "/metrics", {}, "HTTP_AUTHORIZATION" => "Basic %%%not-base64"
+        expect(last_response.status).to eq(401)
+      end
+    end
+
+    context "with a callable" do
+      let(:options) { { auth: ->(env) { env["REMOTE_ADDR"] == "127.0.0.1" } } }
+
+      it "asks it" do
+        get "/metrics", {}, "REMOTE_ADDR" => "127.0.0.1"
+        expect(last_response.status).to eq(200)
+        get "/metrics", {}, "REMOTE_ADDR" => "10.1.2.3"
+        expect(last_response.status).to eq(401)
+      end
+    end
+
+    it "refuses invalid auth settings at construction" do
+      [{ bearer_token: "" }, { basic: ["only-user"] }, "token", { token: "x" }].each do |bad|
+        expect { described_class.new(downstream, auth: bad) }.to raise_error(ArgumentError, /auth must be/)
+      end
+    end
+  end
+end
