@@ -21,13 +21,22 @@ module Harness
   def measure(rows, ctx = binding)
     report = Benchmark.ips(time: TIME, warmup: WARMUP, quiet: true) do |x|
       rows.each do |label, code|
-        # For code "x.increment" this evaluates to:
-        #   ->(times) { i = 0; while i < times; x.increment; i += 1; end }
-        body = code.is_a?(Proc) ? code : ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }") # -- expansion shown above
-        x.report(label) { |times| body.call(times) }
+        x.report(label, &loop_for(code, ctx))
       end
     end
     report.entries.to_h { |e| [e.label, 1e9 / e.ips] }
+  end
+
+  # A block taking `times`. A String snippet, e.g. "x.increment", is compiled into
+  #   ->(times) { i = 0; while i < times; x.increment; i += 1; end }
+  # so the loop costs nothing per iteration; a zero-arity Proc (slow cases, where one block
+  # call per iteration does not matter) is looped; a Proc taking `times` is used as it is.
+  def loop_for(code, ctx)
+    case code
+    when String then ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }")
+    when Proc then code.arity.zero? ? ->(times) { times.times { code.call } } : code
+    else raise ArgumentError, "a benchmark case is a String snippet or a Proc, got #{code.class}"
+    end
   end
 
   # Prints a table; `checks` maps a label to [description, ok?].

@@ -467,11 +467,20 @@ impl Family {
         Ok((family, series))
     }
 
+    /// Calls `f` with every series and its creation sequence, in no particular order, without
+    /// cloning handles (shard by shard, under the map's read guards: `f` must be quick).
+    pub fn visit_series(&self, mut f: impl FnMut(&Series)) {
+        for entry in self.series.iter() {
+            f(entry.value());
+        }
+    }
+
     /// All series in creation order.
     pub fn all_series(&self) -> Vec<Arc<Series>> {
-        let mut all: Vec<Arc<Series>> = self.series.iter().map(|e| Arc::clone(e.value())).collect();
-        all.sort_unstable_by_key(|s| s.seq);
-        all
+        // Sort on copied keys: comparing through the Arcs would chase a pointer per comparison.
+        let mut all: Vec<(u64, Arc<Series>)> = self.series.iter().map(|e| (e.value().seq, Arc::clone(e.value()))).collect();
+        all.sort_unstable_by_key(|(seq, _)| *seq);
+        all.into_iter().map(|(_, s)| s).collect()
     }
 
     /// Number of series.

@@ -51,16 +51,7 @@ impl FamilySnapshot {
             kind: desc.kind,
             le: desc.buckets.as_ref().map(|b| b.le_values().to_vec().into()),
             unit: desc.unit.clone(),
-            series: family
-                .all_series()
-                .iter()
-                .map(|s| SeriesSnapshot {
-                    labels: Arc::clone(s.rendered_labels()),
-                    sample: s.read(),
-                    exemplars: s.exemplars(),
-                    created: s.created().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
-                })
-                .collect(),
+            series: Self::series_of(family),
         }
     }
 }
@@ -102,6 +93,26 @@ pub fn gzip(text: &[u8]) -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = enc.write_all(text);
     enc.finish().unwrap_or_default()
+}
+
+impl FamilySnapshot {
+    /// The family's series in creation order, read in one visit.
+    fn series_of(family: &Family) -> Vec<SeriesSnapshot> {
+        let mut read: Vec<(u64, SeriesSnapshot)> = Vec::with_capacity(family.len());
+        family.visit_series(|s| {
+            read.push((
+                s.seq(),
+                SeriesSnapshot {
+                    labels: Arc::clone(s.rendered_labels()),
+                    sample: s.read(),
+                    exemplars: s.exemplars(),
+                    created: s.created().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+                },
+            ))
+        });
+        read.sort_unstable_by_key(|(seq, _)| *seq);
+        read.into_iter().map(|(_, s)| s).collect()
+    }
 }
 
 /// Reads every family of a registry, sorted by name.
