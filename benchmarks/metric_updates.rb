@@ -2,13 +2,9 @@
 
 # Issue 2: the cost of one metric update, against the Ruby floor and prometheus-client-mmap.
 require_relative "support/harness"
-require "tmpdir"
 require "tasker_metrics"
 
-mmap_dir = Dir.mktmpdir("bench-mmap")
-ENV["prometheus_multiproc_dir"] = mmap_dir
-require "prometheus/client"
-Prometheus::Client.configure { |c| c.multiprocess_files_dir = mmap_dir }
+require_relative "support/mmap_peer"
 
 # The floor: the cheapest thing a Ruby method call can do to a number.
 class Floor
@@ -43,4 +39,3 @@ Harness.table(
     ],
   },
 )
-FileUtils.rm_rf(mmap_dir)

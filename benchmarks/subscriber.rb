@@ -10,15 +10,16 @@ payload = { status: "complete", handler_class: "Orders::ShipHandler", namespace:
 noop = ActiveSupport::Notifications.subscribe("noop.completed.tasker") { |_name, _start, _finish, _id, _payload| nil }
 TaskerMetrics::Subscriber.subscribe!
 
-results = Harness.measure({
-  "instrument, no-op subscriber (AS dispatch)" => 'ActiveSupport::Notifications.instrument("noop.completed.tasker", payload)',
-  "instrument, tasker_metrics subscriber" => 'ActiveSupport::Notifications.instrument("step.completed.tasker", payload)',
-}, binding)
+cases = {
+  "instrument, no-op subscriber (AS dispatch)" => "ActiveSupport::Notifications.instrument('noop.completed.tasker', payload)",
+  "instrument, tasker_metrics subscriber" => "ActiveSupport::Notifications.instrument('step.completed.tasker', payload)",
+}
+results = Harness.measure(cases, binding)
 ActiveSupport::Notifications.unsubscribe(noop)
 base = results.fetch("instrument, no-op subscriber (AS dispatch)")
 ours = results.fetch("instrument, tasker_metrics subscriber")
 Harness.table(
   "ActiveSupport::Notifications subscriber (#{Harness.machine})", results,
   reference: "instrument, no-op subscriber (AS dispatch)",
-  checks: { "instrument, tasker_metrics subscriber" => ["our part #{format('%.0f', ours - base)} ns ≤ 500 ns", ours - base <= 500] },
+  checks: { "instrument, tasker_metrics subscriber" => ["our part #{format("%.0f", ours - base)} ns ≤ 500 ns", ours - base <= 500] },
 )

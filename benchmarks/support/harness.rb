@@ -33,7 +33,8 @@ module Harness
   # call per iteration does not matter) is looped; a Proc taking `times` is used as it is.
   def loop_for(code, ctx)
     case code
-    when String then ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }")
+    when String
+      ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }")
     when Proc then code.arity.zero? ? ->(times) { times.times { code.call } } : code
     else raise ArgumentError, "a benchmark case is a String snippet or a Proc, got #{code.class}"
     end

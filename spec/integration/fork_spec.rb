@@ -3,19 +3,7 @@
 RSpec.describe "Forking" do
   let(:backend) { TaskerMetrics::MetricsBackend.instance }
 
-  def in_child
-    reader, writer = IO.pipe
-    pid = fork do
-      reader.close
-      writer.write(Marshal.dump(yield))
-      writer.close
-      exit!(0)
-    end
-    writer.close
-    result = Marshal.load(reader.read) # rubocop:disable Security/MarshalLoad -- our own child process
-    Process.wait(pid)
-    result
-  end
+  def in_child(&) = ForkHelper.in_child(&)
 
   it "gives the child its own instance_id and leaves the parent's metrics alone" do
     backend.counter("forked_total").increment(3)

@@ -2,24 +2,11 @@
 
 require "rack/test"
 
-RSpec.describe "TaskerMetrics::Railtie" do # -- the Railtie is only loaded inside a Rails app
+# The Railtie is only loaded inside a Rails app, so it is described by name.
+RSpec.describe "TaskerMetrics::Railtie" do
   # Boots the app in a child process and returns what the block saw there.
   def in_rails_app(config = {})
-    reader, writer = IO.pipe
-    pid = fork do
-      reader.close
-      app = RailsApp.boot(config)
-      writer.write(Marshal.dump(yield(Rack::MockRequest.new(app))))
-    rescue Exception => e # rubocop:disable Lint/RescueException -- report anything to the parent
-      writer.write(Marshal.dump("#{e.class}: #{e.message}\n#{e.backtrace.first(5).join("\n")}"))
-    ensure
-      writer.close
-      exit!(0)
-    end
-    writer.close
-    result = Marshal.load(reader.read) # rubocop:disable Security/MarshalLoad -- our own child process
-    Process.wait(pid)
-    result
+    ForkHelper.in_child { yield Rack::MockRequest.new(RailsApp.boot(config)) }
   end
 
   it "serves metrics at the configured path and records instrumented events" do

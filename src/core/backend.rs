@@ -231,7 +231,7 @@ pub fn series_key(family: &Family, series: &Series) -> String {
         return name.clone();
     }
     pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    format!("{name}{{{}}}", crate::core::labels::render_named_pairs(&pairs))
+    format!("{name}{{{}}}", crate::core::labels::render_named_pairs(pairs))
 }
 
 /// Encodes `(name, value)` label pairs (any order) as a dynamic-label key.

@@ -3,7 +3,7 @@
 //! lock-free slots allocated on first use.
 
 use crate::core::error::{Error, Result};
-use crate::core::labels::{escape_label_value, validate_label_name};
+use crate::core::labels::{render_named_pairs, validate_label_name};
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,17 +29,10 @@ impl Exemplar {
         if chars > MAX_EXEMPLAR_CHARS {
             return Err(Error::argument(format!("exemplar labels must not exceed {MAX_EXEMPLAR_CHARS} characters, got {chars}")));
         }
-        let mut labels = String::new();
-        for (i, (name, v)) in pairs.iter().enumerate() {
+        for (name, _) in pairs {
             validate_label_name(name)?;
-            if i > 0 {
-                labels.push(',');
-            }
-            labels.push_str(name);
-            labels.push_str("=\"");
-            escape_label_value(&mut labels, v);
-            labels.push('"');
         }
+        let labels = render_named_pairs(pairs.iter().copied());
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         Ok(Exemplar { labels, value, timestamp })
     }

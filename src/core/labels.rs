@@ -274,9 +274,9 @@ pub fn decode_pairs(key: &[u8]) -> Result<Vec<(&str, &str)>> {
 }
 
 /// Renders `(name, value)` pairs as `a="x",b="y"`.
-pub fn render_named_pairs(pairs: &[(&str, &str)]) -> String {
+pub fn render_named_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::new();
-    for (i, (name, value)) in pairs.iter().enumerate() {
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -307,17 +307,7 @@ pub fn escape_label_value(out: &mut String, value: &str) {
 
 /// Renders `a="x",b="y"` (no braces) for the given names and values.
 pub fn render_pairs(names: &LabelNames, values: &[&str]) -> String {
-    let mut out = String::new();
-    for (i, (name, value)) in names.iter().zip(values).enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(name);
-        out.push_str("=\"");
-        escape_label_value(&mut out, value);
-        out.push('"');
-    }
-    out
+    render_named_pairs(names.iter().zip(values.iter().copied()))
 }
 
 #[cfg(test)]
@@ -408,7 +398,7 @@ mod tests {
         assert!(decode_pairs(&encode_key(&["b", "v", "a", "w"])).is_err(), "out of order");
         assert!(decode_pairs(&encode_key(&["a"])).is_err());
         assert_eq!(decode_pairs(b"").unwrap(), vec![]);
-        assert_eq!(render_named_pairs(&[("a", "x\"y")]), r#"a="x\"y""#);
+        assert_eq!(render_named_pairs([("a", "x\"y")]), r#"a="x\"y""#);
     }
 
     #[test]

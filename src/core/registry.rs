@@ -411,7 +411,7 @@ impl Family {
     /// Checks a key against the family's label schema; returns its rendered label pairs.
     fn validate_key(&self, key: &[u8]) -> Result<String> {
         if self.desc.dynamic {
-            Ok(labels::render_named_pairs(&labels::decode_pairs(key)?))
+            Ok(labels::render_named_pairs(labels::decode_pairs(key)?))
         } else {
             let values = labels::decode_key(&self.desc.name, &self.desc.labels, key)?;
             Ok(labels::render_pairs(&self.desc.labels, &values))
