@@ -20,4 +20,16 @@ Gem::Specification.new do |spec|
   spec.extensions = ["ext/tasker_metrics/extconf.rb"]
 
   spec.metadata["rubygems_mfa_required"] = "true"
+
+  # No runtime dependencies: Rack, ActiveSupport and Rails are used when the app has them.
+  spec.add_development_dependency "activesupport", ">= 6.1"
+  spec.add_development_dependency "benchmark-ips", "~> 2.7"
+  spec.add_development_dependency "concurrent-ruby", "~> 1.1"
+  spec.add_development_dependency "prometheus-client-mmap", "~> 0.16"
+  spec.add_development_dependency "puma", ">= 5.6"
+  spec.add_development_dependency "rack-test", ">= 2.0"
+  spec.add_development_dependency "railties", ">= 6.1"
+  spec.add_development_dependency "rake", ">= 13.0"
+  spec.add_development_dependency "rspec", "~> 3.12"
+  spec.add_development_dependency "rubocop", "~> 1.39"
 end

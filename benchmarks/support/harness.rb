@@ -34,7 +34,9 @@ module Harness
   def loop_for(code, ctx)
     case code
     when String
-      ctx.eval("->(times) { i = 0; while i < times; #{code}; i += 1; end }")
+      ctx.eval(<<~RUBY, __FILE__, __LINE__ + 1)
+        ->(times) { i = 0; while i < times; #{code}; i += 1; end } # ->(times) { i = 0; while i < times; x.increment; i += 1; end }
+      RUBY
     when Proc then code.arity.zero? ? ->(times) { times.times { code.call } } : code
     else raise ArgumentError, "a benchmark case is a String snippet or a Proc, got #{code.class}"
     end

@@ -1,7 +1,6 @@
 # frozen_string_literal: true
 
 require "digest"
-require "rack/utils"
 
 module TaskerMetrics
   module Rack
@@ -65,10 +64,14 @@ module TaskerMetrics
         [scheme&.downcase, value&.strip]
       end
 
+      # Constant time over equal-length digests; no dependency on the rack gem, so the core
+      # gem loads without it.
       def same?(given, expected)
         return false if given.nil?
 
-        ::Rack::Utils.secure_compare(Digest::SHA256.digest(given), Digest::SHA256.digest(expected))
+        a = Digest::SHA256.digest(given).bytes
+        b = Digest::SHA256.digest(expected).bytes
+        a.zip(b).reduce(0) { |diff, (x, y)| diff | (x ^ y) }.zero?
       end
     end
   end
