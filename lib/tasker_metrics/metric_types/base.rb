@@ -22,6 +22,13 @@ module TaskerMetrics
         end
       end
 
+      # Back to zero (an empty histogram).
+      # @return [Integer] 0
+      def reset!
+        @handle.__send__(:_reset)
+        0
+      end
+
       # @return [String] e.g. +'jobs{:env=>"test"} = 7 (counter)'+
       def description = "#{name}#{MetricTypes.format_labels(labels)} = #{summary} (#{type})"
 

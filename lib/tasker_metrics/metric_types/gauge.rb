@@ -38,12 +38,6 @@ module TaskerMetrics
       # @return [Float]
       def value = @handle.get
 
-      # @return [Integer] 0
-      def reset!
-        @handle.__send__(:_reset)
-        0
-      end
-
       # @return [Symbol]
       def type = :gauge
 

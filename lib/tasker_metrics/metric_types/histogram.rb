@@ -48,12 +48,6 @@ module TaskerMetrics
       # @return [Hash{Float=>Integer}] cumulative counts, +Float::INFINITY+ last
       def buckets = @handle.get[:buckets]
 
-      # @return [Integer] 0
-      def reset!
-        @handle.__send__(:_reset)
-        0
-      end
-
       # @return [Symbol]
       def type = :histogram
 

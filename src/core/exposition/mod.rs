@@ -159,6 +159,15 @@ pub fn escape_help(out: &mut String, help: &str, quote: bool) {
     }
 }
 
+/// `name<suffix>{labels[,le="x"]} `: everything of a sample line before its value.
+#[inline]
+pub(crate) fn write_sample_start(out: &mut String, name: &str, suffix: &str, labels: &str, le: Option<&str>) {
+    out.push_str(name);
+    out.push_str(suffix);
+    write_labels(out, labels, le.map(|v| ("le", v)));
+    out.push(' ');
+}
+
 /// `{labels}` or `{labels,extra}` or nothing when both are empty.
 pub(crate) fn write_labels(out: &mut String, labels: &str, extra: Option<(&str, &str)>) {
     match (labels.is_empty(), extra) {

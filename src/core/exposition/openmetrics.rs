@@ -2,7 +2,7 @@
 //! HELP escaping `"` too, exemplars on counters and histogram buckets, optional `_created`
 //! samples, and the closing `# EOF`.
 
-use super::{escape_help, write_counter, write_f64, write_labels, write_u64, FamilySnapshot};
+use super::{escape_help, write_counter, write_f64, write_sample_start, write_u64, FamilySnapshot};
 use crate::core::exemplar::Exemplar;
 use crate::core::metric::{histogram::cumulate, MetricKind, Sample};
 
@@ -46,12 +46,12 @@ fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
         let exemplar = |i: usize| series.exemplars.get(i).and_then(Option::as_deref);
         match &series.sample {
             Sample::Counter { int, float } => {
-                sample_start(out, name, "_total", &series.labels, None);
+                write_sample_start(out, name, "_total", &series.labels, None);
                 write_counter(out, *int, *float);
                 end_sample(out, exemplar(0));
             }
             Sample::Gauge(v) => {
-                sample_start(out, name, "", &series.labels, None);
+                write_sample_start(out, name, "", &series.labels, None);
                 write_f64(out, *v);
                 end_sample(out, None);
             }
@@ -61,32 +61,24 @@ fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
                 cumulate(&mut cumulative);
                 let le = family.le.as_deref().unwrap_or_default();
                 for (i, count) in cumulative.iter().enumerate() {
-                    sample_start(out, name, "_bucket", &series.labels, Some(le.get(i).map_or("+Inf", |s| &**s)));
+                    write_sample_start(out, name, "_bucket", &series.labels, Some(le.get(i).map_or("+Inf", |s| &**s)));
                     write_u64(out, *count);
                     end_sample(out, exemplar(i));
                 }
-                sample_start(out, name, "_count", &series.labels, None);
+                write_sample_start(out, name, "_count", &series.labels, None);
                 write_u64(out, cumulative.last().copied().unwrap_or(0));
                 end_sample(out, None);
-                sample_start(out, name, "_sum", &series.labels, None);
+                write_sample_start(out, name, "_sum", &series.labels, None);
                 write_f64(out, *sum);
                 end_sample(out, None);
             }
         }
         if created && family.kind != MetricKind::Gauge {
-            sample_start(out, name, "_created", &series.labels, None);
+            write_sample_start(out, name, "_created", &series.labels, None);
             write_f64(out, series.created);
             end_sample(out, None);
         }
     }
-}
-
-#[inline]
-fn sample_start(out: &mut String, name: &str, suffix: &str, labels: &str, le: Option<&str>) {
-    out.push_str(name);
-    out.push_str(suffix);
-    write_labels(out, labels, le.map(|v| ("le", v)));
-    out.push(' ');
 }
 
 #[inline]

@@ -2,7 +2,7 @@
 //! TYPE included, as the 0.0.4 parsers expect); histograms as cumulative `_bucket` lines ending in
 //! `le="+Inf"`, then `_sum` and `_count`.
 
-use super::{escape_help, write_counter, write_f64, write_labels, write_u64, FamilySnapshot};
+use super::{escape_help, write_counter, write_f64, write_sample_start, write_u64, FamilySnapshot};
 use crate::core::metric::{histogram::cumulate, MetricKind, Sample};
 
 /// Content-Type of this format.
@@ -48,18 +48,15 @@ pub(crate) fn encode_family_with_help(out: &mut String, family: &FamilySnapshot,
     out.push('\n');
     let mut cumulative = Vec::new();
     for series in &family.series {
+        let labels = &series.labels;
         match &series.sample {
             Sample::Counter { int, float } => {
-                out.push_str(name);
-                write_labels(out, &series.labels, None);
-                out.push(' ');
+                write_sample_start(out, name, "", labels, None);
                 write_counter(out, *int, *float);
                 out.push('\n');
             }
             Sample::Gauge(v) => {
-                out.push_str(name);
-                write_labels(out, &series.labels, None);
-                out.push(' ');
+                write_sample_start(out, name, "", labels, None);
                 write_f64(out, *v);
                 out.push('\n');
             }
@@ -69,23 +66,14 @@ pub(crate) fn encode_family_with_help(out: &mut String, family: &FamilySnapshot,
                 cumulate(&mut cumulative);
                 let le = family.le.as_deref().unwrap_or_default();
                 for (i, count) in cumulative.iter().enumerate() {
-                    out.push_str(name);
-                    out.push_str("_bucket");
-                    write_labels(out, &series.labels, Some(("le", le.get(i).map_or("+Inf", |s| &**s))));
-                    out.push(' ');
+                    write_sample_start(out, name, "_bucket", labels, Some(le.get(i).map_or("+Inf", |s| &**s)));
                     write_u64(out, *count);
                     out.push('\n');
                 }
-                out.push_str(name);
-                out.push_str("_sum");
-                write_labels(out, &series.labels, None);
-                out.push(' ');
+                write_sample_start(out, name, "_sum", labels, None);
                 write_f64(out, *sum);
                 out.push('\n');
-                out.push_str(name);
-                out.push_str("_count");
-                write_labels(out, &series.labels, None);
-                out.push(' ');
+                write_sample_start(out, name, "_count", labels, None);
                 write_u64(out, cumulative.last().copied().unwrap_or(0));
                 out.push('\n');
             }
