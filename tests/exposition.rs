@@ -4,7 +4,7 @@
 use tasker_metrics::core::exposition::{prometheus, snapshot};
 use tasker_metrics::core::labels::encode_key;
 use tasker_metrics::core::metric::{Buckets, MetricKind};
-use tasker_metrics::core::registry::{FamilyDesc, Number, Registry, Update};
+use tasker_metrics::core::registry::{FamilyDesc, Number, Outcome, Registry, Update};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -16,15 +16,15 @@ pub fn tasker_like() -> Registry {
     let tasks = reg
         .register(FamilyDesc::new("task_completed_total", "Tasks completed", MetricKind::Counter, &["namespace", "status"], None).unwrap())
         .unwrap();
-    tasks.update(&encode_key(&["payments", "complete"]), Update::Increment(Number::Int(42))).unwrap();
-    tasks.update(&encode_key(&["inventory", "complete"]), Update::Increment(Number::Int(7))).unwrap();
+    assert_eq!(tasks.update(&encode_key(&["payments", "complete"]), Update::Increment(Number::Int(42))).unwrap(), Outcome::Applied);
+    assert_eq!(tasks.update(&encode_key(&["inventory", "complete"]), Update::Increment(Number::Int(7))).unwrap(), Outcome::Applied);
     let failed = reg
         .register(FamilyDesc::new("step_failed", "Steps failed\nby handler \\ class", MetricKind::Counter, &["handler"], None).unwrap())
         .unwrap();
-    failed.update(&encode_key(&["Charge\"Card\""]), Update::Increment(Number::Float(1.5))).unwrap();
+    assert_eq!(failed.update(&encode_key(&["Charge\"Card\""]), Update::Increment(Number::Float(1.5))).unwrap(), Outcome::Applied);
     let depth = reg.register(FamilyDesc::new("queue_depth", "Queued jobs", MetricKind::Gauge, &["queue"], None).unwrap()).unwrap();
-    depth.update(&encode_key(&["default"]), Update::Set(12.0)).unwrap();
-    depth.update(&encode_key(&["crit\nical"]), Update::Set(-0.25)).unwrap();
+    assert_eq!(depth.update(&encode_key(&["default"]), Update::Set(12.0)).unwrap(), Outcome::Applied);
+    assert_eq!(depth.update(&encode_key(&["crit\nical"]), Update::Set(-0.25)).unwrap(), Outcome::Applied);
     let steps = reg
         .register(
             FamilyDesc::new(
@@ -38,7 +38,7 @@ pub fn tasker_like() -> Registry {
         )
         .unwrap();
     for v in [0.005, 0.01, 0.05, 0.5, 2.0] {
-        steps.update(&encode_key(&["ünïcode"]), Update::Observe(v)).unwrap();
+        assert_eq!(steps.update(&encode_key(&["ünïcode"]), Update::Observe(v)).unwrap(), Outcome::Applied);
     }
     reg.register(FamilyDesc::new("boots_total", "Boots", MetricKind::Counter, &[] as &[&str], None).unwrap()).unwrap();
     reg
@@ -61,7 +61,10 @@ fn exact_totals_from_eight_threads() {
                 for i in 0..100_000u32 {
                     held.increment(Number::Int(1)).unwrap();
                     if i % 10 == 0 {
-                        fam.update(&encode_key(&[format!("t{}", (t + i) % 3)]), Update::Increment(Number::Int(1))).unwrap();
+                        assert_eq!(
+                            fam.update(&encode_key(&[format!("t{}", (t + i) % 3)]), Update::Increment(Number::Int(1))).unwrap(),
+                            Outcome::Applied
+                        );
                     }
                 }
             });

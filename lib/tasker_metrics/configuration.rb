@@ -25,6 +25,10 @@ module TaskerMetrics
     attr_accessor :tasker
     # @return [String, nil] directory for multi-process storage (+TASKER_METRICS_MULTIPROC_DIR+)
     attr_accessor :multiprocess_dir
+    # @return [Integer] default series limit per metric (metrics may set their own +max_series:+)
+    attr_accessor :max_series
+    # @return [Numeric, nil] default seconds without an update after which a series expires
+    attr_accessor :expires_after
 
     def initialize
       @enabled = true
@@ -34,6 +38,16 @@ module TaskerMetrics
       @auth = nil
       @tasker = :auto
       @multiprocess_dir = ENV.fetch("TASKER_METRICS_MULTIPROC_DIR", nil)
+      @max_series = 10_000
+      @expires_after = nil
+    end
+
+    # Makes {max_series} and {expires_after} the defaults of metrics registered from now on.
+    # @return [self]
+    def apply_limits
+      TaskerMetrics._set_default_max_series(max_series)
+      TaskerMetrics._set_default_expires_after(expires_after)
+      self
     end
 
     # Copies settings from a Hash-like (Rails' +config.tasker_metrics+).
@@ -62,6 +76,8 @@ module TaskerMetrics
       path: ->(v) { v.nil? || (v.is_a?(String) && v.start_with?("/")) },
       tasker: ->(v) { [true, false, :auto].include?(v) },
       multiprocess_dir: ->(v) { v.nil? || v.is_a?(String) },
+      max_series: ->(v) { v.is_a?(Integer) && v.positive? },
+      expires_after: ->(v) { v.nil? || (v.is_a?(Numeric) && v.positive? && v.finite?) },
     }.freeze
     private_constant :RULES
 

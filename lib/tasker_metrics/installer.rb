@@ -15,7 +15,7 @@ module TaskerMetrics
       raise FrozenError, "TaskerMetrics is already installed (#{@installed_at}); configure it before" if configuration.frozen?
 
       yield configuration
-      configuration
+      configuration.validate!.apply_limits
     end
 
     # Freezes the configuration and applies it: Tasker constants and the notifications
@@ -25,7 +25,7 @@ module TaskerMetrics
     # @param options [Hash] settings merged into {configuration} first
     # @return [Configuration]
     def install!(**options)
-      config = configuration.frozen? ? configuration : configuration.merge!(options).freeze
+      config = configuration.frozen? ? configuration : configuration.merge!(options).freeze.apply_limits
       @installed_at ||= caller_locations(1, 1).first.to_s
       require_relative "tasker" if tasker?(config)
       Subscriber.subscribe!(config.subscribe == true ? nil : config.subscribe, suffix: config.event_suffix) if config.subscribe

@@ -8,13 +8,17 @@ module TaskerMetrics
   #   jobs = registry.counter(:jobs_total, docstring: "Jobs run", labels: %i[queue])
   #   registry.export(format: :openmetrics)
   #
-  # @!method counter(name, docstring:, labels: [], unit: nil)
+  # @!method counter(name, docstring:, labels: [], unit: nil, max_series: nil, expires_after: nil)
   #   Registers a counter, or returns the one registered with the same labels.
+  #   @param max_series [Integer, nil] most label sets kept (default 10 000, see {Configuration#max_series});
+  #     updates with new label sets beyond it are dropped and counted in
+  #     +tasker_metrics_series_dropped_total{metric}+, with one warning per metric
+  #   @param expires_after [Numeric, nil] seconds without an update after which a series leaves the exposition
   #   @return [Counter]
   #   @raise [ArgumentError] for an invalid name or labels, or a name taken by another metric
-  # @!method gauge(name, docstring:, labels: [], unit: nil)
+  # @!method gauge(name, docstring:, labels: [], unit: nil, max_series: nil, expires_after: nil)
   #   @return [Gauge]
-  # @!method histogram(name, docstring:, labels: [], unit: nil, buckets: Histogram::DEFAULT_BUCKETS)
+  # @!method histogram(name, docstring:, labels: [], unit: nil, max_series: nil, expires_after: nil, buckets: Histogram::DEFAULT_BUCKETS)
   #   @return [Histogram]
   # @!method get(name)
   #   @return [Counter, Gauge, Histogram, nil]

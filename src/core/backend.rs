@@ -112,16 +112,18 @@ impl MetricsBackend {
         let key = key
             .checked(&crate::core::labels::LabelNames::default())
             .map_err(|_| Error::argument("payload label values must be valid UTF-8"))?;
+        // A full family counts its own drops (tasker_metrics_series_dropped_total); deriving
+        // carries on with the other metrics, so outcomes are not inspected here.
         let observe = |family: &Family, key: &[u8], v: &Amount| match v {
-            Amount::Num(n) => family.update(key, Update::Observe(n.as_f64())),
+            Amount::Num(n) => family.update(key, Update::Observe(n.as_f64())).map(drop),
             Amount::NotNumeric(class) => Err(Error::argument(format!("Observed value must be numeric, got: {class}"))),
         };
         let set = |family: &Family, v: &Amount| match v {
-            Amount::Num(n) => family.update(b"", Update::Set(n.as_f64())),
+            Amount::Num(n) => family.update(b"", Update::Set(n.as_f64())).map(drop),
             Amount::NotNumeric(class) => Err(Error::argument(format!("Gauge value must be numeric, got: {class}"))),
         };
         if let Some(counter) = &plan.counter {
-            counter.update(key, Update::Increment(Number::Int(1)))?;
+            counter.update(key, Update::Increment(Number::Int(1))).map(drop)?;
         }
         if let (Some(hist), Some(d)) = (&plan.duration, payload.duration.as_ref().or(payload.execution_duration.as_ref())) {
             observe(hist, key, d)?;

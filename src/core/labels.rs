@@ -8,6 +8,20 @@ use crate::core::error::{Error, Result};
 /// Separator after each label value in a series key; never part of valid UTF-8.
 pub const KEY_SEPARATOR: u8 = 0xFF;
 
+/// The longest label value accepted, in bytes. Longer values are refused, so no single update
+/// can make a series (or a scrape) arbitrarily large.
+pub const MAX_LABEL_VALUE_BYTES: usize = 16 * 1024;
+
+fn check_value_len(label: &str, value: &[u8]) -> Result<()> {
+    if value.len() > MAX_LABEL_VALUE_BYTES {
+        return Err(Error::InvalidLabelValue {
+            label: label.to_owned(),
+            reason: format!("{} bytes long, more than the {MAX_LABEL_VALUE_BYTES} allowed", value.len()),
+        });
+    }
+    Ok(())
+}
+
 /// Checks a metric name against `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 ///
 /// # Errors
@@ -211,6 +225,7 @@ pub fn decode_key<'k>(metric: &str, names: &LabelNames, key: &'k [u8]) -> Result
             Some(p) => p,
             None => return Err(mismatch(metric, names, format!("missing label {name:?}"))),
         };
+        check_value_len(name, part)?;
         let value = std::str::from_utf8(part)
             .map_err(|_| Error::InvalidLabelValue { label: name.to_owned(), reason: "not valid UTF-8".to_owned() })?;
         values.push(value);
@@ -261,6 +276,7 @@ pub fn decode_pairs(key: &[u8]) -> Result<Vec<(&str, &str)>> {
         let name = std::str::from_utf8(chunk[0])
             .map_err(|_| Error::InvalidLabelName(String::from_utf8_lossy(chunk[0]).into_owned(), "not valid UTF-8"))?;
         validate_label_name(name)?;
+        check_value_len(name, chunk[1])?;
         let value = std::str::from_utf8(chunk[1])
             .map_err(|_| Error::InvalidLabelValue { label: name.to_owned(), reason: "not valid UTF-8".to_owned() })?;
         if let Some((prev, _)) = pairs.last() {
@@ -399,6 +415,17 @@ mod tests {
         assert!(decode_pairs(&encode_key(&["a"])).is_err());
         assert_eq!(decode_pairs(b"").unwrap(), vec![]);
         assert_eq!(render_named_pairs([("a", "x\"y")]), r#"a="x\"y""#);
+    }
+
+    #[test]
+    fn long_values_are_refused_with_their_length() {
+        let names = LabelNames::new(&["a"], &[]).unwrap();
+        let ok = "x".repeat(MAX_LABEL_VALUE_BYTES);
+        assert!(decode_key("m", &names, &encode_key(&[ok.as_str()])).is_ok());
+        let long = "x".repeat(MAX_LABEL_VALUE_BYTES + 1);
+        let err = decode_key("m", &names, &encode_key(&[long.as_str()])).unwrap_err();
+        assert_eq!(err.to_string(), "invalid value for label \"a\": 16385 bytes long, more than the 16384 allowed");
+        assert!(decode_pairs(&encode_key(&["a", long.as_str()])).is_err());
     }
 
     #[test]

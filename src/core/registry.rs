@@ -12,7 +12,7 @@ use crate::core::store::{Cells, LocalStore, SeriesDesc, Store};
 use dashmap::DashMap;
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -88,6 +88,11 @@ pub struct FamilyDesc {
     pub dynamic: bool,
     /// OpenMetrics unit (`seconds`, `bytes`); the name must end with `_<unit>`.
     pub unit: Option<String>,
+    /// Most series the family may hold; `None` takes [`default_max_series`] at registration.
+    pub max_series: Option<usize>,
+    /// Seconds without an update after which a series leaves the exposition; `None` takes
+    /// [`default_expires_after`] at registration.
+    pub expires_after: Option<f64>,
 }
 
 impl FamilyDesc {
@@ -108,7 +113,44 @@ impl FamilyDesc {
                 return Err(Error::argument(format!("buckets are only valid for histograms, not for {} {name:?}", kind.as_str())))
             }
         };
-        Ok(FamilyDesc { name: name.to_owned(), help: help.to_owned(), kind, labels, buckets, dynamic: false, unit: None })
+        Ok(FamilyDesc {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            kind,
+            labels,
+            buckets,
+            dynamic: false,
+            unit: None,
+            max_series: None,
+            expires_after: None,
+        })
+    }
+
+    /// Sets the family's series limit.
+    ///
+    /// # Errors
+    /// An argument error for 0.
+    pub fn with_max_series(mut self, limit: usize) -> Result<Self> {
+        if limit == 0 {
+            return Err(Error::argument("max_series must be at least 1, got 0"));
+        }
+        self.max_series = Some(limit);
+        Ok(self)
+    }
+
+    /// Sets the seconds without an update after which a series expires.
+    ///
+    /// # Errors
+    /// An argument error for a value that is not finite and positive.
+    pub fn with_expires_after(mut self, seconds: f64) -> Result<Self> {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return Err(Error::argument(format!(
+                "expires_after must be a positive number of seconds, got {}",
+                crate::core::metric::format_f64(seconds)
+            )));
+        }
+        self.expires_after = Some(seconds);
+        Ok(self)
     }
 
     /// Declares the family's unit, which its name (without a counter's `_total`) must end with.
@@ -180,9 +222,82 @@ pub struct Series {
     kind: SeriesKind,
     cells: Cells,
     exemplars: Exemplars,
+    /// Milliseconds since [`clock_origin`] of the last update, kept only for expiring families.
+    touched: Option<AtomicU64>,
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// What became of an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Outcome {
+    /// The series was updated.
+    Applied,
+    /// The family was full; the new label set was dropped and counted. `first` is true for the
+    /// family's first drop, for a one-time warning.
+    Dropped {
+        /// Whether this was the family's first drop.
+        first: bool,
+    },
+}
+
+/// Name (without `_total`) of the counter the exposition adds for dropped updates; reserved.
+pub const RESERVED_DROPPED: &str = "tasker_metrics_series_dropped";
+
+/// Series limit a family gets when it names none.
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
+static MAX_SERIES: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_SERIES);
+/// Expiry, in milliseconds, a family gets when it names none; 0 is never.
+static EXPIRES_AFTER_MS: AtomicU64 = AtomicU64::new(0);
+
+/// The series limit families registered from now on get by default.
+pub fn default_max_series() -> usize {
+    MAX_SERIES.load(Relaxed)
+}
+
+/// Sets [`default_max_series`].
+///
+/// # Errors
+/// An argument error for 0.
+pub fn set_default_max_series(limit: usize) -> Result<()> {
+    if limit == 0 {
+        return Err(Error::argument("max_series must be at least 1, got 0"));
+    }
+    MAX_SERIES.store(limit, Relaxed);
+    Ok(())
+}
+
+/// The expiry (seconds) families registered from now on get by default; `None` is never.
+pub fn default_expires_after() -> Option<f64> {
+    Some(EXPIRES_AFTER_MS.load(Relaxed)).filter(|ms| *ms > 0).map(|ms| ms as f64 / 1000.0)
+}
+
+/// Sets [`default_expires_after`]; `None` turns expiry off.
+///
+/// # Errors
+/// An argument error for a value that is not finite and positive.
+pub fn set_default_expires_after(seconds: Option<f64>) -> Result<()> {
+    match seconds {
+        None => EXPIRES_AFTER_MS.store(0, Relaxed),
+        Some(s) if s.is_finite() && s > 0.0 => EXPIRES_AFTER_MS.store((s * 1000.0).ceil() as u64, Relaxed),
+        Some(s) => {
+            return Err(Error::argument(format!(
+                "expires_after must be a positive number of seconds, got {}",
+                crate::core::metric::format_f64(s)
+            )))
+        }
+    }
+    Ok(())
+}
+
+static CLOCK_ORIGIN: once_cell::sync::Lazy<std::time::Instant> = once_cell::sync::Lazy::new(std::time::Instant::now);
+
+/// Monotonic milliseconds since the first use, for expiry.
+#[inline]
+fn now_ms() -> u64 {
+    CLOCK_ORIGIN.elapsed().as_millis() as u64
+}
 
 impl Series {
     /// Applies an update.
@@ -205,6 +320,7 @@ impl Series {
     /// [`Error::InvalidValue`] for NaN, infinities, negative counter increments.
     #[inline]
     pub fn increment(&self, by: Number) -> Result<()> {
+        self.touch();
         match (&self.kind, by) {
             (SeriesKind::Counter, Number::Int(n)) if n >= 0 => {
                 counter::inc_int(&self.cells, n as u64);
@@ -225,6 +341,7 @@ impl Series {
     /// [`Error::InvalidValue`] for NaN and infinities; an error for other kinds.
     #[inline]
     pub fn decrement(&self, by: f64) -> Result<f64> {
+        self.touch();
         match self.kind {
             SeriesKind::Gauge => gauge::add(&self.cells, -crate::core::metric::check_finite("by", by)?),
             _ => Err(Error::argument("only gauges can be decremented")),
@@ -237,6 +354,7 @@ impl Series {
     /// [`Error::InvalidValue`] for NaN and infinities; an error for other kinds.
     #[inline]
     pub fn set(&self, v: f64) -> Result<f64> {
+        self.touch();
         match self.kind {
             SeriesKind::Gauge => gauge::set(&self.cells, v),
             _ => Err(Error::argument("only gauges can be set")),
@@ -249,9 +367,17 @@ impl Series {
     /// [`Error::InvalidValue`] for NaN and infinities; an error for other kinds.
     #[inline]
     pub fn observe(&self, v: f64) -> Result<f64> {
+        self.touch();
         match &self.kind {
             SeriesKind::Histogram(b) => b.observe(&self.cells, v),
             _ => Err(Error::argument("only histograms can observe")),
+        }
+    }
+
+    #[inline]
+    fn touch(&self) {
+        if let Some(t) = &self.touched {
+            t.store(now_ms(), Relaxed);
         }
     }
 
@@ -328,11 +454,48 @@ pub struct Family {
     desc: FamilyDesc,
     series: SeriesMap,
     store: Arc<dyn Store>,
+    /// Series held, counted apart from the map so the limit holds under racing creators.
+    count: AtomicUsize,
+    limit: usize,
+    expires_after_ms: Option<u64>,
+    dropped: AtomicU64,
 }
 
 impl Family {
     fn new(desc: FamilyDesc, store: Arc<dyn Store>) -> Self {
-        Family { desc, series: DashMap::with_hasher(ahash::RandomState::new()), store }
+        let limit = desc.max_series.unwrap_or_else(default_max_series);
+        let expires_after_ms = desc.expires_after.or_else(default_expires_after).map(|s| (s * 1000.0).ceil() as u64);
+        Family {
+            desc,
+            series: DashMap::with_hasher(ahash::RandomState::new()),
+            store,
+            count: AtomicUsize::new(0),
+            limit,
+            expires_after_ms,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// The most series this family holds.
+    pub fn max_series(&self) -> usize {
+        self.limit
+    }
+
+    /// Updates dropped because the family was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Relaxed)
+    }
+
+    /// Removes series not updated for `expires_after`; returns how many. A no-op for families
+    /// that do not expire.
+    pub fn expire_stale(&self) -> usize {
+        let Some(after) = self.expires_after_ms else { return 0 };
+        let cutoff = now_ms().saturating_sub(after);
+        let before = self.series.len();
+        self.series.retain(|_, s| s.touched.as_ref().is_none_or(|t| t.load(Relaxed) >= cutoff));
+        let removed = before.saturating_sub(self.series.len());
+        self.count.fetch_sub(removed, Relaxed);
+        removed
     }
 
     /// The family's description.
@@ -360,25 +523,35 @@ impl Family {
     /// # Errors
     /// As [`Update::check`], and label problems when the series has to be created.
     #[inline]
-    pub fn update(&self, key: &[u8], update: Update) -> Result<()> {
+    pub fn update(&self, key: &[u8], update: Update) -> Result<Outcome> {
         let update = update.check(self.desc.kind)?;
-        self.with_series(key, |s| s.apply(update))
+        self.dropping(self.with_series(key, |s| s.apply(update)))
+    }
+
+    /// Turns a full family's refusal into a counted drop.
+    #[inline]
+    fn dropping(&self, result: Result<()>) -> Result<Outcome> {
+        match result {
+            Ok(()) => Ok(Outcome::Applied),
+            Err(Error::Cardinality { .. }) => Ok(Outcome::Dropped { first: self.dropped.fetch_add(1, Relaxed) == 0 }),
+            Err(e) => Err(e),
+        }
     }
 
     /// [`Family::update`] that also keeps an exemplar for the update.
     ///
     /// # Errors
     /// As [`Family::update`]; exemplars on gauges are refused.
-    pub fn update_with_exemplar(&self, key: &[u8], update: Update, exemplar: Exemplar) -> Result<()> {
+    pub fn update_with_exemplar(&self, key: &[u8], update: Update, exemplar: Exemplar) -> Result<Outcome> {
         if self.desc.kind == MetricKind::Gauge {
             return Err(Error::argument("gauges take no exemplars"));
         }
         let update = update.check(self.desc.kind)?;
-        self.with_series(key, |s| {
+        self.dropping(self.with_series(key, |s| {
             s.apply(update)?;
             s.store_exemplar(update, exemplar);
             Ok(())
-        })
+        }))
     }
 
     /// The series for `key`, created if needed (a handle callers can keep).
@@ -427,13 +600,20 @@ impl Family {
     fn create(&self, key: &[u8]) -> Result<Arc<Series>> {
         let rendered: Arc<str> = self.validate_key(key)?.into();
         let entry = self.series.entry(key.into()).or_try_insert_with(|| {
+            // Reserve a slot first: the limit then holds however many threads create at once.
+            if self.count.fetch_add(1, Relaxed) >= self.limit {
+                self.count.fetch_sub(1, Relaxed);
+                return Err(Error::Cardinality { metric: self.desc.name.clone(), limit: self.limit });
+            }
             let (kind, init) = match (&self.desc.kind, &self.desc.buckets) {
                 (MetricKind::Counter, _) => (SeriesKind::Counter, counter::INIT.to_vec()),
                 (MetricKind::Gauge, _) => (SeriesKind::Gauge, gauge::INIT.to_vec()),
                 (MetricKind::Histogram, Some(b)) => (SeriesKind::Histogram(b.clone()), b.init()),
                 (MetricKind::Histogram, None) => return Err(Error::argument("histogram without buckets")),
             };
-            let cells = self.store.allocate(SeriesDesc { family: &self.desc.name, key }, &init)?;
+            let cells = self.store.allocate(SeriesDesc { family: &self.desc.name, key }, &init).inspect_err(|_| {
+                self.count.fetch_sub(1, Relaxed);
+            })?;
             Ok(Arc::new(Series {
                 key: key.into(),
                 rendered,
@@ -442,6 +622,7 @@ impl Family {
                 kind,
                 cells,
                 exemplars: Exemplars::default(),
+                touched: self.expires_after_ms.map(|_| AtomicU64::new(now_ms())),
             }))
         })?;
         Ok(Arc::clone(&entry))
@@ -496,13 +677,21 @@ impl Family {
     /// Removes the series for `key`; returns whether it existed. Handles held elsewhere keep
     /// working but are no longer exported.
     pub fn remove(&self, key: &[u8]) -> bool {
-        self.series.remove(key).is_some()
+        let removed = self.series.remove(key).is_some();
+        if removed {
+            self.count.fetch_sub(1, Relaxed);
+        }
+        removed
     }
 
     /// Removes every series; returns how many.
     pub fn clear(&self) -> usize {
-        let n = self.series.len();
-        self.series.clear();
+        let mut n = 0;
+        self.series.retain(|_, _| {
+            n += 1;
+            false
+        });
+        self.count.fetch_sub(n, Relaxed);
         n
     }
 }
@@ -555,6 +744,9 @@ impl Registry {
             return Self::reuse(existing, &desc);
         }
         let exposed = desc.exposed_names();
+        if exposed.iter().any(|n| n.starts_with(RESERVED_DROPPED)) {
+            return Err(Error::argument(format!("metric name {:?} is reserved for tasker_metrics' own drop counter", desc.name)));
+        }
         if let Some(owner) = exposed.iter().find_map(|n| families.exposed.get(n)) {
             let other = &families.by_name[owner].desc;
             return Err(Error::AlreadyRegistered {
@@ -646,6 +838,63 @@ mod tests {
     }
 
     #[test]
+    fn a_full_family_drops_new_label_sets_and_counts_them() {
+        let reg = Registry::default();
+        let desc = FamilyDesc::new("capped_total", "c", MetricKind::Counter, &["k"], None).unwrap().with_max_series(3).unwrap();
+        let fam = reg.register(desc).unwrap();
+        for i in 0..3 {
+            assert_eq!(fam.update(&encode_key(&[format!("v{i}")]), Update::Increment(Number::Int(1))).unwrap(), Outcome::Applied);
+        }
+        assert_eq!(fam.update(&encode_key(&["new"]), Update::Increment(Number::Int(1))).unwrap(), Outcome::Dropped { first: true });
+        assert_eq!(fam.update(&encode_key(&["newer"]), Update::Increment(Number::Int(1))).unwrap(), Outcome::Dropped { first: false });
+        assert_eq!(
+            fam.update(&encode_key(&["v0"]), Update::Increment(Number::Int(1))).unwrap(),
+            Outcome::Applied,
+            "existing series still count"
+        );
+        assert!(matches!(fam.series(&encode_key(&["x"])), Err(Error::Cardinality { limit: 3, .. })));
+        assert_eq!((fam.len(), fam.dropped()), (3, 2));
+        assert!(fam.remove(&encode_key(&["v1"])));
+        assert_eq!(fam.update(&encode_key(&["new"]), Update::Increment(Number::Int(1))).unwrap(), Outcome::Applied, "room again");
+        assert!(FamilyDesc::new("z", "", MetricKind::Gauge, &[] as &[&str], None).unwrap().with_max_series(0).is_err());
+    }
+
+    #[test]
+    fn the_limit_holds_under_racing_creators() {
+        let reg = Registry::default();
+        let fam = reg
+            .register(FamilyDesc::new("race_total", "r", MetricKind::Counter, &["k"], None).unwrap().with_max_series(100).unwrap())
+            .unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let fam = &fam;
+                s.spawn(move || {
+                    for i in 0..1_000 {
+                        let _ = fam.update(&encode_key(&[format!("{t}-{i}")]), Update::Increment(Number::Int(1))).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(fam.len(), 100);
+        assert_eq!(fam.dropped(), 8_000 - 100);
+    }
+
+    #[test]
+    fn series_expire_after_a_quiet_period() {
+        let reg = Registry::default();
+        let desc = FamilyDesc::new("seen", "s", MetricKind::Gauge, &["k"], None).unwrap().with_expires_after(0.05).unwrap();
+        let fam = reg.register(desc).unwrap();
+        assert_eq!(fam.update(&encode_key(&["old"]), Update::Set(1.0)).unwrap(), Outcome::Applied);
+        let held = fam.series(&encode_key(&["held"])).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        held.set(2.0).unwrap();
+        assert_eq!(fam.expire_stale(), 1);
+        assert!(fam.find(&encode_key(&["old"])).is_none());
+        assert!(fam.find(&encode_key(&["held"])).is_some(), "an update through a handle keeps it alive");
+        assert!(FamilyDesc::new("z", "", MetricKind::Gauge, &[] as &[&str], None).unwrap().with_expires_after(f64::NAN).is_err());
+    }
+
+    #[test]
     fn refused_updates_create_nothing() {
         let reg = Registry::default();
         let fam = counter(&reg, "jobs_total", &["queue"]).unwrap();
@@ -654,7 +903,7 @@ mod tests {
         assert!(fam.update(&key, Update::Increment(Number::Float(f64::NAN))).is_err());
         assert!(fam.update(&key, Update::Set(1.0)).is_err());
         assert!(fam.is_empty());
-        fam.update(&key, Update::Increment(Number::Int(2))).unwrap();
+        assert_eq!(fam.update(&key, Update::Increment(Number::Int(2))).unwrap(), Outcome::Applied);
         assert_eq!(fam.read(&key).unwrap().as_f64(), 2.0);
     }
 
@@ -712,8 +961,8 @@ mod tests {
         assert!(fam.is_empty(), "no implicit unlabelled series");
         let mut a = labels::KeyBuf::new();
         labels::push_pairs(&mut a, &mut [(b"status", b"ok"), (b"handler", b"H")]).unwrap();
-        fam.update(a.as_bytes(), Update::Increment(Number::Int(1))).unwrap();
-        fam.update(b"", Update::Increment(Number::Int(2))).unwrap();
+        assert_eq!(fam.update(a.as_bytes(), Update::Increment(Number::Int(1))).unwrap(), Outcome::Applied);
+        assert_eq!(fam.update(b"", Update::Increment(Number::Int(2))).unwrap(), Outcome::Applied);
         let all = fam.all_series();
         assert_eq!(fam.label_pairs(&all[0]), vec![("handler", "H"), ("status", "ok")]);
         assert_eq!(&**all[0].rendered_labels(), r#"handler="H",status="ok""#);

@@ -62,8 +62,17 @@ pub fn standalone(
         (MetricKind::Histogram, None) => Some(Buckets::new(&crate::core::metric::histogram::DEFAULT_BUCKETS)?),
         (_, b) => b,
     };
-    let desc =
-        FamilyDesc { name: name.to_owned(), help: String::new(), kind, labels: LabelNames::default(), buckets, dynamic: true, unit: None };
+    let desc = FamilyDesc {
+        name: name.to_owned(),
+        help: String::new(),
+        kind,
+        labels: LabelNames::default(),
+        buckets,
+        dynamic: true,
+        unit: None,
+        max_series: None,
+        expires_after: None,
+    };
     let (family, series) = Family::detached(desc)?;
     if let Some(v) = initial {
         series.set(v.as_f64())?;

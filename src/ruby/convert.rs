@@ -150,6 +150,15 @@ pub(crate) fn float(arg: &str, v: Value) -> Result<f64, Error> {
     number(arg, v).map(Number::as_f64)
 }
 
+/// A positive Integer (a count or limit).
+pub(crate) fn count(arg: &str, v: Value) -> Result<usize, Error> {
+    let i = Integer::from_value(v).ok_or_else(|| type_error(format!("{arg} must be an Integer, got {}", describe(v))))?;
+    i.to_u64()
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| arg_error(format!("{arg} must be a positive Integer, got {}", describe(v))))
+}
+
 /// A Symbol or String as a Rust String.
 pub(crate) fn name(arg: &str, v: Value) -> Result<String, Error> {
     if let Some(s) = Symbol::from_value(v) {

@@ -4,7 +4,7 @@
 use crate::core::exemplar::Exemplar;
 use crate::core::labels::KeyBuf;
 use crate::core::metric::MetricKind;
-use crate::core::registry::{Family, Series, Update};
+use crate::core::registry::{Family, Outcome, Series, Update};
 use crate::ruby::convert::{self, LabelSyms};
 use magnus::{prelude::*, Error, IntoValue, RArray, RHash, Ruby, Symbol, Value};
 use std::sync::Arc;
@@ -27,13 +27,15 @@ impl MetricInner {
     pub(crate) fn update(&self, labels: Option<Value>, update: Update) -> Result<(), Error> {
         let mut buf = KeyBuf::new();
         convert::label_key(&self.family, &self.syms, labels, &mut buf)?;
-        Ok(self.family.update(buf.checked(&self.family.desc().labels)?, update)?)
+        let outcome = self.family.update(buf.checked(&self.family.desc().labels)?, update)?;
+        warn_if_first_drop(&self.family, outcome)
     }
 
     /// [`MetricInner::update`] that also keeps an exemplar.
     pub(crate) fn update_with_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Exemplar) -> Result<(), Error> {
         let key = self.key(labels)?;
-        Ok(self.family.update_with_exemplar(key.as_bytes(), update, exemplar)?)
+        let outcome = self.family.update_with_exemplar(key.as_bytes(), update, exemplar)?;
+        warn_if_first_drop(&self.family, outcome)
     }
 
     fn key(&self, labels: Option<Value>) -> Result<KeyBuf, Error> {
@@ -42,6 +44,28 @@ impl MetricInner {
         buf.checked(&self.family.desc().labels)?;
         Ok(buf)
     }
+}
+
+/// Warns once per family when a full family starts dropping new label sets.
+#[inline]
+fn warn_if_first_drop(family: &Family, outcome: Outcome) -> Result<(), Error> {
+    if let Outcome::Dropped { first: true } = outcome {
+        warn_dropping(family)?;
+    }
+    Ok(())
+}
+
+#[cold]
+fn warn_dropping(family: &Family) -> Result<(), Error> {
+    // SAFETY: only called from methods Ruby invoked, on a Ruby thread.
+    let ruby = unsafe { Ruby::get_unchecked() };
+    let message = format!(
+        "tasker_metrics: metric {:?} reached its limit of {} series; updates with new label sets are dropped \
+         and counted in tasker_metrics_series_dropped_total",
+        family.desc().name,
+        family.max_series()
+    );
+    ruby.module_kernel().funcall::<_, _, Value>("warn", (message,)).map(drop)
 }
 
 /// A series handle with its labels fixed.

@@ -31,20 +31,16 @@ fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -
     guard(|| {
         let args = scan_args::scan_args::<(Value,), (), (), (), magnus::RHash, ()>(args)?;
         let name = convert::name("name", args.required.0)?;
-        let (docstring, labels, unit, buckets) = if kind == MetricKind::Histogram {
-            let kw = scan_args::get_kwargs::<_, (Value,), (Option<Value>, Option<Value>, Option<Value>), ()>(
-                args.keywords,
-                &["docstring"],
-                &["labels", "unit", "buckets"],
-            )?;
-            (kw.required.0, kw.optional.0, kw.optional.1, kw.optional.2)
+        type V = Option<Value>;
+        const COMMON: [&str; 4] = ["labels", "unit", "max_series", "expires_after"];
+        let (docstring, (labels, unit, max_series, expires_after), buckets) = if kind == MetricKind::Histogram {
+            let names = [COMMON[0], COMMON[1], COMMON[2], COMMON[3], "buckets"];
+            let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V, V), ()>(args.keywords, &["docstring"], &names)?;
+            let (l, u, m, e, b) = kw.optional;
+            (kw.required.0, (l, u, m, e), b)
         } else {
-            let kw = scan_args::get_kwargs::<_, (Value,), (Option<Value>, Option<Value>), ()>(
-                args.keywords,
-                &["docstring"],
-                &["labels", "unit"],
-            )?;
-            (kw.required.0, kw.optional.0, kw.optional.1, None)
+            let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V), ()>(args.keywords, &["docstring"], &COMMON)?;
+            (kw.required.0, kw.optional, None)
         };
         let docstring = RString::from_value(docstring)
             .ok_or_else(|| type_error(format!("docstring must be a String, got {}", describe(docstring))))?
@@ -62,6 +58,12 @@ fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -
         let mut desc = FamilyDesc::new(&name, &docstring, kind, &labels, buckets)?;
         if let Some(unit) = unit.filter(|u| !u.is_nil()) {
             desc = desc.with_unit(&convert::name("unit", unit)?)?;
+        }
+        if let Some(limit) = max_series.filter(|v| !v.is_nil()) {
+            desc = desc.with_max_series(convert::count("max_series", limit)?)?;
+        }
+        if let Some(seconds) = expires_after.filter(|v| !v.is_nil()) {
+            desc = desc.with_expires_after(convert::float("expires_after", seconds)?)?;
         }
         Ok(metric::wrap(ruby, rb_self.inner.register(desc)?))
     })
@@ -127,6 +129,23 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_method("metrics", method!(metrics, 0))?;
     class.define_private_method("_render", method!(render, 3))?;
     class.define_method("clear", method!(|s: &Registry| s.inner.clear(), 0))?;
+    module.define_singleton_method(
+        "_set_default_max_series",
+        function!(
+            |v: Value| -> Result<(), Error> { Ok(crate::core::registry::set_default_max_series(convert::count("max_series", v)?)?) },
+            1
+        ),
+    )?;
+    module.define_singleton_method(
+        "_set_default_expires_after",
+        function!(
+            |v: Value| -> Result<(), Error> {
+                let seconds = if v.is_nil() { None } else { Some(convert::float("expires_after", v)?) };
+                Ok(crate::core::registry::set_default_expires_after(seconds)?)
+            },
+            1
+        ),
+    )?;
     class.define_method(
         "==",
         method!(|s: &Registry, o: Value| <&Registry>::try_convert(o).is_ok_and(|o| Arc::ptr_eq(&s.inner, &o.inner)), 1),

@@ -115,9 +115,48 @@ impl FamilySnapshot {
     }
 }
 
-/// Reads every family of a registry, sorted by name.
+/// Name of the counter of updates dropped because a family was full.
+pub const DROPPED_TOTAL: &str = crate::core::registry::RESERVED_DROPPED;
+
+/// Reads every family of a registry, sorted by name, after removing expired series; adds
+/// `tasker_metrics_series_dropped_total{metric=...}` when any family dropped updates.
 pub fn snapshot(registry: &Registry) -> Vec<FamilySnapshot> {
-    registry.families().iter().map(|f| FamilySnapshot::of(f)).collect()
+    let families = registry.families();
+    let mut out: Vec<FamilySnapshot> = families
+        .iter()
+        .map(|f| {
+            f.expire_stale();
+            FamilySnapshot::of(f)
+        })
+        .collect();
+    let dropped: Vec<SeriesSnapshot> = families
+        .iter()
+        .filter(|f| f.dropped() > 0)
+        .map(|f| {
+            let names = crate::core::labels::LabelNames::new(&["metric"], &[]).unwrap_or_default();
+            SeriesSnapshot {
+                labels: crate::core::labels::render_pairs(&names, &[&f.desc().name]).into(),
+                sample: Sample::Counter { int: f.dropped(), float: None },
+                exemplars: Vec::new(),
+                created: 0.0,
+            }
+        })
+        .collect();
+    if !dropped.is_empty() {
+        let at = out.partition_point(|f| f.name.as_str() < DROPPED_TOTAL);
+        out.insert(
+            at,
+            FamilySnapshot {
+                name: DROPPED_TOTAL.to_owned(),
+                help: "Updates dropped because their metric reached its series limit".to_owned(),
+                kind: MetricKind::Counter,
+                le: None,
+                unit: None,
+                series: dropped,
+            },
+        );
+    }
+    out
 }
 
 /// Writes a sample value canonically: integers without `.0`, `+Inf`, `-Inf`, `NaN`, otherwise

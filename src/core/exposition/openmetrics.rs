@@ -100,24 +100,24 @@ mod tests {
     use crate::core::exposition::snapshot;
     use crate::core::labels::encode_key;
     use crate::core::metric::Buckets;
-    use crate::core::registry::{FamilyDesc, Number, Registry, Update};
+    use crate::core::registry::{FamilyDesc, Number, Outcome, Registry, Update};
 
     #[test]
     fn golden_text() {
         let reg = Registry::default();
         let c = reg.register(FamilyDesc::new("jobs_total", "Jobs \"run\"\n\\o/", MetricKind::Counter, &["queue"], None).unwrap()).unwrap();
-        c.update(&encode_key(&["a\"b\\c\nd"]), Update::Increment(Number::Int(3))).unwrap();
+        assert_eq!(c.update(&encode_key(&["a\"b\\c\nd"]), Update::Increment(Number::Int(3))).unwrap(), Outcome::Applied);
         let g = reg
             .register(FamilyDesc::new("temp_celsius", "", MetricKind::Gauge, &[] as &[&str], None).unwrap().with_unit("celsius").unwrap())
             .unwrap();
-        g.update(b"", Update::Set(-2.5)).unwrap();
+        assert_eq!(g.update(b"", Update::Set(-2.5)).unwrap(), Outcome::Applied);
         let h = reg
             .register(
                 FamilyDesc::new("lat_seconds", "L", MetricKind::Histogram, &[] as &[&str], Some(Buckets::new(&[0.1, 1.0]).unwrap()))
                     .unwrap(),
             )
             .unwrap();
-        h.update(b"", Update::Observe(0.5)).unwrap();
+        assert_eq!(h.update(b"", Update::Observe(0.5)).unwrap(), Outcome::Applied);
         let text = render(&snapshot(&reg), false);
         let expected = r#"# HELP jobs Jobs \"run\"\n\\o/
 # TYPE jobs counter
@@ -141,11 +141,17 @@ temp_celsius -2.5
     fn exemplars_and_created() {
         let reg = Registry::default();
         let c = reg.register(FamilyDesc::new("hits", "H", MetricKind::Counter, &[] as &[&str], None).unwrap()).unwrap();
-        c.update_with_exemplar(b"", Update::Increment(Number::Int(1)), Exemplar::new(&[("trace_id", "abc")], 1.0).unwrap()).unwrap();
+        assert_eq!(
+            c.update_with_exemplar(b"", Update::Increment(Number::Int(1)), Exemplar::new(&[("trace_id", "abc")], 1.0).unwrap()).unwrap(),
+            Outcome::Applied
+        );
         let h = reg
             .register(FamilyDesc::new("lat", "L", MetricKind::Histogram, &[] as &[&str], Some(Buckets::new(&[1.0]).unwrap())).unwrap())
             .unwrap();
-        h.update_with_exemplar(b"", Update::Observe(5.0), Exemplar::new(&[("trace_id", "x")], 5.0).unwrap()).unwrap();
+        assert_eq!(
+            h.update_with_exemplar(b"", Update::Observe(5.0), Exemplar::new(&[("trace_id", "x")], 5.0).unwrap()).unwrap(),
+            Outcome::Applied
+        );
         let text = render(&snapshot(&reg), true);
         assert!(text.contains("hits_total 1 # {trace_id=\"abc\"} 1 1"), "{text}");
         assert!(text.contains("lat_bucket{le=\"1.0\"} 0\n"), "{text}");

@@ -127,6 +127,21 @@ temp -2.5
     }
 
     #[test]
+    fn drops_are_exported_per_metric() {
+        let reg = Registry::default();
+        let fam =
+            reg.register(FamilyDesc::new("capped", "c", MetricKind::Gauge, &["k"], None).unwrap().with_max_series(1).unwrap()).unwrap();
+        for v in ["a", "b", "c"] {
+            let _ = fam.update(&encode_key(&[v]), crate::core::registry::Update::Set(1.0)).unwrap();
+        }
+        let text = render(&snapshot(&reg));
+        assert!(
+            text.contains("# TYPE tasker_metrics_series_dropped_total counter\ntasker_metrics_series_dropped_total{metric=\"capped\"} 2\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn counter_without_total_suffix_is_exposed_with_it() {
         let reg = Registry::default();
         let c = reg.register(FamilyDesc::new("requests", "R", MetricKind::Counter, &[] as &[&str], None).unwrap()).unwrap();
