@@ -48,7 +48,10 @@ struct Plan {
     duration: Option<Arc<Family>>,
     workflow: Option<(Arc<Family>, Arc<Family>)>,
     health: Option<(Arc<Family>, Arc<Family>)>,
-    events: Arc<Series>,
+    /// `tasker_events_total` and this event's key in it; the series is created by the first
+    /// event that is recorded, so a refused event leaves nothing behind.
+    events: (Arc<Family>, Box<[u8]>),
+    events_series: once_cell::sync::OnceCell<Arc<Series>>,
 }
 
 /// The process-wide metrics backend over a registry.
@@ -102,6 +105,20 @@ impl MetricsBackend {
     /// Family type conflicts, or payload values the metrics refuse (e.g. a negative duration).
     pub fn handle_event(&self, event: &str, payload: &Payload<'_>) -> Result<()> {
         let plan = self.plan(event)?;
+        // Every number this plan will use is checked before anything is updated, so a refused
+        // event leaves no partial trace.
+        let duration = payload.duration.as_ref().or(payload.execution_duration.as_ref());
+        if plan.duration.is_some() {
+            check_amount(duration, "Observed value")?;
+        }
+        if plan.workflow.is_some() {
+            check_amount(payload.active_task_count.as_ref(), "Gauge value")?;
+            check_amount(payload.iteration_duration.as_ref(), "Observed value")?;
+        }
+        if plan.health.is_some() {
+            check_amount(payload.healthy_task_count.as_ref(), "Gauge value")?;
+            check_amount(payload.failed_task_count.as_ref(), "Gauge value")?;
+        }
         let mut key = KeyBuf::new();
         for ((_, label), value) in LABEL_KEYS.iter().zip(payload.labels) {
             if let Some(v) = value {
@@ -144,7 +161,8 @@ impl MetricsBackend {
                 set(failed, v)?;
             }
         }
-        plan.events.increment(Number::Int(1))
+        let (family, key) = &plan.events;
+        plan.events_series.get_or_try_init(|| family.series(key))?.increment(Number::Int(1))
     }
 
     /// `TaskerMetrics.record`: one routing decision (one sampling draw), then derivation when the
@@ -201,8 +219,8 @@ impl MetricsBackend {
         let mut key = KeyBuf::new();
         key.push_name("event");
         key.push(event.as_bytes());
-        let events = self.family(EVENTS_TOTAL, MetricKind::Counter, None)?.series(key.as_bytes())?;
-        Ok(Plan { generation, counter, duration, workflow, health, events })
+        let events = (self.family(EVENTS_TOTAL, MetricKind::Counter, None)?, key.as_bytes().into());
+        Ok(Plan { generation, counter, duration, workflow, health, events, events_series: once_cell::sync::OnceCell::new() })
     }
 
     /// Every series of every family, with Tasker's key `name{k="v",...}` (label names sorted).
@@ -222,6 +240,15 @@ impl MetricsBackend {
         self.registry.clear();
         self.plans.clear();
         n
+    }
+}
+
+/// A present amount must be a finite number.
+fn check_amount(amount: Option<&Amount>, what: &str) -> Result<()> {
+    match amount {
+        None => Ok(()),
+        Some(Amount::Num(n)) => crate::core::metric::check_finite("value", n.as_f64()).map(drop),
+        Some(Amount::NotNumeric(class)) => Err(Error::argument(format!("{what} must be numeric, got: {class}"))),
     }
 }
 
@@ -314,6 +341,14 @@ mod tests {
         b.registry().register(FamilyDesc::new("step_completed_total", "x", MetricKind::Gauge, &[] as &[&str], None).unwrap()).unwrap();
         let err = b.handle_event("step.completed", &Payload::default()).unwrap_err();
         assert_eq!(err.to_string(), "metric \"step_completed_total\" is already registered as a gauge, cannot use it as a counter");
+    }
+
+    #[test]
+    fn a_refused_event_changes_nothing() {
+        let b = backend();
+        let bad = Payload { labels: [None, None, Some(b"ok")], duration: num(f64::NAN), ..Payload::default() };
+        assert!(b.handle_event("task.completed", &bad).is_err());
+        assert!(b.all_series().is_empty(), "{:?}", b.all_series().iter().map(|s| s.0.clone()).collect::<Vec<_>>());
     }
 
     #[test]

@@ -32,15 +32,7 @@ pub(crate) fn spec(
         }
         None => vec![text(backends).ok_or_else(|| field_error("backends", backends))?],
     };
-    let sampling_rate = if let Some(i) = Integer::from_value(rate) {
-        i.to_i64().map(|i| i as f64).unwrap_or(f64::INFINITY)
-    } else if let Some(f) = Float::from_value(rate) {
-        f.to_f64()
-    } else if rate.is_kind_of(ruby().class_numeric()) {
-        rate.funcall("to_f", ())?
-    } else {
-        return Err(field_error("sampling_rate", rate));
-    };
+    let sampling_rate = crate::ruby::convert::float("sampling_rate", rate).map_err(|_| field_error("sampling_rate", rate))?;
     let priority = text(priority).ok_or_else(|| field_error("priority", priority))?;
     if RHash::from_value(metadata).is_none() {
         return Err(field_error("metadata", metadata));

@@ -26,15 +26,18 @@ fn kind_of(v: Symbol) -> Result<MetricKind, Error> {
 }
 
 /// Label text for Tasker's arbitrary label values: Strings and Symbols as they are, anything
-/// else through `to_s`.
-fn label_text(v: Value) -> Result<String, Error> {
+/// else through `to_s`; a `to_s` that raises or returns invalid UTF-8 is a TypeError naming
+/// the label.
+fn label_text(label: &str, v: Value) -> Result<String, Error> {
     if let Some(t) = name_of(v) {
         return Ok(t);
     }
     if let Some(i) = Fixnum::from_value(v) {
         return Ok(i.to_i64().to_string());
     }
-    v.funcall::<_, _, RString>("to_s", ())?.to_string().map_err(|_| arg_error("label values must be valid UTF-8"))
+    v.funcall::<_, _, RString>("to_s", ()).ok().and_then(|s| s.to_string().ok()).ok_or_else(|| {
+        type_error(format!("label {label:?} value has no usable text (its to_s raised or is not UTF-8): {}", convert::describe(v)))
+    })
 }
 
 /// `_series(kind, name, labels, buckets)`: get-or-create, returns the bound handle.
@@ -47,7 +50,8 @@ fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash
         labels.foreach(|k: Value, v: Value| {
             let key =
                 name_of(k).ok_or_else(|| type_error(format!("label names must be Strings or Symbols, got {}", convert::describe(k))))?;
-            owned.push((key, label_text(v)?));
+            let text = label_text(&key, v)?;
+            owned.push((key, text));
             Ok(ForEach::Continue)
         })?;
         let buckets = match buckets {

@@ -44,7 +44,8 @@ fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -
         };
         let docstring = RString::from_value(docstring)
             .ok_or_else(|| type_error(format!("docstring must be a String, got {}", describe(docstring))))?
-            .to_string()?;
+            .to_string()
+            .map_err(|_| crate::ruby::errors::arg_error(format!("docstring must be valid UTF-8, got {}", describe(docstring))))?;
         let labels = labels.map_or(Ok(Vec::new()), |v| convert::names("labels", v))?;
         let buckets = match buckets {
             None => None,

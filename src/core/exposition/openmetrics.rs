@@ -13,7 +13,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 pub fn render(families: &[FamilySnapshot], created: bool) -> String {
     let lines: usize = families.iter().map(|f| 3 + f.series.len() * f.le.as_ref().map_or(2, |le| le.len() + 4)).sum();
     let mut out = String::with_capacity(lines * 64 + 8);
-    for family in families {
+    for family in families.iter().filter(|f| !f.series.is_empty()) {
         encode_family(&mut out, family, created);
     }
     out.push_str("# EOF\n");

@@ -10,7 +10,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Renders `families` into `out`.
 pub fn encode(out: &mut String, families: &[FamilySnapshot]) {
-    for family in families {
+    // A family without series says nothing a scraper can use; leaving it out also keeps a
+    // refused first update from showing up as an empty family.
+    for family in families.iter().filter(|f| !f.series.is_empty()) {
         encode_family(out, family);
     }
 }
