@@ -66,12 +66,6 @@ RSpec.describe "Hostile input" do # rubocop:disable RSpec/DescribeClass -- sweep
 
   def state(registry) = [registry.export, TaskerMetrics.registry.export]
 
-  def valid_prometheus?(text)
-    text.each_line.all? do |line|
-      line.start_with?("# HELP ", "# TYPE ") || line.match?(/\A[a-zA-Z_:][a-zA-Z0-9_:]*(\{(?:[a-zA-Z_]\w*="(?:[^"\\\n]|\\.)*",?)*\})? \S+\n\z/)
-    end
-  end
-
   targets.each do |target, (call, names_argument)|
     describe target do
       values.each do |what, value|
@@ -83,8 +77,8 @@ RSpec.describe "Hostile input" do # rubocop:disable RSpec/DescribeClass -- sweep
             expect(e.message).to match(names_argument)
             expect(state(registry)).to eq(before), "a refused call changed state"
           end
-          expect(valid_prometheus?(registry.export)).to be(true)
-          expect(valid_prometheus?(TaskerMetrics.registry.export)).to be(true)
+          expect(Scrape.valid?(registry.export)).to be(true)
+          expect(Scrape.valid?(TaskerMetrics.registry.export)).to be(true)
         end
       end
     end
