@@ -29,11 +29,8 @@ RSpec.describe "Stress" do # -- the whole gem under load
     last = {}
     scraper = Thread.new do
       until stop
-        [registry.export, TaskerMetrics.registry.export].each_with_index do |text, i|
-          current = Scrape.samples(text).select { |k, _| k.include?("_total") || k.include?("_count") }
-          current.each { |key, value| raise "#{key} went from #{last[[i, key]]} to #{value}" if value < last.fetch([i, key], 0) }
-          current.each { |key, value| last[[i, key]] = value }
-        end
+        monotonic!(last, :mine, registry.export)
+        monotonic!(last, :global, TaskerMetrics.registry.export)
         scrapes += 1
       end
     end
@@ -41,6 +38,18 @@ RSpec.describe "Stress" do # -- the whole gem under load
     stop = true
     scraper.join
     scrapes
+  end
+
+  # Parses a scrape (raising on a malformed line) and checks no counter went backwards.
+  def monotonic!(last, source, text)
+    Scrape.samples(text).each do |key, value|
+      next unless key.include?("_total") || key.include?("_count")
+
+      previous = last.fetch([source, key], 0)
+      raise "#{key} went from #{previous} to #{value}" if value < previous
+
+      last[[source, key]] = value
+    end
   end
 
   def expect_exact(registry, writers:, rounds:)
@@ -76,7 +85,6 @@ RSpec.describe "Stress" do # -- the whole gem under load
   end
 
   it "holds with a fork in the middle: the child writes to its own copy" do
-    child_total = nil
     threads = Array.new(4) { |id| Thread.new { writer(registry, id, 5_000) } }
     sleep 0.01
     child_total = ForkHelper.in_child do

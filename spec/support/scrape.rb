@@ -12,7 +12,7 @@ module Scrape
   # @return [Hash{String=>Float}] "name{labels}" => value
   # @raise [RuntimeError] on a malformed line
   def samples(text)
-    text.each_line.each_with_object({}) do |line, out|
+    text.each_line.with_object({}) do |line, out|
       next if line.start_with?("# HELP ", "# TYPE ")
 
       m = SAMPLE.match(line) or raise "malformed exposition line: #{line.inspect}"
