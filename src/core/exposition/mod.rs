@@ -3,6 +3,7 @@
 //! (`_total`, `_bucket`, `le="+Inf"`) belong to the encoders; stored names stay as registered.
 
 pub mod openmetrics;
+pub mod parse;
 pub mod prometheus;
 pub mod tasker;
 
