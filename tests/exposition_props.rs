@@ -29,7 +29,7 @@ fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
         (0u32..u32::MAX).prop_map(|n| Value::Counter(f64::from(n))),
         (prop::num::f64::POSITIVE | prop::num::f64::ZERO).prop_filter("finite", |v| v.is_finite()).prop_map(Value::Counter),
-        finite.clone().prop_map(Value::Gauge),
+        finite.prop_map(Value::Gauge),
         finite.prop_map(Value::Histogram),
     ]
 }
