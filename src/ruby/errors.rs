@@ -64,3 +64,19 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::guard;
+    use crate::ruby::test_support::eval;
+    use rb_sys_test_helpers::ruby_test;
+
+    #[ruby_test]
+    fn a_panic_becomes_a_rescuable_internal_error() {
+        let _: magnus::Value = eval("nil").unwrap();
+        let err = guard(|| -> Result<(), magnus::Error> { panic!("boom") }).unwrap_err();
+        assert!(err.to_string().contains("internal error in tasker_metrics: boom"), "{err}");
+        let class: String = eval("TaskerMetrics::InternalError.ancestors.include?(StandardError).to_s").unwrap();
+        assert_eq!(class, "true");
+    }
+}
