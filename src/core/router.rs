@@ -373,19 +373,26 @@ impl EventRouter {
 
     /// Registers (or replaces, keeping its position) a mapping.
     pub fn map(&self, mapping: EventMapping) -> Arc<EventMapping> {
-        self.map_all(vec![mapping]).pop().unwrap_or_else(|| unreachable!("one mapping in, one out"))
+        let mapping = Arc::new(mapping);
+        self.store_all(std::slice::from_ref(&mapping));
+        mapping
     }
 
     /// Registers several mappings in one atomic change.
     pub fn map_all(&self, mappings: Vec<EventMapping>) -> Vec<Arc<EventMapping>> {
+        let out: Vec<Arc<EventMapping>> = mappings.into_iter().map(Arc::new).collect();
+        self.store_all(&out);
+        out
+    }
+
+    /// One copy-on-write step: readers see all of `mappings` or none.
+    fn store_all(&self, mappings: &[Arc<EventMapping>]) {
         let _guard = self.writer.lock();
         let mut next = RouterState::clone(&self.state.load());
-        let out: Vec<Arc<EventMapping>> = mappings.into_iter().map(Arc::new).collect();
-        for m in &out {
+        for m in mappings {
             next.insert(Arc::clone(m));
         }
         self.state.store(Arc::new(next));
-        out
     }
 
     /// Back to the default mappings.
