@@ -8,7 +8,7 @@ require "tasker_metrics"
 require_relative "support/mmap_peer"
 
 def populate(registry, counters:, histograms:)
-  requests = registry.counter(:bench_requests_total, docstring: "Requests", labels: %i[route status])
+  requests = registry.counter(:bench_requests_total, docstring: "Requests", labels: %i[route status], max_series: [counters, 1].max)
   counters.times { |i| requests.increment(by: (i % 7) + 1, labels: { route: "/r#{i / 100}", status: (i % 100).to_s }) }
   latency = registry.histogram(:bench_latency_seconds, docstring: "Latency", labels: %i[route])
   histograms.times { |i| latency.observe((i % 50) / 10.0, labels: { route: "/r#{i}" }) }
