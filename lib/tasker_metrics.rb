@@ -27,6 +27,7 @@ require_relative "tasker_metrics/fork_hook"
 require_relative "tasker_metrics/rack/exporter"
 require_relative "tasker_metrics/rack/endpoint"
 require_relative "tasker_metrics/subscriber"
+require_relative "tasker_metrics/push"
 require_relative "tasker_metrics/configuration"
 require_relative "tasker_metrics/installer"
 require_relative "tasker_metrics/railtie" if defined?(Rails::Railtie)

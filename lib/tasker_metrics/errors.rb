@@ -10,6 +10,9 @@ module TaskerMetrics
   # The value store (memory-mapped files in multi-process mode) failed.
   class StoreError < Error; end
 
+  # A Pushgateway refused a push, timed out or could not be reached.
+  class PushError < Error; end
+
   # A bug inside the native extension, caught before it could crash the process.
   class InternalError < Error; end
 end
