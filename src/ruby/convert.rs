@@ -159,13 +159,30 @@ pub(crate) fn count(arg: &str, v: Value) -> Result<usize, Error> {
         .ok_or_else(|| arg_error(format!("{arg} must be a positive Integer, got {}", describe(v))))
 }
 
+/// Runs `f` on the text of a String or Symbol, borrowed (no copy). `f` must not call Ruby.
+#[inline]
+pub(crate) fn with_text<R>(v: Value, f: impl FnOnce(&str) -> R) -> Option<R> {
+    if let Some(s) = RString::from_value(v) {
+        // SAFETY: the bytes are only read by `f`, which runs no Ruby code, while `v` is alive.
+        return std::str::from_utf8(unsafe { s.as_slice() }).ok().map(f);
+    }
+    let name = Symbol::from_value(v)?.name().ok()?;
+    Some(f(&name))
+}
+
+/// The text of a String or Symbol (`None` for other types and for invalid UTF-8).
+#[inline]
+pub(crate) fn text(v: Value) -> Option<String> {
+    with_text(v, str::to_owned)
+}
+
 /// A Symbol or String as a Rust String.
 pub(crate) fn name(arg: &str, v: Value) -> Result<String, Error> {
-    if let Some(s) = Symbol::from_value(v) {
-        return Ok(s.name()?.into_owned());
+    if let Some(t) = text(v) {
+        return Ok(t);
     }
-    if let Some(s) = RString::from_value(v) {
-        return s.to_string().map_err(|_| arg_error(format!("{arg} must be valid UTF-8, got {}", describe(v))));
+    if RString::from_value(v).is_some() || Symbol::from_value(v).is_some() {
+        return Err(arg_error(format!("{arg} must be valid UTF-8, got {}", describe(v))));
     }
     Err(type_error(format!("{arg} must be a String or Symbol, got {}", describe(v))))
 }

@@ -3,7 +3,7 @@
 //! fields, including metadata, which is copied into Rust as plain data.
 
 use crate::core::router::{self, Backend, EventMapping as CoreMapping, MappingSpec, Meta};
-use crate::ruby::convert::describe;
+use crate::ruby::convert::{describe, text};
 use crate::ruby::errors::{arg_error, guard};
 use magnus::{function, method, prelude::*, Error, Float, Integer, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
 use std::sync::Arc;
@@ -46,13 +46,6 @@ fn field_error(field: &str, v: Value) -> Error {
 
 fn inspect(v: Value) -> String {
     v.funcall::<_, _, String>("inspect", ()).unwrap_or_else(|_| describe(v))
-}
-
-fn text(v: Value) -> Option<String> {
-    if let Some(s) = Symbol::from_value(v) {
-        return s.name().ok().map(|n| n.into_owned());
-    }
-    RString::from_value(v).and_then(|s| s.to_string().ok())
 }
 
 fn meta(v: Value, depth: usize) -> Result<Meta, Error> {

@@ -3,9 +3,10 @@
 //! reads or swaps the core router's snapshot.
 
 use crate::core::router::{self, Backend, EventMapping as CoreMapping, EventRouter as CoreRouter};
+use crate::ruby::convert::text;
 use crate::ruby::errors::{arg_error, guard};
 use crate::ruby::event_mapping::{self, EventMapping};
-use magnus::{method, prelude::*, Error, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
+use magnus::{method, prelude::*, Error, RArray, RHash, RModule, Ruby, Value};
 use std::sync::Arc;
 
 fn router() -> &'static CoreRouter {
@@ -17,28 +18,7 @@ pub(crate) fn event_name(v: Value) -> Result<String, Error> {
     if v.is_nil() {
         return Err(arg_error("event_name cannot be nil"));
     }
-    name_of(v).ok_or_else(|| arg_error(format!("event_name must be a String or Symbol, got: {}", crate::ruby::convert::describe(v))))
-}
-
-/// Runs `f` on the text of a String or Symbol, borrowed (no copy). `f` must not call Ruby.
-#[inline]
-pub(crate) fn with_name<R>(v: Value, f: impl FnOnce(&str) -> R) -> Option<R> {
-    if let Some(s) = RString::from_value(v) {
-        // SAFETY: the bytes are only read by `f`, which runs no Ruby code, while `v` is alive.
-        return std::str::from_utf8(unsafe { s.as_slice() }).ok().map(f);
-    }
-    let name = Symbol::from_value(v)?.name().ok()?;
-    Some(f(&name))
-}
-
-/// The text of a String or Symbol, without allocating a Ruby object.
-#[inline]
-pub(crate) fn name_of(v: Value) -> Option<String> {
-    if let Some(s) = RString::from_value(v) {
-        // SAFETY: copied at once.
-        return std::str::from_utf8(unsafe { s.as_slice() }).ok().map(str::to_owned);
-    }
-    Symbol::from_value(v).and_then(|s| s.name().ok()).map(|n| n.into_owned())
+    text(v).ok_or_else(|| arg_error(format!("event_name must be a String or Symbol, got: {}", crate::ruby::convert::describe(v))))
 }
 
 fn map(ruby: &Ruby, _rb_self: Value, args: &[Value]) -> Result<Value, Error> {
@@ -52,15 +32,15 @@ fn map(ruby: &Ruby, _rb_self: Value, args: &[Value]) -> Result<Value, Error> {
 }
 
 fn mapping_for(ruby: &Ruby, _rb_self: Value, name: Value) -> Option<Value> {
-    name_of(name).and_then(|n| router().mapping_for(&n)).map(|m| EventMapping::wrap(ruby, m))
+    text(name).and_then(|n| router().mapping_for(&n)).map(|m| EventMapping::wrap(ruby, m))
 }
 
 fn predicate(name: Value, backend: Backend) -> bool {
-    name_of(name).is_some_and(|n| router().routes_to(&n, backend))
+    text(name).is_some_and(|n| router().routes_to(&n, backend))
 }
 
 fn events_for_backend(ruby: &Ruby, _rb_self: Value, backend: Value) -> Result<RArray, Error> {
-    let b = name_of(backend).and_then(|n| Backend::from_query_name(&n)).ok_or_else(|| {
+    let b = text(backend).and_then(|n| Backend::from_query_name(&n)).ok_or_else(|| {
         let shown = backend.funcall::<_, _, String>("inspect", ()).unwrap_or_else(|_| "?".into());
         Error::from(router::unknown_backend(&shown))
     })?;
@@ -72,7 +52,7 @@ fn events_for_backend(ruby: &Ruby, _rb_self: Value, backend: Value) -> Result<RA
 /// The one sampling draw: `nil` when unmapped, disabled or not sampled, else the backend mask
 /// (trace 1, metrics 2, logs 4).
 fn decide(_rb_self: Value, name: Value) -> Option<u8> {
-    name_of(name).and_then(|n| router().decide(&n)).map(|b| b.bits())
+    text(name).and_then(|n| router().decide(&n)).map(|b| b.bits())
 }
 
 fn routing_stats(ruby: &Ruby, _rb_self: Value) -> Result<RHash, Error> {
@@ -110,10 +90,8 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_private_method("_map", method!(map, -1))?;
     class.define_private_method("_decide", method!(decide, 1))?;
     class.define_method("mapping_for", method!(mapping_for, 1))?;
-    class.define_method(
-        "mapping_exists?",
-        method!(|_s: Value, n: Value| name_of(n).is_some_and(|n| router().mapping_for(&n).is_some()), 1),
-    )?;
+    class
+        .define_method("mapping_exists?", method!(|_s: Value, n: Value| text(n).is_some_and(|n| router().mapping_for(&n).is_some()), 1))?;
     class.define_method("routes_to_traces?", method!(|_s: Value, n: Value| predicate(n, Backend::Trace), 1))?;
     class.define_method("routes_to_metrics?", method!(|_s: Value, n: Value| predicate(n, Backend::Metrics), 1))?;
     class.define_method("routes_to_logs?", method!(|_s: Value, n: Value| predicate(n, Backend::Logs), 1))?;

@@ -7,7 +7,7 @@ use crate::core::metric::{Buckets, MetricKind};
 use crate::core::router::EventRouter;
 use crate::core::tasker;
 use crate::ruby::errors::{arg_error, guard, type_error};
-use crate::ruby::event_router::{event_name, name_of, with_name};
+use crate::ruby::event_router::event_name;
 use crate::ruby::gvl::without_gvl;
 use crate::ruby::{convert, metric, payload};
 use magnus::{function, method, prelude::*, r_hash::ForEach, Error, Fixnum, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
@@ -29,7 +29,7 @@ fn kind_of(v: Symbol) -> Result<MetricKind, Error> {
 /// else through `to_s`; a `to_s` that raises or returns invalid UTF-8 is a TypeError naming
 /// the label.
 fn label_text(label: &str, v: Value) -> Result<String, Error> {
-    if let Some(t) = name_of(v) {
+    if let Some(t) = convert::text(v) {
         return Ok(t);
     }
     if let Some(i) = Fixnum::from_value(v) {
@@ -44,12 +44,12 @@ fn label_text(label: &str, v: Value) -> Result<String, Error> {
 fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash, buckets: Option<RArray>) -> Result<Value, Error> {
     guard(|| {
         let kind = kind_of(kind)?;
-        let name = name_of(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
+        let name = convert::text(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
         let name = tasker::check_name(Some(&name))?.to_owned();
         let mut owned: Vec<(String, String)> = Vec::with_capacity(labels.len());
         labels.foreach(|k: Value, v: Value| {
-            let key =
-                name_of(k).ok_or_else(|| type_error(format!("label names must be Strings or Symbols, got {}", convert::describe(k))))?;
+            let key = convert::text(k)
+                .ok_or_else(|| type_error(format!("label names must be Strings or Symbols, got {}", convert::describe(k))))?;
             let text = label_text(&key, v)?;
             owned.push((key, text));
             Ok(ForEach::Continue)
@@ -108,7 +108,7 @@ fn record(args: &[Value]) -> Result<bool, Error> {
                 payload.duration = Some(payload::tasker_amount(d));
             }
         }
-        match with_name(name, |n| backend().record(EventRouter::global(), n, &payload)) {
+        match convert::with_text(name, |n| backend().record(EventRouter::global(), n, &payload)) {
             Some(recorded) => Ok(recorded?),
             None => Err(event_name(name).err().unwrap_or_else(|| arg_error("event_name must be valid UTF-8"))),
         }
@@ -136,7 +136,7 @@ fn export(ruby: &Ruby, _rb_self: Value, generated: String) -> Result<RString, Er
 fn standalone(ruby: &Ruby, kind: Symbol, name: Value, buckets: Value, initial: Value) -> Result<Value, Error> {
     guard(|| {
         let kind = kind_of(kind)?;
-        let name = if name.is_nil() { None } else { name_of(name) };
+        let name = if name.is_nil() { None } else { convert::text(name) };
         // Tasker's rules apply to what was given: nil buckets are "not an array", nil initial value
         // "not numeric".
         let buckets: Option<Buckets> = match kind {
