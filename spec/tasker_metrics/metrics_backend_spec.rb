@@ -140,6 +140,8 @@ RSpec.describe TaskerMetrics::MetricsBackend do
     backend.counter("shared_total", k: "v").increment
     expect(native.get(labels: { k: "v" })).to eq(2)
     expect(TaskerMetrics.registry.export.scan(/^shared_total\{/).size).to eq(1)
+    expect { backend.counter("shared_total", other: "v") }.to raise_error(ArgumentError, /unknown label "other"/)
+    expect { backend.counter("shared_total") }.to raise_error(ArgumentError, /missing label "k"/)
   end
 
   it "counts exactly with 5 threads incrementing while 10 threads create counters" do

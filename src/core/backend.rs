@@ -3,7 +3,7 @@
 //! a cached [`Plan`] (which families it updates), so deriving a known event allocates nothing.
 
 use crate::core::error::{Error, Result};
-use crate::core::labels::{KeyBuf, KEY_SEPARATOR};
+use crate::core::labels::{self, KeyBuf, KEY_SEPARATOR};
 use crate::core::metric::{Buckets, MetricKind};
 use crate::core::registry::{Family, FamilyDesc, Number, Registry, Series, Update};
 use crate::core::router::{Backend, EventRouter};
@@ -97,6 +97,28 @@ impl MetricsBackend {
             )));
         }
         self.registry.register(FamilyDesc::dynamic(name, &tasker::help_for(name, kind), kind, buckets)?)
+    }
+
+    /// The series of `family` for `(name, value)` label pairs in any order, created if needed:
+    /// dynamic families take any names, fixed ones exactly their declared names.
+    ///
+    /// # Errors
+    /// Label problems (unknown, repeated or missing names, values that are too long or not
+    /// UTF-8), or a full family.
+    pub fn series(&self, family: &Family, pairs: &mut [(&[u8], &[u8])]) -> Result<Arc<Series>> {
+        let desc = family.desc();
+        if desc.dynamic {
+            return family.series(pairs_key(pairs)?.as_bytes());
+        }
+        let given: Vec<String> = pairs.iter().map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect();
+        let mut key = KeyBuf::new();
+        for (label, slot) in desc.labels.iter().zip(labels::match_names(&desc.name, &desc.labels, &given)?) {
+            match slot {
+                Some(i) => key.push(pairs[i].1),
+                None => return Err(labels::missing(&desc.name, &desc.labels, label)),
+            }
+        }
+        family.series(key.checked(&desc.labels)?)
     }
 
     /// Derives and records the metrics of one event (does not consult the router).

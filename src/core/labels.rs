@@ -304,6 +304,30 @@ pub fn render_named_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)
     out
 }
 
+/// Matches label names given in any order (`given`) to a family's declared names: for each
+/// declared name, in declared order, the index of its value in `given`, or `None` when missing
+/// (the caller reports that with [`missing`] when it reaches it).
+///
+/// # Errors
+/// [`Error::LabelMismatch`] for the first name, in `given` order, that is unknown or repeated.
+pub fn match_names<S: AsRef<str>>(metric: &str, names: &LabelNames, given: &[S]) -> Result<Vec<Option<usize>>> {
+    let mut slots = vec![None; names.len()];
+    for (i, name) in given.iter().enumerate() {
+        let name = name.as_ref();
+        match names.position(name.as_bytes()) {
+            Some(slot) if slots[slot].is_none() => slots[slot] = Some(i),
+            Some(_) => return Err(mismatch(metric, names, format!("label {name:?} given twice"))),
+            None => return Err(mismatch(metric, names, format!("unknown label {name:?}"))),
+        }
+    }
+    Ok(slots)
+}
+
+/// The [`Error::LabelMismatch`] for a declared label that was not given.
+pub fn missing(metric: &str, names: &LabelNames, name: &str) -> Error {
+    mismatch(metric, names, format!("missing label {name:?}"))
+}
+
 /// Builds a [`Error::LabelMismatch`].
 pub fn mismatch(metric: &str, names: &LabelNames, problem: String) -> Error {
     Error::LabelMismatch { metric: metric.to_owned(), problem, expected: names.describe() }
@@ -426,6 +450,21 @@ mod tests {
         let err = decode_key("m", &names, &encode_key(&[long.as_str()])).unwrap_err();
         assert_eq!(err.to_string(), "invalid value for label \"a\": 16385 bytes long, more than the 16384 allowed");
         assert!(decode_pairs(&encode_key(&["a", long.as_str()])).is_err());
+    }
+
+    #[test]
+    fn names_are_matched_in_declared_order() {
+        let names = LabelNames::new(&["a", "b", "c"], &[]).unwrap();
+        assert_eq!(match_names("m", &names, &["c", "a"]).unwrap(), vec![Some(1), None, Some(0)]);
+        assert_eq!(
+            match_names("m", &names, &["a", "z"]).unwrap_err().to_string(),
+            "invalid labels for metric \"m\": unknown label \"z\" (expected \"a\", \"b\", \"c\")"
+        );
+        assert!(match_names("m", &names, &["b", "b"]).unwrap_err().to_string().contains("label \"b\" given twice"));
+        assert_eq!(
+            missing("m", &names, "b").to_string(),
+            "invalid labels for metric \"m\": missing label \"b\" (expected \"a\", \"b\", \"c\")"
+        );
     }
 
     #[test]

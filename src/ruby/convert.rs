@@ -243,32 +243,30 @@ fn missing_labels(family: &Family) -> Error {
 #[cold]
 fn label_key_slow(family: &Family, hash: RHash, buf: &mut KeyBuf) -> Result<(), Error> {
     let desc = family.desc();
-    let mut slots: Vec<Option<Value>> = vec![None; desc.labels.len()];
-    let mut problem = None;
+    let mut given: Vec<(String, Value)> = Vec::with_capacity(hash.len());
+    let mut bad_name = None;
     hash.foreach(|k: Value, v: Value| {
-        let key = match name("label name", k) {
-            Ok(key) => key,
-            Err(e) => {
-                problem = Some(Err(e));
-                return Ok(ForEach::Stop);
+        Ok(match name("label name", k) {
+            Ok(key) => {
+                given.push((key, v));
+                ForEach::Continue
             }
-        };
-        match desc.labels.position(key.as_bytes()) {
-            Some(i) if slots[i].is_none() => slots[i] = Some(v),
-            Some(_) => problem = Some(Ok(format!("label {key:?} given twice"))),
-            None => problem = Some(Ok(format!("unknown label {key:?}"))),
-        }
-        Ok(if problem.is_some() { ForEach::Stop } else { ForEach::Continue })
+            Err(e) => {
+                bad_name = Some(e);
+                ForEach::Stop
+            }
+        })
     })?;
-    match problem {
-        Some(Err(e)) => return Err(e),
-        Some(Ok(p)) => return Err(labels::mismatch(&desc.name, &desc.labels, p).into()),
-        None => {}
+    // A repeated or unknown name before the bad key (in hash order) is reported first.
+    let names: Vec<&str> = given.iter().map(|(k, _)| k.as_str()).collect();
+    let order = labels::match_names(&desc.name, &desc.labels, &names)?;
+    if let Some(e) = bad_name {
+        return Err(e);
     }
-    for (name, slot) in desc.labels.iter().zip(&slots) {
+    for (label, slot) in desc.labels.iter().zip(order) {
         match slot {
-            Some(v) => push_value(buf, name, *v)?,
-            None => return Err(labels::mismatch(&desc.name, &desc.labels, format!("missing label {name:?}")).into()),
+            Some(i) => push_value(buf, label, given[i].1)?,
+            None => return Err(labels::missing(&desc.name, &desc.labels, label).into()),
         }
     }
     Ok(())

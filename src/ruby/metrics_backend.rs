@@ -1,7 +1,7 @@
 //! `TaskerMetrics::MetricsBackend` (a stdlib `Singleton`, see lib/tasker_metrics/metrics_backend.rb)
 //! and `TaskerMetrics.record`, the one native call subscribers make per event.
 
-use crate::core::backend::{self, MetricsBackend as CoreBackend};
+use crate::core::backend::MetricsBackend as CoreBackend;
 use crate::core::exposition::{snapshot, tasker as tasker_format};
 use crate::core::metric::{Buckets, MetricKind};
 use crate::core::router::EventRouter;
@@ -60,16 +60,7 @@ fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash
         };
         let family = backend().family(&name, kind, buckets)?;
         let mut pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
-        let series = if family.desc().dynamic {
-            family.series(backend::pairs_key(&mut pairs)?.as_bytes())?
-        } else {
-            let h = ruby.hash_new();
-            for (k, v) in &owned {
-                h.aset(ruby.str_new(k), ruby.str_new(v))?;
-            }
-            let inner = metric::MetricInner::new(std::sync::Arc::clone(&family));
-            return Ok(metric::wrap_bound(ruby, metric::bind(&inner, &[h.as_value()])?));
-        };
+        let series = backend().series(&family, &mut pairs)?;
         Ok(metric::wrap_bound(ruby, metric::BoundInner { family, series }))
     })
 }
