@@ -50,7 +50,7 @@ impl FamilySnapshot {
             name: desc.base_name().to_owned(),
             help: desc.help.clone(),
             kind: desc.kind,
-            le: desc.buckets.as_ref().map(|b| b.le_values().to_vec().into()),
+            le: desc.buckets.as_ref().map(|b| Arc::clone(b.le_values())),
             unit: desc.unit.clone(),
             series: Self::series_of(family),
         }

@@ -57,8 +57,8 @@ impl Buckets {
         &self.bounds
     }
 
-    /// Rendered `le` label values, without `+Inf`.
-    pub fn le_values(&self) -> &[Box<str>] {
+    /// Rendered `le` label values, without `+Inf`, shared (snapshots take a reference, not a copy).
+    pub fn le_values(&self) -> &Arc<[Box<str>]> {
         &self.le
     }
 
