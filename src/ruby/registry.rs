@@ -102,17 +102,14 @@ fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, creat
     guard(|| {
         let format = format(format_name, created)?;
         let registry = Arc::clone(&rb_self.inner);
-        let body = without_gvl(move || {
+        let (text, compressed) = without_gvl(move || {
             let text = exposition::render(format, &snapshot(&registry));
-            if gzip {
-                Err(exposition::gzip(text.as_bytes()))
-            } else {
-                Ok(text)
-            }
+            let compressed = gzip.then(|| exposition::gzip(text.as_bytes()));
+            (text, compressed)
         });
-        Ok(match body {
-            Ok(text) => ruby.str_new(&text),
-            Err(bytes) => ruby.str_from_slice(&bytes),
+        Ok(match compressed {
+            Some(bytes) => ruby.str_from_slice(&bytes),
+            None => ruby.str_new(&text),
         })
     })
 }
