@@ -2,11 +2,13 @@
 //! Nothing under `core` may name a magnus or rb-sys type.
 
 pub mod backend;
+pub mod desc;
 pub mod error;
 pub mod exemplar;
 pub mod exposition;
 pub mod labels;
 pub mod metric;
+pub mod multiprocess;
 pub mod registry;
 pub mod router;
 pub mod sampler;

@@ -4,11 +4,12 @@
 //! path) validates the label values, renders its label pairs once and allocates its cells.
 //! This module knows nothing of Ruby or of output formats.
 
+pub use crate::core::desc::{FamilyDesc, GaugeMode};
 use crate::core::error::{Error, Result};
 use crate::core::exemplar::{Exemplar, Exemplars};
 use crate::core::labels::{self, LabelNames, KEY_SEPARATOR};
 use crate::core::metric::{counter, gauge, Buckets, MetricKind, Sample};
-use crate::core::store::{Cells, LocalStore, SeriesDesc, Store};
+use crate::core::store::{Cells, FamilySlot, LocalStore, Store};
 use dashmap::DashMap;
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
@@ -68,139 +69,6 @@ impl Update {
             (MetricKind::Gauge, Update::Set(v)) | (MetricKind::Histogram, Update::Observe(v)) => check_finite("value", v).map(|_| self),
             (kind, update) => Err(Error::argument(format!("a {} does not support {update:?}", kind.as_str()))),
         }
-    }
-}
-
-/// What a family is: name, help, type, label names and (histograms) buckets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FamilyDesc {
-    /// Metric name, validated.
-    pub name: String,
-    /// HELP text.
-    pub help: String,
-    /// Metric type.
-    pub kind: MetricKind,
-    /// Declared label names.
-    pub labels: LabelNames,
-    /// Bucket bounds, for histograms only.
-    pub buckets: Option<Buckets>,
-    /// Label names vary per series (Tasker's `counter(name, **labels)`); `labels` is then empty.
-    pub dynamic: bool,
-    /// OpenMetrics unit (`seconds`, `bytes`); the name must end with `_<unit>`.
-    pub unit: Option<String>,
-    /// Most series the family may hold; `None` takes [`default_max_series`] at registration.
-    pub max_series: Option<usize>,
-    /// Seconds without an update after which a series leaves the exposition; `None` takes
-    /// [`default_expires_after`] at registration.
-    pub expires_after: Option<f64>,
-}
-
-impl FamilyDesc {
-    /// Validates a description: the name, the label names (`le` is reserved on histograms) and
-    /// that buckets are given exactly for histograms.
-    ///
-    /// # Errors
-    /// The first rule broken, naming the bad value.
-    pub fn new<S: AsRef<str>>(name: &str, help: &str, kind: MetricKind, label_names: &[S], buckets: Option<Buckets>) -> Result<Self> {
-        labels::validate_metric_name(name)?;
-        let reserved: &[&str] = if kind == MetricKind::Histogram { &["le"] } else { &[] };
-        let labels = LabelNames::new(label_names, reserved)?;
-        let buckets = match (kind, buckets) {
-            (MetricKind::Histogram, Some(b)) => Some(b),
-            (MetricKind::Histogram, None) => Some(Buckets::new(&crate::core::metric::histogram::DEFAULT_BUCKETS)?),
-            (_, None) => None,
-            (_, Some(_)) => {
-                return Err(Error::argument(format!("buckets are only valid for histograms, not for {} {name:?}", kind.as_str())))
-            }
-        };
-        Ok(FamilyDesc {
-            name: name.to_owned(),
-            help: help.to_owned(),
-            kind,
-            labels,
-            buckets,
-            dynamic: false,
-            unit: None,
-            max_series: None,
-            expires_after: None,
-        })
-    }
-
-    /// Sets the family's series limit.
-    ///
-    /// # Errors
-    /// An argument error for 0.
-    pub fn with_max_series(mut self, limit: usize) -> Result<Self> {
-        if limit == 0 {
-            return Err(Error::argument("max_series must be at least 1, got 0"));
-        }
-        self.max_series = Some(limit);
-        Ok(self)
-    }
-
-    /// Sets the seconds without an update after which a series expires.
-    ///
-    /// # Errors
-    /// An argument error for a value that is not finite and positive.
-    pub fn with_expires_after(mut self, seconds: f64) -> Result<Self> {
-        if !(seconds.is_finite() && seconds > 0.0) {
-            return Err(Error::argument(format!(
-                "expires_after must be a positive number of seconds, got {}",
-                crate::core::metric::format_f64(seconds)
-            )));
-        }
-        self.expires_after = Some(seconds);
-        Ok(self)
-    }
-
-    /// Declares the family's unit, which its name (without a counter's `_total`) must end with.
-    ///
-    /// # Errors
-    /// An argument error for a unit that is not `[a-zA-Z0-9_]+` or that the name does not end with.
-    pub fn with_unit(mut self, unit: &str) -> Result<Self> {
-        if unit.is_empty() || !unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(Error::argument(format!("invalid unit {unit:?}: must match [a-zA-Z0-9_]+")));
-        }
-        if !self.base_name().ends_with(&format!("_{unit}")) {
-            return Err(Error::argument(format!("metric name {:?} must end with its unit \"_{unit}\"", self.name)));
-        }
-        self.unit = Some(unit.to_owned());
-        Ok(self)
-    }
-
-    /// A family whose series may each carry their own label names.
-    ///
-    /// # Errors
-    /// As [`FamilyDesc::new`].
-    pub fn dynamic(name: &str, help: &str, kind: MetricKind, buckets: Option<Buckets>) -> Result<Self> {
-        Ok(FamilyDesc { dynamic: true, ..FamilyDesc::new::<&str>(name, help, kind, &[], buckets)? })
-    }
-
-    /// The name of a counter without a trailing `_total`; other names unchanged.
-    pub fn base_name(&self) -> &str {
-        match self.kind {
-            MetricKind::Counter => self.name.strip_suffix("_total").filter(|b| !b.is_empty()).unwrap_or(&self.name),
-            _ => &self.name,
-        }
-    }
-
-    /// Sample names this family puts in an exposition, for collision checks.
-    fn exposed_names(&self) -> Vec<String> {
-        let base = self.base_name();
-        match self.kind {
-            MetricKind::Counter => vec![base.to_owned(), format!("{base}_total"), format!("{base}_created")],
-            MetricKind::Gauge => vec![base.to_owned()],
-            MetricKind::Histogram => ["", "_bucket", "_sum", "_count", "_created"].iter().map(|s| format!("{base}{s}")).collect(),
-        }
-    }
-
-    fn summary(&self) -> String {
-        let labels = if self.dynamic { "any labels".to_owned() } else { self.labels.describe() };
-        let mut s = format!("a {} with {labels}", self.kind.as_str());
-        if let (MetricKind::Histogram, Some(b)) = (self.kind, &self.buckets) {
-            s.push_str(&format!(" and buckets {:?}", b.bounds()));
-        }
-        s
     }
 }
 
@@ -453,27 +321,29 @@ type SeriesMap = DashMap<Box<[u8]>, Arc<Series>, ahash::RandomState>;
 pub struct Family {
     desc: FamilyDesc,
     series: SeriesMap,
-    store: Arc<dyn Store>,
+    store: RwLock<Arc<dyn Store>>,
+    /// The store's view of the family, and its count of updates dropped because it was full.
+    slot: FamilySlot,
     /// Series held, counted apart from the map so the limit holds under racing creators.
     count: AtomicUsize,
     limit: usize,
     expires_after_ms: Option<u64>,
-    dropped: AtomicU64,
 }
 
 impl Family {
-    fn new(desc: FamilyDesc, store: Arc<dyn Store>) -> Self {
+    fn new(desc: FamilyDesc, store: Arc<dyn Store>) -> Result<Self> {
         let limit = desc.max_series.unwrap_or_else(default_max_series);
         let expires_after_ms = desc.expires_after.or_else(default_expires_after).map(|s| (s * 1000.0).ceil() as u64);
-        Family {
+        let slot = store.family(&desc)?;
+        Ok(Family {
             desc,
             series: DashMap::with_hasher(ahash::RandomState::new()),
-            store,
+            store: RwLock::new(store),
+            slot,
             count: AtomicUsize::new(0),
             limit,
             expires_after_ms,
-            dropped: AtomicU64::new(0),
-        }
+        })
     }
 
     /// The most series this family holds.
@@ -483,7 +353,7 @@ impl Family {
 
     /// Updates dropped because the family was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Relaxed)
+        self.slot.dropped.as_slice()[0].load(Relaxed)
     }
 
     /// Removes series not updated for `expires_after`; returns how many. A no-op for families
@@ -491,9 +361,16 @@ impl Family {
     pub fn expire_stale(&self) -> usize {
         let Some(after) = self.expires_after_ms else { return 0 };
         let cutoff = now_ms().saturating_sub(after);
-        let before = self.series.len();
-        self.series.retain(|_, s| s.touched.as_ref().is_none_or(|t| t.load(Relaxed) >= cutoff));
-        let removed = before.saturating_sub(self.series.len());
+        let store = self.store.read();
+        let mut removed = 0;
+        self.series.retain(|_, s| {
+            let keep = s.touched.as_ref().is_none_or(|t| t.load(Relaxed) >= cutoff);
+            if !keep {
+                store.retire(&s.cells);
+                removed += 1;
+            }
+            keep
+        });
         self.count.fetch_sub(removed, Relaxed);
         removed
     }
@@ -533,7 +410,7 @@ impl Family {
     fn dropping(&self, result: Result<()>) -> Result<Outcome> {
         match result {
             Ok(()) => Ok(Outcome::Applied),
-            Err(Error::Cardinality { .. }) => Ok(Outcome::Dropped { first: self.dropped.fetch_add(1, Relaxed) == 0 }),
+            Err(Error::Cardinality { .. }) => Ok(Outcome::Dropped { first: self.slot.dropped.as_slice()[0].fetch_add(1, Relaxed) == 0 }),
             Err(e) => Err(e),
         }
     }
@@ -599,19 +476,16 @@ impl Family {
     #[cold]
     fn create(&self, key: &[u8]) -> Result<Arc<Series>> {
         let rendered: Arc<str> = self.validate_key(key)?.into();
+        // Taken before the map's shard lock, in the same order as `relocate`.
+        let store = self.store.read();
         let entry = self.series.entry(key.into()).or_try_insert_with(|| {
             // Reserve a slot first: the limit then holds however many threads create at once.
             if self.count.fetch_add(1, Relaxed) >= self.limit {
                 self.count.fetch_sub(1, Relaxed);
                 return Err(Error::Cardinality { metric: self.desc.name.clone(), limit: self.limit });
             }
-            let (kind, init) = match (&self.desc.kind, &self.desc.buckets) {
-                (MetricKind::Counter, _) => (SeriesKind::Counter, counter::INIT.to_vec()),
-                (MetricKind::Gauge, _) => (SeriesKind::Gauge, gauge::INIT.to_vec()),
-                (MetricKind::Histogram, Some(b)) => (SeriesKind::Histogram(b.clone()), b.init()),
-                (MetricKind::Histogram, None) => return Err(Error::argument("histogram without buckets")),
-            };
-            let cells = self.store.allocate(SeriesDesc { family: &self.desc.name, key }, &init).inspect_err(|_| {
+            let (kind, init) = self.initial()?;
+            let cells = store.allocate(&self.slot, key, &init).inspect_err(|_| {
                 self.count.fetch_sub(1, Relaxed);
             })?;
             Ok(Arc::new(Series {
@@ -626,6 +500,47 @@ impl Family {
             }))
         })?;
         Ok(Arc::clone(&entry))
+    }
+
+    /// A new series' kind and initial cell values.
+    fn initial(&self) -> Result<(SeriesKind, Vec<u64>)> {
+        Ok(match (&self.desc.kind, &self.desc.buckets) {
+            (MetricKind::Counter, _) => (SeriesKind::Counter, counter::INIT.to_vec()),
+            (MetricKind::Gauge, _) if self.desc.aggregation == GaugeMode::MostRecent => (SeriesKind::Gauge, gauge::INIT_STAMPED.to_vec()),
+            (MetricKind::Gauge, _) => (SeriesKind::Gauge, gauge::INIT.to_vec()),
+            (MetricKind::Histogram, Some(b)) => (SeriesKind::Histogram(b.clone()), b.init()),
+            (MetricKind::Histogram, None) => return Err(Error::argument("histogram without buckets")),
+        })
+    }
+
+    /// Moves the family and every series to `store`. Values move with them, except in a forked
+    /// child (`fork`), where counters, histograms and summed gauges start from zero because the
+    /// parent's copy still counts them. Writers racing with the move may be lost: call it only
+    /// when no other thread writes.
+    ///
+    /// # Errors
+    /// Store errors; the family may then be partly moved (each series stays usable).
+    pub fn relocate(&self, store: Arc<dyn Store>, fork: bool) -> Result<()> {
+        let mut current = self.store.write();
+        self.slot.relocate(store.family(&self.desc)?, !fork);
+        let (_, zero) = self.initial()?;
+        let keep = !fork || (self.desc.kind == MetricKind::Gauge && self.desc.aggregation.inherits_on_fork());
+        for entry in self.series.iter() {
+            let cells = &entry.value().cells;
+            let init = if keep { cells.values() } else { zero.clone() };
+            cells.relocate(store.allocate(&self.slot, entry.key(), &init)?);
+        }
+        *current = store;
+        Ok(())
+    }
+
+    /// Tells the store the family and its series are gone.
+    fn retire(&self) {
+        let store = self.store.read();
+        for entry in self.series.iter() {
+            store.retire(&entry.value().cells);
+        }
+        store.retire_family(&self.slot);
     }
 
     /// A series' labels as `(name, value)` pairs, whatever the family's label schema.
@@ -643,7 +558,7 @@ impl Family {
     /// # Errors
     /// Store errors only.
     pub fn detached(desc: FamilyDesc) -> Result<(Arc<Family>, Arc<Series>)> {
-        let family = Arc::new(Family::new(FamilyDesc { dynamic: true, labels: LabelNames::default(), ..desc }, Arc::new(LocalStore)));
+        let family = Arc::new(Family::new(FamilyDesc { dynamic: true, labels: LabelNames::default(), ..desc }, Arc::new(LocalStore))?);
         let series = family.series(b"")?;
         Ok((family, series))
     }
@@ -677,17 +592,22 @@ impl Family {
     /// Removes the series for `key`; returns whether it existed. Handles held elsewhere keep
     /// working but are no longer exported.
     pub fn remove(&self, key: &[u8]) -> bool {
-        let removed = self.series.remove(key).is_some();
-        if removed {
-            self.count.fetch_sub(1, Relaxed);
+        match self.series.remove(key) {
+            Some((_, series)) => {
+                self.store.read().retire(&series.cells);
+                self.count.fetch_sub(1, Relaxed);
+                true
+            }
+            None => false,
         }
-        removed
     }
 
     /// Removes every series; returns how many.
     pub fn clear(&self) -> usize {
         let mut n = 0;
-        self.series.retain(|_, _| {
+        let store = self.store.read();
+        self.series.retain(|_, s| {
+            store.retire(&s.cells);
             n += 1;
             false
         });
@@ -706,7 +626,7 @@ struct Families {
 #[derive(Debug)]
 pub struct Registry {
     families: RwLock<Families>,
-    store: Arc<dyn Store>,
+    store: RwLock<Arc<dyn Store>>,
     generation: AtomicU64,
 }
 
@@ -721,7 +641,27 @@ static GLOBAL: once_cell::sync::Lazy<Arc<Registry>> = once_cell::sync::Lazy::new
 impl Registry {
     /// An empty registry whose series keep their values in `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Registry { families: RwLock::new(Families::default()), store, generation: AtomicU64::new(0) }
+        Registry { families: RwLock::new(Families::default()), store: RwLock::new(store), generation: AtomicU64::new(0) }
+    }
+
+    /// Where new families and series keep their values.
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store.read())
+    }
+
+    /// Moves every family to `store` (see [`Family::relocate`]); families registered later use
+    /// it too. Holds the registry's lock, so registrations wait for the move.
+    ///
+    /// # Errors
+    /// Store errors; the registry then keeps the old store for new families.
+    pub fn use_store(&self, store: Arc<dyn Store>, fork: bool) -> Result<()> {
+        let families = self.families.write();
+        let mut current = self.store.write();
+        for family in families.by_name.values() {
+            family.relocate(Arc::clone(&store), fork)?;
+        }
+        *current = store;
+        Ok(())
     }
 
     /// The process-wide default registry.
@@ -756,10 +696,10 @@ impl Registry {
             });
         }
         let name: Box<str> = desc.name.as_str().into();
+        let family = Arc::new(Family::new(desc, Arc::clone(&self.store.read()))?);
         for n in exposed {
             families.exposed.insert(n, name.clone());
         }
-        let family = Arc::new(Family::new(desc, Arc::clone(&self.store)));
         if family.desc.labels.is_empty() && !family.desc.dynamic {
             // An unlabelled metric is exported (as zero) from the moment it exists.
             family.series(b"")?;
@@ -770,7 +710,13 @@ impl Registry {
 
     fn reuse(existing: &Arc<Family>, desc: &FamilyDesc) -> Result<Arc<Family>> {
         let e = &existing.desc;
-        if e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets && e.dynamic == desc.dynamic && e.unit == desc.unit {
+        if e.kind == desc.kind
+            && e.labels == desc.labels
+            && e.buckets == desc.buckets
+            && e.dynamic == desc.dynamic
+            && e.unit == desc.unit
+            && e.aggregation == desc.aggregation
+        {
             Ok(Arc::clone(existing))
         } else {
             Err(Error::AlreadyRegistered { name: desc.name.clone(), existing: e.summary(), requested: desc.summary() })
@@ -786,7 +732,8 @@ impl Registry {
     pub fn unregister(&self, name: &str) -> bool {
         let mut families = self.families.write();
         match families.by_name.remove(name) {
-            Some(_) => {
+            Some(family) => {
+                family.retire();
                 families.exposed.retain(|_, owner| &**owner != name);
                 self.generation.fetch_add(1, Relaxed);
                 true
@@ -799,6 +746,7 @@ impl Registry {
     pub fn clear(&self) -> usize {
         let mut families = self.families.write();
         let n = families.by_name.len();
+        families.by_name.values().for_each(|f| f.retire());
         *families = Families::default();
         self.generation.fetch_add(1, Relaxed);
         n

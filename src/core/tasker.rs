@@ -72,6 +72,7 @@ pub fn standalone(
         unit: None,
         max_series: None,
         expires_after: None,
+        aggregation: Default::default(),
     };
     let (family, series) = Family::detached(desc)?;
     if let Some(v) = initial {

@@ -130,17 +130,22 @@ pub fn snapshot(registry: &Registry) -> Vec<FamilySnapshot> {
             FamilySnapshot::of(f)
         })
         .collect();
-    let dropped: Vec<SeriesSnapshot> = families
-        .iter()
-        .filter(|f| f.dropped() > 0)
-        .map(|f| {
-            let names = crate::core::labels::LabelNames::new(&["metric"], &[]).unwrap_or_default();
-            SeriesSnapshot {
-                labels: crate::core::labels::render_pairs(&names, &[&f.desc().name]).into(),
-                sample: Sample::Counter { int: f.dropped(), float: None },
-                exemplars: Vec::new(),
-                created: 0.0,
-            }
+    insert_dropped(&mut out, families.iter().map(|f| (f.desc().name.as_str(), f.dropped())));
+    out
+}
+
+/// Adds `tasker_metrics_series_dropped_total{metric=...}` for the families that dropped updates,
+/// keeping `out` sorted by name.
+pub fn insert_dropped<'a>(out: &mut Vec<FamilySnapshot>, counts: impl IntoIterator<Item = (&'a str, u64)>) {
+    let names = crate::core::labels::LabelNames::new(&["metric"], &[]).unwrap_or_default();
+    let dropped: Vec<SeriesSnapshot> = counts
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| SeriesSnapshot {
+            labels: crate::core::labels::render_pairs(&names, &[name]).into(),
+            sample: Sample::Counter { int: n, float: None },
+            exemplars: Vec::new(),
+            created: 0.0,
         })
         .collect();
     if !dropped.is_empty() {
@@ -157,7 +162,6 @@ pub fn snapshot(registry: &Registry) -> Vec<FamilySnapshot> {
             },
         );
     }
-    out
 }
 
 /// Writes a sample value canonically: integers without `.0`, `+Inf`, `-Inf`, `NaN`, otherwise

@@ -73,7 +73,7 @@ fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
                 end_sample(out, None);
             }
         }
-        if created && family.kind != MetricKind::Gauge {
+        if created && family.kind != MetricKind::Gauge && series.created > 0.0 {
             write_sample_start(out, name, "_created", &series.labels, None);
             write_f64(out, series.created);
             end_sample(out, None);

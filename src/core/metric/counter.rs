@@ -58,10 +58,9 @@ pub fn reset(cells: &Cells) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::store::{LocalStore, SeriesDesc, Store};
 
     fn cells() -> Cells {
-        LocalStore.allocate(SeriesDesc { family: "c", key: b"" }, &INIT).unwrap()
+        Cells::local(&INIT)
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Gauge: one cell holding f64 bits; `set` is a store, `add` a CAS loop.
+//! Gauge: one cell holding f64 bits; `set` is a store, `add` a CAS loop. A gauge whose
+//! processes combine by "most recent" has a second cell: when it was last written, in
+//! nanoseconds since the Unix epoch.
 
 use super::{add_f64, check_finite, Sample};
 use crate::core::error::Result;
@@ -20,7 +22,9 @@ pub fn init_with(v: f64) -> [u64; 1] {
 #[inline]
 pub fn set(cells: &Cells, v: f64) -> Result<f64> {
     check_finite("value", v)?;
-    cells.as_slice()[0].store(v.to_bits(), Relaxed);
+    let c = cells.as_slice();
+    c[0].store(v.to_bits(), Relaxed);
+    stamp(c);
     Ok(v)
 }
 
@@ -31,7 +35,20 @@ pub fn set(cells: &Cells, v: f64) -> Result<f64> {
 #[inline]
 pub fn add(cells: &Cells, by: f64) -> Result<f64> {
     check_finite("by", by)?;
-    Ok(add_f64(&cells.as_slice()[0], by))
+    let c = cells.as_slice();
+    let v = add_f64(&c[0], by);
+    stamp(c);
+    Ok(v)
+}
+
+/// Initial cells for a gauge that records when it was written.
+pub const INIT_STAMPED: [u64; 2] = [0, 0];
+
+#[inline]
+fn stamp(c: &[std::sync::atomic::AtomicU64]) {
+    if let Some(at) = c.get(1) {
+        at.store(super::unix_ns(), Relaxed);
+    }
 }
 
 /// Current value.
@@ -42,11 +59,10 @@ pub fn read(cells: &Cells) -> Sample {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::store::{LocalStore, SeriesDesc, Store};
 
     #[test]
     fn set_add_and_refuse() {
-        let c = LocalStore.allocate(SeriesDesc { family: "g", key: b"" }, &init_with(2.0)).unwrap();
+        let c = Cells::local(&init_with(2.0));
         assert_eq!(read(&c), Sample::Gauge(2.0));
         assert_eq!(set(&c, -3.5).unwrap(), -3.5);
         assert_eq!(add(&c, 1.0).unwrap(), -2.5);
@@ -57,7 +73,7 @@ mod tests {
 
     #[test]
     fn concurrent_adds_are_not_lost() {
-        let c = std::sync::Arc::new(LocalStore.allocate(SeriesDesc { family: "g", key: b"" }, &INIT).unwrap());
+        let c = std::sync::Arc::new(Cells::local(&INIT));
         let ts: Vec<_> = (0..4)
             .map(|_| {
                 let c = c.clone();

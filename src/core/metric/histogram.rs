@@ -120,11 +120,10 @@ pub fn cumulate(counts: &mut [u64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::store::{LocalStore, SeriesDesc, Store};
 
     fn setup(bounds: &[f64]) -> (Buckets, Cells) {
         let b = Buckets::new(bounds).unwrap();
-        let c = LocalStore.allocate(SeriesDesc { family: "h", key: b"" }, &b.init()).unwrap();
+        let c = Cells::local(&b.init());
         (b, c)
     }
 

@@ -1,8 +1,9 @@
 //! In-process storage: each series' cells are one heap allocation.
 
-use super::{Cells, SeriesDesc, Store};
+use super::{Cells, FamilySlot, Store};
+use crate::core::desc::FamilyDesc;
 use crate::core::error::Result;
-use std::ptr::NonNull;
+use std::any::Any;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -10,14 +11,28 @@ use std::sync::Arc;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LocalStore;
 
-impl Store for LocalStore {
-    fn allocate(&self, _desc: SeriesDesc<'_>, init: &[u64]) -> Result<Cells> {
+impl LocalStore {
+    pub(super) fn cells(init: &[u64]) -> Cells {
         let block: Box<[AtomicU64]> = init.iter().map(|v| AtomicU64::new(*v)).collect();
-        let ptr = NonNull::new(block.as_ptr() as *mut AtomicU64).unwrap_or(NonNull::dangling());
+        let ptr = if block.is_empty() { std::ptr::NonNull::dangling().as_ptr() } else { block.as_ptr() as *mut AtomicU64 };
         let len = block.len();
         // SAFETY: the boxed slice never moves (it is only ever behind this Arc) and lives as long as
         // the owner does.
-        Ok(unsafe { Cells::from_raw(ptr, len, Arc::new(block)) })
+        unsafe { Cells::from_raw(ptr, len, 0, Arc::new(block)) }
+    }
+}
+
+impl Store for LocalStore {
+    fn family(&self, _desc: &FamilyDesc) -> Result<FamilySlot> {
+        Ok(FamilySlot::new(0, Self::cells(&[0])))
+    }
+
+    fn allocate(&self, _family: &FamilySlot, _key: &[u8], init: &[u64]) -> Result<Cells> {
+        Ok(Self::cells(init))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 

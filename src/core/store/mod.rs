@@ -1,38 +1,86 @@
 //! Where series values live. A store hands out [`Cells`]: a fixed run of 64-bit atomics that a
 //! series owns for its whole life. Metric kinds only do atomic operations on cells, so a store
 //! that places cells in process memory ([`LocalStore`]) and one that places them in a shared
-//! memory-mapped file are interchangeable without touching the registry or the hot path.
-//! This module must not know metric semantics beyond how many cells a series needs.
+//! memory-mapped file (`crate::core::multiprocess`) are interchangeable without touching the
+//! registry or the hot path.
+//!
+//! Cells can be moved to another store ([`Cells::relocate`]) — when a registry switches to
+//! multi-process storage, and in a forked child, which must stop writing into its parent's file.
+//! The memory a cell moved away from is kept alive for as long as the cells live, so a writer
+//! that loaded the old address a moment earlier still writes into valid memory.
 
 mod local;
 
 pub use local::LocalStore;
 
+use crate::core::desc::FamilyDesc;
 use crate::core::error::Result;
+use parking_lot::Mutex;
 use std::any::Any;
 use std::fmt;
-use std::ptr::NonNull;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-/// What a store is told about the series it allocates for, so a shared store can describe the
-/// cells in its file for a reader in another process.
-#[derive(Debug, Clone, Copy)]
-pub struct SeriesDesc<'a> {
-    /// Family name.
-    pub family: &'a str,
-    /// Series key (label values, see [`crate::core::labels`]).
-    pub key: &'a [u8],
-}
-
-/// Allocates cells for series.
+/// Allocates cells for families and series.
 pub trait Store: Send + Sync + fmt::Debug {
-    /// Returns `init.len()` cells initialised to `init`, valid as long as the [`Cells`] lives.
+    /// Tells the store about a family; returns the family's slot, through which its series are
+    /// allocated and which holds the family's own counter of dropped updates.
     ///
     /// # Errors
     /// [`crate::core::Error::Store`] when the backing storage cannot grow.
-    fn allocate(&self, desc: SeriesDesc<'_>, init: &[u64]) -> Result<Cells>;
+    fn family(&self, desc: &FamilyDesc) -> Result<FamilySlot>;
+
+    /// Returns `init.len()` cells initialised to `init` for the series `key` of `family`.
+    ///
+    /// # Errors
+    /// [`crate::core::Error::Store`] when the backing storage cannot grow.
+    fn allocate(&self, family: &FamilySlot, key: &[u8], init: &[u64]) -> Result<Cells>;
+
+    /// The series owning `cells` left its family: a shared store stops exporting it. Handles
+    /// still held keep working.
+    fn retire(&self, _cells: &Cells) {}
+
+    /// The family owning `slot` was unregistered.
+    fn retire_family(&self, slot: &FamilySlot) {
+        self.retire(&slot.dropped);
+    }
+
+    /// For stores that need to recognise themselves (the multi-process store).
+    fn as_any(&self) -> &dyn Any;
 }
+
+/// A family as a store knows it: the store's own reference (a file offset for a shared store)
+/// and one cell counting updates dropped because the family was full.
+#[derive(Debug)]
+pub struct FamilySlot {
+    id: AtomicU64,
+    /// One cell: updates dropped because the family was full.
+    pub dropped: Cells,
+}
+
+impl FamilySlot {
+    /// A slot with the store's reference `id`.
+    pub fn new(id: u64, dropped: Cells) -> Self {
+        FamilySlot { id: AtomicU64::new(id), dropped }
+    }
+
+    /// The store's reference to the family.
+    pub fn id(&self) -> u64 {
+        self.id.load(Relaxed)
+    }
+
+    /// Moves the slot to `other`, a slot of the same family in another store, keeping `dropped`
+    /// when `keep` is set.
+    pub fn relocate(&self, other: FamilySlot, keep: bool) {
+        if keep {
+            other.dropped.as_slice()[0].store(self.dropped.as_slice()[0].load(Relaxed), Relaxed);
+        }
+        self.id.store(other.id(), Relaxed);
+        self.dropped.relocate(other.dropped);
+    }
+}
+
+type Owner = Arc<dyn Any + Send + Sync>;
 
 /// A run of atomic cells owned by one series. Cheap to read and write from any thread.
 ///
@@ -40,32 +88,64 @@ pub trait Store: Send + Sync + fmt::Debug {
 /// tolerate seeing one cell's update before another's (see the histogram for how count and
 /// buckets stay consistent anyway).
 pub struct Cells {
-    ptr: NonNull<AtomicU64>,
+    ptr: AtomicPtr<AtomicU64>,
     len: usize,
-    _owner: Arc<dyn Any + Send + Sync>,
+    /// The store's reference to these cells (a record offset in a shared store).
+    record: AtomicU64,
+    /// Everything keeping the current and any earlier memory alive; only grows (see the module).
+    owners: Mutex<Vec<Owner>>,
 }
 
-// SAFETY: the cells are atomics, shared access from any thread is what they are for, and the
-// owner keeping the memory alive is itself Send + Sync.
-unsafe impl Send for Cells {}
-// SAFETY: as above; all access goes through `&AtomicU64`.
-unsafe impl Sync for Cells {}
-
 impl Cells {
-    /// Wraps `len` atomics at `ptr` kept alive by `owner`.
+    /// Wraps `len` atomics at `ptr` kept alive by `owner`; `record` is the store's reference.
     ///
     /// # Safety
     /// `ptr` must point to `len` initialised, properly aligned `AtomicU64` that stay valid and are
     /// not moved for as long as `owner` lives.
-    pub unsafe fn from_raw(ptr: NonNull<AtomicU64>, len: usize, owner: Arc<dyn Any + Send + Sync>) -> Self {
-        Cells { ptr, len, _owner: owner }
+    pub unsafe fn from_raw(ptr: *mut AtomicU64, len: usize, record: u64, owner: Owner) -> Self {
+        Cells { ptr: AtomicPtr::new(ptr), len, record: AtomicU64::new(record), owners: Mutex::new(vec![owner]) }
+    }
+
+    /// Cells in this process's heap, outside any store's books.
+    pub fn local(init: &[u64]) -> Self {
+        LocalStore::cells(init)
     }
 
     /// The cells as a slice of atomics.
     #[inline]
     pub fn as_slice(&self) -> &[AtomicU64] {
-        // SAFETY: guaranteed by `from_raw`'s contract for as long as `self` (and so the owner) lives.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        // SAFETY: `from_raw`'s contract, and every memory the pointer ever held stays owned by
+        // `self.owners` for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr.load(Relaxed), self.len) }
+    }
+
+    /// Current values.
+    pub fn values(&self) -> Vec<u64> {
+        self.as_slice().iter().map(|c| c.load(Relaxed)).collect()
+    }
+
+    /// Points these cells at `other`'s memory (which should already hold the values wanted).
+    /// Writers racing with the move may land in the old memory and be lost; callers move cells
+    /// only when no other thread writes (a forked child, or under Ruby's GVL).
+    ///
+    /// # Panics
+    /// When `other` has a different length: a bug in the caller.
+    pub fn relocate(&self, other: Cells) {
+        assert_eq!(self.len, other.len, "cells relocated to a run of another length");
+        let mut owners = self.owners.lock();
+        owners.append(&mut other.owners.lock());
+        self.record.store(other.record.load(Relaxed), Relaxed);
+        self.ptr.store(other.ptr.load(Relaxed), Relaxed);
+    }
+
+    /// The store's reference to these cells.
+    pub fn record(&self) -> u64 {
+        self.record.load(Relaxed)
+    }
+
+    /// The address of the first cell, for a store to tell its own cells from another's.
+    pub fn addr(&self) -> usize {
+        self.ptr.load(Relaxed) as usize
     }
 
     /// Number of cells.
@@ -89,19 +169,21 @@ impl fmt::Debug for Cells {
 pub(crate) mod contract {
     //! The contract every [`Store`] must meet, run against each implementation.
     use super::*;
-    use std::sync::atomic::Ordering::Relaxed;
+    use crate::core::metric::MetricKind;
 
     pub(crate) fn check(store: &dyn Store) {
-        let desc = SeriesDesc { family: "m", key: b"" };
-        let a = store.allocate(desc, &[1, 2, 3]).unwrap();
-        let b = store.allocate(desc, &[7]).unwrap();
+        let desc = FamilyDesc::new("m", "h", MetricKind::Counter, &["k"], None).unwrap();
+        let fam = store.family(&desc).unwrap();
+        assert_eq!(fam.dropped.values(), vec![0]);
+        let a = store.allocate(&fam, b"a\xff", &[1, 2, 3]).unwrap();
+        let b = store.allocate(&fam, b"b\xff", &[7]).unwrap();
         assert_eq!(a.len(), 3);
-        assert_eq!(a.as_slice().iter().map(|c| c.load(Relaxed)).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(a.values(), vec![1, 2, 3]);
         a.as_slice()[0].fetch_add(10, Relaxed);
         assert_eq!(a.as_slice()[0].load(Relaxed), 11);
         assert_eq!(b.as_slice()[0].load(Relaxed), 7, "allocations must not overlap");
 
-        let shared = Arc::new(store.allocate(desc, &[0]).unwrap());
+        let shared = Arc::new(store.allocate(&fam, b"c\xff", &[0]).unwrap());
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let c = Arc::clone(&shared);
@@ -114,5 +196,13 @@ pub(crate) mod contract {
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(shared.as_slice()[0].load(Relaxed), 80_000);
+
+        // Relocation keeps the handle working and the old memory alive.
+        let moved = store.allocate(&fam, b"a\xff", &a.values()).unwrap();
+        a.relocate(moved);
+        a.as_slice()[1].fetch_add(1, Relaxed);
+        assert_eq!(a.values(), vec![11, 3, 3]);
+        store.retire(&b);
+        store.retire_family(&fam);
     }
 }

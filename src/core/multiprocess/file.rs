@@ -1,0 +1,245 @@
+//! The writing side: one file per process, mapped once at a fixed address for the process's
+//! whole life so cells never move. The mapping reserves [`MAX_FILE`] bytes of address space up
+//! front; the file itself grows (allocated, not sparse, so a full disk is an error here rather
+//! than a SIGBUS on a later write) as records are appended.
+
+use super::format::{self, ROLE_PROCESS};
+use crate::core::error::{Error, Result};
+use parking_lot::Mutex;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+/// Most bytes one process file may hold (address space reserved per process, not memory).
+pub const MAX_FILE: usize = 1 << 30;
+const GROW_STEP: usize = 64 << 10;
+
+/// Suffix of process files; the archive is [`ARCHIVE`].
+pub const SUFFIX: &str = ".tmm";
+/// The archive's file name.
+pub const ARCHIVE: &str = "archive.tmm";
+/// The lock file serialising compaction.
+pub const COMPACT_LOCK: &str = ".compact.lock";
+
+/// This process's file.
+#[derive(Debug)]
+pub struct Writer {
+    base: *mut u8,
+    file: Mutex<Option<File>>,
+    tail: Mutex<Tail>,
+    path: PathBuf,
+    pid: u32,
+    nonce: u64,
+}
+
+#[derive(Debug)]
+struct Tail {
+    end: usize,
+    len: usize,
+}
+
+// SAFETY: `base` is a shared mapping touched only through atomics and the tail lock.
+unsafe impl Send for Writer {}
+// SAFETY: as above.
+unsafe impl Sync for Writer {}
+
+impl Writer {
+    /// Creates this process's file in `dir`: under a hidden name, locked, given its header, then
+    /// renamed into place, so a reader never sees a process file that is not locked by its owner.
+    ///
+    /// # Errors
+    /// [`Error::Store`] naming the path and the system error.
+    pub fn create(dir: &Path, identity: &str) -> Result<Self> {
+        let pid = std::process::id();
+        let nonce = random_u64();
+        let tmp = dir.join(format!(".tmp-{pid}-{nonce:016x}{SUFFIX}"));
+        let path = dir.join(format!("proc-{pid}-{nonce:016x}{SUFFIX}"));
+        let fail = |what: &str, e: std::io::Error| Error::Store(format!("{what} {}: {e}", tmp.display()));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(|e| fail("cannot create", e))?;
+        let cleanup = |e: Error| {
+            let _ = std::fs::remove_file(&tmp);
+            e
+        };
+        lock(&file).map_err(|e| cleanup(fail("cannot lock", e)))?;
+        allocate(&file, GROW_STEP).map_err(|e| cleanup(fail("cannot size", e)))?;
+        // SAFETY: a fresh shared mapping of our own file; nothing else aliases the range.
+        let base = unsafe {
+            libc::mmap(std::ptr::null_mut(), MAX_FILE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, file.as_raw_fd(), 0)
+        };
+        if base == libc::MAP_FAILED {
+            return Err(cleanup(fail("cannot map", std::io::Error::last_os_error())));
+        }
+        let writer = Writer {
+            base: base.cast(),
+            file: Mutex::new(Some(file)),
+            tail: Mutex::new(Tail { end: format::HEADER_LEN, len: GROW_STEP }),
+            path: path.clone(),
+            pid,
+            nonce,
+        };
+        let mut header = vec![0u8; format::HEADER_LEN];
+        format::write_header(&mut header, ROLE_PROCESS, pid, nonce, crate::core::metric::unix_ms(), identity);
+        // SAFETY: the first HEADER_LEN bytes are inside the file and ours alone until the rename.
+        unsafe { std::ptr::copy_nonoverlapping(header.as_ptr(), writer.base, header.len()) };
+        std::fs::rename(&tmp, &path).map_err(|e| cleanup(fail("cannot rename", e)))?;
+        Ok(writer)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's random identity, which tells it apart from any earlier file of the same pid.
+    pub fn nonce(&self) -> u64 {
+        self.nonce
+    }
+
+    /// The process that created the file.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// A view of the file as published so far.
+    pub fn view(&self) -> format::View {
+        let end = self.tail.lock().end;
+        // SAFETY: `end` bytes from `base` are mapped and inside the file for as long as `self`.
+        unsafe { format::View::new(self.base, end) }
+    }
+
+    /// Names the process in the header (a worker index, shown on per-process gauges).
+    pub fn set_identity(&self, identity: &str) {
+        let id = format::truncate_identity(identity);
+        let _tail = self.tail.lock();
+        // SAFETY: header bytes are inside the file; readers take the length with acquire ordering.
+        unsafe {
+            (*(self.base.add(format::H_IDENT_LEN) as *const AtomicU32)).store(0, Ordering::Release);
+            std::ptr::copy_nonoverlapping(id.as_ptr(), self.base.add(format::H_IDENT), id.len());
+            (*(self.base.add(format::H_IDENT_LEN) as *const AtomicU32)).store(id.len() as u32, Ordering::Release);
+        }
+    }
+
+    /// Appends a complete record and publishes it; returns its offset.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the file cannot grow.
+    pub fn append(&self, record: &[u8]) -> Result<usize> {
+        let mut tail = self.tail.lock();
+        let at = tail.end;
+        let end = at + record.len();
+        if end > tail.len {
+            let len = (end.max(tail.len * 2)).div_ceil(GROW_STEP) * GROW_STEP;
+            if len > MAX_FILE {
+                return Err(Error::Store(format!("{} is full ({MAX_FILE} bytes)", self.path.display())));
+            }
+            let file = self.file.lock();
+            let file = file.as_ref().ok_or_else(|| Error::Store("this process's multi-process file was closed by a fork".into()))?;
+            allocate(file, len).map_err(|e| Error::Store(format!("cannot grow {}: {e}", self.path.display())))?;
+            tail.len = len;
+        }
+        // SAFETY: [at, end) lies inside the file (grown above) and the mapping, and is unpublished:
+        // no reader looks past a zero length, and the tail lock keeps other writers out.
+        unsafe {
+            std::ptr::copy_nonoverlapping(record.as_ptr().add(4), self.base.add(at + 4), record.len() - 4);
+            let len = u32::from_ne_bytes([record[0], record[1], record[2], record[3]]);
+            (*(self.base.add(at) as *const AtomicU32)).store(len, Ordering::Release);
+            (*(self.base.add(format::H_END) as *const AtomicU64)).store(end as u64, Ordering::Release);
+        }
+        tail.end = end;
+        Ok(at)
+    }
+
+    /// The cell `index` of the record at `off`, at `cells_at` within it.
+    pub fn cell_ptr(&self, off: usize, cells_at: usize) -> *mut AtomicU64 {
+        // SAFETY: callers pass offsets `append` returned, whose cells lie inside the file.
+        unsafe { self.base.add(off + cells_at).cast() }
+    }
+
+    /// Whether `addr` points into this file.
+    pub fn owns(&self, addr: usize) -> bool {
+        (self.base as usize..self.base as usize + MAX_FILE).contains(&addr)
+    }
+
+    /// Marks the record at `off` retired: readers skip it.
+    pub fn retire(&self, off: usize) {
+        if off >= format::HEADER_LEN && off < self.tail.lock().end {
+            // SAFETY: a published record's state byte, inside the file.
+            unsafe { (*(self.base.add(off + format::R_STATE) as *const AtomicU8)).store(format::STATE_RETIRED, Ordering::Release) };
+        }
+    }
+
+    /// In a forked child: close the inherited descriptor of the parent's file. The mapping stays
+    /// (cells may still point into it until they move); the file and its lock stay the parent's.
+    pub fn abandon(&self) {
+        self.file.lock().take();
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made in `create` with this length and nothing uses it any more:
+        // every `Cells` pointing into it holds this writer alive.
+        unsafe { libc::munmap(self.base.cast(), MAX_FILE) };
+    }
+}
+
+/// Takes the POSIX write lock on the whole file. POSIX (not `flock`) locks belong to a process,
+/// so a forked child never inherits them: a file whose lock is free has no live owner.
+pub fn lock(file: &File) -> std::io::Result<()> {
+    let fl = flock_struct(libc::F_WRLCK);
+    // SAFETY: fcntl with a valid descriptor and a properly initialised struct.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &fl) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether a process (other than this one) holds the file's lock.
+pub fn locked_by_other(file: &File) -> std::io::Result<bool> {
+    let mut fl = flock_struct(libc::F_WRLCK);
+    // SAFETY: as in `lock`; F_GETLK writes into `fl`.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut fl) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(i32::from(fl.l_type) != libc::F_UNLCK)
+}
+
+fn flock_struct(kind: libc::c_int) -> libc::flock {
+    // SAFETY: all-zero is a valid flock; the fields that matter are set below.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    fl
+}
+
+/// Grows the file to `len` bytes with real blocks where the filesystem allows.
+fn allocate(file: &File, len: usize) -> std::io::Result<()> {
+    // SAFETY: posix_fallocate on a valid descriptor.
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) } {
+        0 => Ok(()),
+        libc::EOPNOTSUPP | libc::EINVAL => file.set_len(len as u64),
+        e => Err(std::io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// 64 random bits from the kernel, or from the clock and pid if it refuses.
+pub fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most 8 bytes into `b`.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
+    if n == 8 {
+        u64::from_ne_bytes(b)
+    } else {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        t ^ (u64::from(std::process::id()) << 32)
+    }
+}

@@ -1,0 +1,322 @@
+//! Merging files into one view. A [`Merger`] indexes each file once (files only grow, so a later
+//! scrape walks only the records added since) and keeps, per family, one slot per exposed
+//! series. A scrape then folds every file's cells into the slots — a few loads and adds per
+//! series — and reads the slots out as snapshots. The same merger, run over the archive and
+//! the files of exited processes, is what compaction writes back as the new archive.
+
+use super::format::{self, Record, View};
+use crate::core::desc::{FamilyDesc, GaugeMode};
+use crate::core::exposition::{FamilySnapshot, SeriesSnapshot};
+use crate::core::labels::{self, LabelNames};
+use crate::core::metric::{counter, MetricKind, Sample};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Slots by key and origin.
+type SlotIndex = HashMap<(Box<[u8]>, Arc<str>), usize, ahash::RandomState>;
+
+/// One family across files.
+#[derive(Debug)]
+pub(super) struct MergedFamily {
+    pub desc: FamilyDesc,
+    pub slots: Vec<Slot>,
+    by_key: SlotIndex,
+    /// The label that tells processes apart on per-process gauges.
+    pid_label: &'static str,
+    pub dropped: u64,
+    /// Scrape in which a live family record was last seen.
+    pub seen: u64,
+}
+
+/// One exposed series: its key, the process it belongs to (per-process gauges only), its
+/// rendered labels and this scrape's value.
+#[derive(Debug)]
+pub(super) struct Slot {
+    pub key: Box<[u8]>,
+    pub origin: Arc<str>,
+    labels: Arc<str>,
+    pub acc: Acc,
+    /// Scrape that last folded a value in; older values are stale.
+    pub gen: u64,
+}
+
+/// A slot's value being folded.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Acc {
+    Counter { int: u64, float: Option<f64> },
+    Histogram { counts: Vec<u64>, sum: f64 },
+    Gauge { value: f64, at: u64 },
+}
+
+/// What the merger remembers of one file.
+#[derive(Debug, Default)]
+pub(super) struct FileIndex {
+    identity: Arc<str>,
+    walked: usize,
+    families: HashMap<usize, Option<usize>>,
+    family_records: Vec<(usize, usize)>,
+    series: Vec<SeriesRef>,
+    /// Why part of the file was not read, once found.
+    pub damage: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SeriesRef {
+    off: usize,
+    ncells: usize,
+    family: usize,
+    slot: usize,
+}
+
+/// See the module.
+#[derive(Debug, Default)]
+pub(super) struct Merger {
+    pub families: Vec<MergedFamily>,
+    by_name: HashMap<String, usize>,
+    pub files: HashMap<u64, FileIndex>,
+    pub gen: u64,
+}
+
+impl Merger {
+    /// Starts a new fold: values from earlier folds become stale.
+    pub fn begin(&mut self) {
+        self.gen += 1;
+    }
+
+    /// Forgets files not named in `keep` (deleted since the last scrape).
+    pub fn retain_files(&mut self, keep: &[u64]) {
+        self.files.retain(|nonce, _| keep.contains(nonce));
+    }
+
+    /// Indexes any new records of the file and folds its values in. `live` says whether the
+    /// owner runs (live-only gauges of a dead process are left out); `identity` names it on
+    /// per-process gauges. Returns the nonces of files the archive says it absorbed.
+    pub fn fold(&mut self, nonce: u64, view: &View, identity: &str, live: bool) -> Vec<u64> {
+        let mut index = self.files.remove(&nonce).unwrap_or_default();
+        if &*index.identity != identity {
+            // Per-process gauges are keyed by identity: a renamed process is indexed afresh.
+            index = FileIndex { identity: identity.into(), ..FileIndex::default() };
+        }
+        let absorbed = self.index(&mut index, view, live);
+        let gen = self.gen;
+        for &(off, fam) in &index.family_records {
+            if view.u8(off + format::R_STATE) != Some(format::STATE_RETIRED) {
+                let family = &mut self.families[fam];
+                if family.seen != gen {
+                    (family.seen, family.dropped) = (gen, 0);
+                }
+                family.dropped = family.dropped.wrapping_add(view.u64(off + format::F_DROPPED).unwrap_or(0));
+            }
+        }
+        for s in &index.series {
+            if view.u8(s.off + format::R_STATE) == Some(format::STATE_RETIRED) {
+                continue;
+            }
+            let family = &mut self.families[s.family];
+            if family.desc.aggregation.live_only() && family.desc.kind == MetricKind::Gauge && !live {
+                continue;
+            }
+            let mode = family.desc.aggregation;
+            let slot = &mut family.slots[s.slot];
+            let fresh = slot.gen != gen;
+            slot.gen = gen;
+            let cell = |i: usize| view.u64(s.off + format::S_CELLS + i * 8).unwrap_or(0);
+            fold_cells(&mut slot.acc, fresh, mode, s.ncells, cell);
+        }
+        self.files.insert(nonce, index);
+        absorbed
+    }
+
+    /// Walks records not yet indexed. Returns absorbed-file nonces found (archives only).
+    fn index(&mut self, index: &mut FileIndex, view: &View, live: bool) -> Vec<u64> {
+        let (records, stopped, damage) = format::walk(view, index.walked);
+        index.walked = stopped;
+        if let Some(d) = damage {
+            // A live writer may be mid-growth beyond what we mapped; only a dead file is damaged.
+            if !live || !d.contains("bad length") {
+                index.damage.get_or_insert(d);
+            }
+        }
+        let mut absorbed = Vec::new();
+        for rec in records {
+            match rec {
+                Record::Family { off, desc_bytes } => {
+                    let fam = match format::decode_desc(&desc_bytes) {
+                        Ok(desc) => self.family_for(desc).map_err(|e| index.damage.get_or_insert(e)).ok(),
+                        Err(e) => {
+                            index.damage.get_or_insert(format!("bad family record at byte {off}: {e}"));
+                            None
+                        }
+                    };
+                    index.families.insert(off, fam);
+                    if let Some(f) = fam {
+                        index.family_records.push((off, f));
+                    }
+                }
+                Record::Series { off, family, ncells, key, origin } => {
+                    let Some(Some(fam)) = index.families.get(&family).copied() else { continue };
+                    let identity = if origin.is_empty() { &*index.identity } else { origin.as_str() };
+                    match self.slot_for(fam, key, identity, ncells) {
+                        Ok(slot) => index.series.push(SeriesRef { off, ncells, family: fam, slot }),
+                        Err(e) => {
+                            index.damage.get_or_insert(format!("bad series record at byte {off}: {e}"));
+                        }
+                    }
+                }
+                Record::Absorbed { nonce } => absorbed.push(nonce),
+            }
+        }
+        absorbed
+    }
+
+    fn family_for(&mut self, desc: FamilyDesc) -> Result<usize, String> {
+        if let Some(&i) = self.by_name.get(&desc.name) {
+            let e = &self.families[i].desc;
+            let same = e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets && e.dynamic == desc.dynamic;
+            let same = same && e.aggregation == desc.aggregation;
+            return if same { Ok(i) } else { Err(format!("metric {:?} differs from another process's definition", desc.name)) };
+        }
+        let pid_label = if desc.labels.iter().any(|l| l == "pid") { "tasker_metrics_pid" } else { "pid" };
+        self.by_name.insert(desc.name.clone(), self.families.len());
+        self.families.push(MergedFamily { desc, slots: Vec::new(), by_key: HashMap::default(), pid_label, dropped: 0, seen: 0 });
+        Ok(self.families.len() - 1)
+    }
+
+    fn slot_for(&mut self, fam: usize, key: Vec<u8>, identity: &str, ncells: usize) -> Result<usize, String> {
+        let family = &mut self.families[fam];
+        let desc = &family.desc;
+        let per_process = desc.kind == MetricKind::Gauge && matches!(desc.aggregation, GaugeMode::All | GaugeMode::LiveAll);
+        let origin: Arc<str> = if per_process { identity.into() } else { "".into() };
+        let key: Box<[u8]> = key.into();
+        if let Some(&slot) = family.by_key.get(&(key.clone(), Arc::clone(&origin))) {
+            return if expected_cells(desc, ncells) { Ok(slot) } else { Err(format!("{ncells} cells")) };
+        }
+        if !expected_cells(desc, ncells) {
+            return Err(format!("{ncells} cells do not fit a {}", desc.kind.as_str()));
+        }
+        let mut labels = if desc.dynamic {
+            labels::render_named_pairs(labels::decode_pairs(&key).map_err(|e| e.to_string())?)
+        } else {
+            let values = labels::decode_key(&desc.name, &desc.labels, &key).map_err(|e| e.to_string())?;
+            labels::render_pairs(&desc.labels, &values)
+        };
+        if per_process {
+            let names = LabelNames::new(&[family.pid_label], &[]).map_err(|e| e.to_string())?;
+            let pid = labels::render_pairs(&names, &[&origin]);
+            if !labels.is_empty() {
+                labels.push(',');
+            }
+            labels.push_str(&pid);
+        }
+        let acc = match (desc.kind, &desc.buckets) {
+            (MetricKind::Histogram, Some(b)) => Acc::Histogram { counts: vec![0; b.bounds().len() + 1], sum: 0.0 },
+            (MetricKind::Gauge, _) => Acc::Gauge { value: 0.0, at: 0 },
+            _ => Acc::Counter { int: 0, float: None },
+        };
+        family.slots.push(Slot { key: key.clone(), origin: Arc::clone(&origin), labels: labels.into(), acc, gen: 0 });
+        family.by_key.insert((key, origin), family.slots.len() - 1);
+        Ok(family.slots.len() - 1)
+    }
+
+    /// The merged families seen in this fold, sorted by name, each with the series that got a
+    /// value.
+    pub fn snapshots(&self) -> Vec<FamilySnapshot> {
+        let mut out: Vec<FamilySnapshot> = self
+            .families
+            .iter()
+            .filter(|f| f.seen == self.gen)
+            .map(|f| FamilySnapshot {
+                name: f.desc.base_name().to_owned(),
+                help: f.desc.help.clone(),
+                kind: f.desc.kind,
+                le: f.desc.buckets.as_ref().map(|b| Arc::clone(b.le_values())),
+                unit: f.desc.unit.clone(),
+                series: f
+                    .slots
+                    .iter()
+                    .filter(|s| s.gen == self.gen)
+                    .map(|s| SeriesSnapshot { labels: Arc::clone(&s.labels), sample: s.acc.sample(), exemplars: Vec::new(), created: 0.0 })
+                    .collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// `(family name, dropped updates)` for families that dropped any in this fold.
+    pub fn dropped(&self) -> Vec<(String, u64)> {
+        self.families.iter().filter(|f| f.seen == self.gen && f.dropped > 0).map(|f| (f.desc.name.clone(), f.dropped)).collect()
+    }
+}
+
+fn expected_cells(desc: &FamilyDesc, n: usize) -> bool {
+    match (desc.kind, &desc.buckets) {
+        (MetricKind::Counter, _) => n == counter::INIT.len(),
+        (MetricKind::Gauge, _) => n == 1 || n == 2,
+        (MetricKind::Histogram, Some(b)) => n == b.bounds().len() + 2,
+        (MetricKind::Histogram, None) => false,
+    }
+}
+
+/// Folds one file's cells for a series into its slot.
+fn fold_cells(acc: &mut Acc, fresh: bool, mode: GaugeMode, n: usize, cell: impl Fn(usize) -> u64) {
+    match acc {
+        Acc::Counter { int, float } => {
+            if fresh {
+                (*int, *float) = (0, None);
+            }
+            *int = int.wrapping_add(cell(0));
+            let f = cell(1);
+            if f != counter::INIT[1] {
+                *float = Some(float.unwrap_or(0.0) + f64::from_bits(f));
+            }
+        }
+        Acc::Histogram { counts, sum } => {
+            if fresh {
+                counts.iter_mut().for_each(|c| *c = 0);
+                *sum = 0.0;
+            }
+            for (i, c) in counts.iter_mut().enumerate() {
+                *c = c.wrapping_add(cell(i));
+            }
+            *sum += f64::from_bits(cell(n - 1));
+        }
+        Acc::Gauge { value, at } => {
+            let v = f64::from_bits(cell(0));
+            let t = if n > 1 { cell(1) } else { 0 };
+            if fresh {
+                (*value, *at) = (v, t);
+                return;
+            }
+            match mode {
+                GaugeMode::Sum | GaugeMode::LiveSum => *value += v,
+                GaugeMode::Max => *value = value.max(v),
+                GaugeMode::Min => *value = value.min(v),
+                GaugeMode::MostRecent if t < *at => {}
+                // Per-process slots meet twice only when two files share an identity: the
+                // later file (folded last) wins.
+                GaugeMode::MostRecent | GaugeMode::All | GaugeMode::LiveAll => (*value, *at) = (v, t),
+            }
+        }
+    }
+}
+
+impl Acc {
+    /// The slot's value as a sample.
+    pub fn sample(&self) -> Sample {
+        match self {
+            Acc::Counter { int, float } => Sample::Counter { int: *int, float: *float },
+            Acc::Histogram { counts, sum } => Sample::Histogram { counts: counts.clone(), sum: *sum },
+            Acc::Gauge { value, .. } => Sample::Gauge(*value),
+        }
+    }
+
+    /// The slot's value as cells, for the archive.
+    pub fn cells(&self) -> Vec<u64> {
+        match self {
+            Acc::Counter { int, float } => vec![*int, float.map_or(counter::INIT[1], f64::to_bits)],
+            Acc::Histogram { counts, sum } => counts.iter().copied().chain([sum.to_bits()]).collect(),
+            Acc::Gauge { value, at } => vec![value.to_bits(), *at],
+        }
+    }
+}
