@@ -28,6 +28,7 @@ require_relative "tasker_metrics/rack/exporter"
 require_relative "tasker_metrics/rack/endpoint"
 require_relative "tasker_metrics/subscriber"
 require_relative "tasker_metrics/push"
+require_relative "tasker_metrics/multiprocess"
 require_relative "tasker_metrics/configuration"
 require_relative "tasker_metrics/installer"
 require_relative "tasker_metrics/railtie" if defined?(Rails::Railtie)
@@ -47,3 +48,5 @@ module TaskerMetrics
     attr_reader :registry
   end
 end
+
+TaskerMetrics.configuration.apply_multiprocess if ENV["TASKER_METRICS_MULTIPROC_DIR"]

@@ -50,6 +50,13 @@ module TaskerMetrics
       self
     end
 
+    # Puts the default registry in multi-process mode when {multiprocess_dir} is set.
+    # @return [self]
+    def apply_multiprocess
+      TaskerMetrics.registry.enable_multiprocess(multiprocess_dir) if multiprocess_dir
+      self
+    end
+
     # Copies settings from a Hash-like (Rails' +config.tasker_metrics+).
     # @return [self]
     def merge!(options)
@@ -75,7 +82,7 @@ module TaskerMetrics
       event_suffix: ->(v) { v.is_a?(String) },
       path: ->(v) { v.nil? || (v.is_a?(String) && v.start_with?("/")) },
       tasker: ->(v) { [true, false, :auto].include?(v) },
-      multiprocess_dir: ->(v) { v.nil? || v.is_a?(String) },
+      multiprocess_dir: ->(v) { v.nil? || (v.is_a?(String) && !v.empty?) || v.respond_to?(:to_path) },
       max_series: ->(v) { v.is_a?(Integer) && v.positive? },
       expires_after: ->(v) { v.nil? || (v.is_a?(Numeric) && v.positive? && v.finite?) },
     }.freeze

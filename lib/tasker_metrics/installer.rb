@@ -14,8 +14,10 @@ module TaskerMetrics
     def configure
       raise FrozenError, "TaskerMetrics is already installed (#{@installed_at}); configure it before" if configuration.frozen?
 
-      yield configuration
-      configuration.validate!.apply_limits
+      # On a copy: a block that raises or sets something invalid changes nothing.
+      candidate = configuration.dup
+      yield candidate
+      @configuration = candidate.validate!.apply_limits.apply_multiprocess
     end
 
     # Freezes the configuration and applies it: Tasker constants and the notifications
@@ -25,7 +27,7 @@ module TaskerMetrics
     # @param options [Hash] settings merged into {configuration} first
     # @return [Configuration]
     def install!(**options)
-      config = configuration.frozen? ? configuration : configuration.merge!(options).freeze.apply_limits
+      config = configuration.frozen? ? configuration : configuration.merge!(options).freeze.apply_limits.apply_multiprocess
       @installed_at ||= caller_locations(1, 1).first.to_s
       require_relative "tasker" if tasker?(config)
       Subscriber.subscribe!(config.subscribe == true ? nil : config.subscribe, suffix: config.event_suffix) if config.subscribe

@@ -16,7 +16,10 @@ module TaskerMetrics
   #   @param expires_after [Numeric, nil] seconds without an update after which a series leaves the exposition
   #   @return [Counter]
   #   @raise [ArgumentError] for an invalid name or labels, or a name taken by another metric
-  # @!method gauge(name, docstring:, labels: [], unit: nil, max_series: nil, expires_after: nil)
+  # @!method gauge(name, docstring:, labels: [], unit: nil, max_series: nil, expires_after: nil, aggregation: :all)
+  #   @param aggregation [Symbol] multi-process mode only: how the processes' values combine —
+  #     +:all+ (one series per process, labelled +pid+), +:liveall+, +:sum+, +:livesum+, +:max+,
+  #     +:min+ or +:mostrecent+; the +live+ modes leave out processes that have exited
   #   @return [Gauge]
   # @!method histogram(name, docstring:, labels: [], unit: nil, max_series: nil, expires_after: nil, buckets: Histogram::DEFAULT_BUCKETS)
   #   @return [Histogram]
@@ -30,8 +33,33 @@ module TaskerMetrics
   #   @return [Array<Counter, Gauge, Histogram>] sorted by name
   # @!method clear
   #   @return [Integer] how many metrics were removed
+  # @!method multiprocess_dir
+  #   @return [String, nil] the shared directory in multi-process mode
   class Registry
     FORMATS = %i[prometheus openmetrics].freeze
+
+    # Moves this registry's values (existing ones included) into this process's file in +dir+,
+    # shared with the other processes writing there: from now on {#export} merges every
+    # process's file. Forked children get their own file automatically.
+    #
+    # @param dir [String, Pathname] created (mode 0700) when missing
+    # @return [self]
+    # @raise [ArgumentError] when +dir+ is not a directory or another registry of this process uses it
+    # @raise [StoreError] when the file cannot be created
+    # @example
+    #   TaskerMetrics.registry.enable_multiprocess("/run/app/metrics")
+    def enable_multiprocess(dir)
+      _enable_multiprocess(dir.respond_to?(:to_path) ? dir.to_path : dir)
+      self
+    end
+
+    # Takes this registry out of multi-process mode; its series keep this process's values in
+    # memory. (Its file stays until the process exits, so the other processes' totals do not drop.)
+    # @return [self]
+    def disable_multiprocess
+      _disable_multiprocess
+      self
+    end
 
     # The exposition text, rendered without holding the GVL.
     #
@@ -41,10 +69,18 @@ module TaskerMetrics
     # @raise [ArgumentError] for an unknown format
     # @example
     #   puts TaskerMetrics.registry.export
-    def export(format: :prometheus, created: false) = _render(format, false, created)
+    def export(format: :prometheus, created: false) = rendered(format, false, created)
 
     # The exposition gzipped (level 1) as a binary String, for HTTP responses.
     # @return [String]
-    def export_gzip(format: :prometheus, created: false) = _render(format, true, created)
+    def export_gzip(format: :prometheus, created: false) = rendered(format, true, created)
+
+    private
+
+    def rendered(format, gzip, created)
+      body, problems = _render(format, gzip, created)
+      Multiprocess.report(problems) unless problems.empty?
+      body
+    end
   end
 end

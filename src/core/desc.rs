@@ -200,10 +200,7 @@ impl GaugeMode {
     /// An argument error naming the bad value and the valid ones.
     pub fn parse(s: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| {
-            Error::argument(format!(
-                "invalid aggregation {s:?}: must be one of {}",
-                Self::ALL.map(|m| format!(":{}", m.as_str())).join(", ")
-            ))
+            Error::argument(format!("aggregation must be one of {}, got :{s}", Self::ALL.map(|m| format!(":{}", m.as_str())).join(", ")))
         })
     }
 
@@ -241,7 +238,7 @@ mod tests {
         }
         assert_eq!(
             GaugeMode::parse("avg").unwrap_err().to_string(),
-            "invalid aggregation \"avg\": must be one of :all, :liveall, :sum, :livesum, :max, :min, :mostrecent"
+            "aggregation must be one of :all, :liveall, :sum, :livesum, :max, :min, :mostrecent, got :avg"
         );
         let c = FamilyDesc::new::<&str>("c_total", "", MetricKind::Counter, &[], None).unwrap();
         assert!(c.with_aggregation(GaugeMode::Max).is_err());

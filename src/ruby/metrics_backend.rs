@@ -2,7 +2,7 @@
 //! and `TaskerMetrics.record`, the one native call subscribers make per event.
 
 use crate::core::backend::MetricsBackend as CoreBackend;
-use crate::core::exposition::{snapshot, tasker as tasker_format};
+use crate::core::exposition::tasker as tasker_format;
 use crate::core::metric::{Buckets, MetricKind};
 use crate::core::router::EventRouter;
 use crate::core::tasker;
@@ -118,7 +118,8 @@ fn all_series(ruby: &Ruby, _rb_self: Value) -> Result<RArray, Error> {
 /// `_export(generated)`: Tasker's exporter text, rendered without the GVL.
 fn export(ruby: &Ruby, _rb_self: Value, generated: String) -> Result<RString, Error> {
     guard(|| {
-        let text = without_gvl(move || tasker_format::render(&snapshot(backend().registry()), &generated));
+        let text =
+            without_gvl(move || tasker_format::render(&crate::core::multiprocess::collect(backend().registry()).families, &generated));
         Ok(ruby.str_new(&text))
     })
 }

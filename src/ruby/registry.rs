@@ -1,7 +1,9 @@
 //! `TaskerMetrics::Registry`: registering metrics and exporting them.
 
-use crate::core::exposition::{self, snapshot, Format};
+use crate::core::desc::GaugeMode;
+use crate::core::exposition::{self, Format};
 use crate::core::metric::{Buckets, MetricKind};
+use crate::core::multiprocess;
 use crate::core::registry::{FamilyDesc, Registry as CoreRegistry};
 use crate::ruby::convert::{self, describe};
 use crate::ruby::errors::{guard, type_error};
@@ -33,15 +35,22 @@ fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -
         let name = convert::name("name", args.required.0)?;
         type V = Option<Value>;
         const COMMON: [&str; 4] = ["labels", "unit", "max_series", "expires_after"];
-        let (docstring, (labels, unit, max_series, expires_after), buckets) = if kind == MetricKind::Histogram {
-            let names = [COMMON[0], COMMON[1], COMMON[2], COMMON[3], "buckets"];
+        // One keyword only some kinds take: histograms' buckets, gauges' aggregation.
+        let extra = match kind {
+            MetricKind::Histogram => Some("buckets"),
+            MetricKind::Gauge => Some("aggregation"),
+            MetricKind::Counter => None,
+        };
+        let (docstring, (labels, unit, max_series, expires_after), extra_value) = if let Some(extra) = extra {
+            let names = [COMMON[0], COMMON[1], COMMON[2], COMMON[3], extra];
             let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V, V), ()>(args.keywords, &["docstring"], &names)?;
-            let (l, u, m, e, b) = kw.optional;
-            (kw.required.0, (l, u, m, e), b)
+            let (l, u, m, e, x) = kw.optional;
+            (kw.required.0, (l, u, m, e), x)
         } else {
             let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V), ()>(args.keywords, &["docstring"], &COMMON)?;
             (kw.required.0, kw.optional, None)
         };
+        let (buckets, aggregation) = if kind == MetricKind::Histogram { (extra_value, None) } else { (None, extra_value) };
         let docstring = RString::from_value(docstring)
             .ok_or_else(|| type_error(format!("docstring must be a String, got {}", describe(docstring))))?
             .to_string()
@@ -65,6 +74,9 @@ fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -
         }
         if let Some(seconds) = expires_after.filter(|v| !v.is_nil()) {
             desc = desc.with_expires_after(convert::float("expires_after", seconds)?)?;
+        }
+        if let Some(mode) = aggregation.filter(|v| !v.is_nil()) {
+            desc = desc.with_aggregation(GaugeMode::parse(&convert::name("aggregation", mode)?)?)?;
         }
         Ok(metric::wrap(ruby, rb_self.inner.register(desc)?))
     })
@@ -98,20 +110,40 @@ pub(crate) fn format(v: Value, created: bool) -> Result<Format, Error> {
 
 /// `_render(format, gzip, created)`: the exposition, rendered (and gzipped) without the GVL.
 /// A gzipped body is a binary String, a plain one UTF-8.
-fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool) -> Result<RString, Error> {
+/// `_render(format, gzip, created)` → `[body, problems]`, where problems are `[path, reason]`
+/// pairs for multi-process files that could not be read.
+fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool) -> Result<RArray, Error> {
     guard(|| {
         let format = format(format_name, created)?;
         let registry = Arc::clone(&rb_self.inner);
-        let (text, compressed) = without_gvl(move || {
-            let text = exposition::render(format, &snapshot(&registry));
+        let (text, compressed, problems) = without_gvl(move || {
+            let scrape = multiprocess::collect(&registry);
+            let text = exposition::render(format, &scrape.families);
             let compressed = gzip.then(|| exposition::gzip(text.as_bytes()));
-            (text, compressed)
+            (text, compressed, scrape.problems)
         });
-        Ok(match compressed {
+        let body = match compressed {
             Some(bytes) => ruby.str_from_slice(&bytes),
             None => ruby.str_new(&text),
-        })
+        };
+        Ok(ruby.ary_new_from_values(&[body.as_value(), problems_array(ruby, problems).as_value()]))
     })
+}
+
+pub(crate) fn problems_array(ruby: &Ruby, problems: Vec<multiprocess::Problem>) -> RArray {
+    ruby.ary_from_iter(problems.into_iter().map(|p| ruby.ary_new_from_values(&[ruby.str_new(&p.path), ruby.str_new(&p.reason)])))
+}
+
+/// `_enable_multiprocess(dir)`: moves the registry's values into a file in `dir`.
+fn enable_multiprocess(rb_self: &Registry, dir: Value) -> Result<(), Error> {
+    guard(|| {
+        let dir = convert::name("multiprocess_dir", dir)?;
+        Ok(multiprocess::enable(&rb_self.inner, std::path::Path::new(&dir))?)
+    })
+}
+
+fn multiprocess_dir(rb_self: &Registry) -> Option<String> {
+    multiprocess::file_store(&rb_self.inner).map(|s| s.dir().display().to_string())
 }
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
@@ -126,6 +158,23 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_method("unregister", method!(unregister, 1))?;
     class.define_method("metrics", method!(metrics, 0))?;
     class.define_private_method("_render", method!(render, 3))?;
+    class.define_private_method("_enable_multiprocess", method!(enable_multiprocess, 1))?;
+    class.define_method("multiprocess_dir", method!(multiprocess_dir, 0))?;
+    module.define_singleton_method("_multiprocess_after_fork", function!(multiprocess::after_fork, 0))?;
+    class.define_private_method(
+        "_disable_multiprocess",
+        method!(|s: &Registry| -> Result<(), Error> { guard(|| Ok(multiprocess::disable(&s.inner)?)) }, 0),
+    )?;
+    module.define_singleton_method(
+        "_set_worker_identity",
+        function!(
+            |v: Value| -> Result<(), Error> {
+                multiprocess::set_identity(&convert::name("worker_id", v)?);
+                Ok(())
+            },
+            1
+        ),
+    )?;
     class.define_method("clear", method!(|s: &Registry| s.inner.clear(), 0))?;
     module.define_singleton_method(
         "_set_default_max_series",

@@ -152,23 +152,59 @@ pub fn file_store(registry: &Registry) -> Option<Arc<FileStore>> {
 }
 
 /// In a forked child, before it writes: every multi-process registry gets its own file. A no-op
-/// in the process that created the files.
-///
-/// # Errors
-/// [`Error::Store`] when a file cannot be created; that registry's series then still point into
-/// the parent's file.
-pub fn after_fork() -> Result<()> {
+/// in the process that created the files. Never fails: a registry whose file cannot be created
+/// (its directory was removed, the disk is full) falls back to in-process storage — it must not
+/// keep writing into the parent's file — and the reason is returned for a warning.
+pub fn after_fork() -> Vec<String> {
     let pid = std::process::id();
     let shared: Vec<Arc<Registry>> = SHARED.lock().iter().filter_map(Weak::upgrade).collect();
+    let mut problems = Vec::new();
     for registry in shared {
         let Some(store) = file_store(&registry) else { continue };
         if store.writer.pid() == pid {
             continue;
         }
         store.writer.abandon();
-        registry.use_store(Arc::new(FileStore::create(&store.dir, "")?), true)?;
+        let moved = FileStore::create(&store.dir, "").and_then(|child| registry.use_store(Arc::new(child), true));
+        if let Err(e) = moved {
+            problems.push(format!("{e}; this process's metrics stay in memory and are not shared"));
+            let _ = registry.use_store(Arc::new(crate::core::store::LocalStore), true);
+        }
     }
+    problems
+}
+
+/// Takes `registry` out of multi-process mode: its series move back into process memory with
+/// this process's values. Its file stays until the process exits (its counts must not vanish
+/// from the other processes' scrapes) and is then compacted like any other.
+///
+/// # Errors
+/// Only in theory: moving to process memory cannot run out of file space.
+pub fn disable(registry: &Arc<Registry>) -> Result<()> {
+    if file_store(registry).is_some() {
+        registry.use_store(Arc::new(crate::core::store::LocalStore), false)?;
+    }
+    SHARED.lock().retain(|w| w.strong_count() > 0 && w.as_ptr() != Arc::as_ptr(registry));
     Ok(())
+}
+
+/// Names this process on per-process gauges of every multi-process registry (`pid="puma_0"`
+/// instead of the pid); a forked child starts unnamed.
+pub fn set_identity(identity: &str) {
+    for registry in SHARED.lock().iter().filter_map(Weak::upgrade) {
+        if let Some(store) = file_store(&registry) {
+            store.set_identity(identity);
+        }
+    }
+}
+
+/// What to expose for `registry`: its own series, or in multi-process mode the merge of every
+/// process's file.
+pub fn collect(registry: &Registry) -> Scrape {
+    match file_store(registry) {
+        Some(store) => store.scrape(registry),
+        None => Scrape { families: crate::core::exposition::snapshot(registry), problems: Vec::new() },
+    }
 }
 
 /// A file the scrape could not use, or could only partly use.
@@ -321,6 +357,7 @@ impl FileStore {
             let Some(i) = i else {
                 if let Some(h) = &own_header {
                     merger.fold(h.nonce, &own, &identity_of(h), true);
+                    note_damage(&merger, h.nonce, self.writer.path(), &mut problems);
                 }
                 continue;
             };

@@ -1,0 +1,46 @@
+# frozen_string_literal: true
+
+# Multi-process mode: per-process files in a shared directory, merged at scrape.
+module TaskerMetrics
+  # Multi-process mode: every worker writes its own memory-mapped file in one directory and any
+  # worker's scrape merges them all (see the README's "Multi-process servers").
+  module Multiprocess
+    @warned = {}
+    @lock = Mutex.new
+
+    class << self
+      # Warns once per file and reason about files a scrape skipped or only partly read (they
+      # are also counted in +tasker_metrics_multiprocess_files{state="skipped"}+).
+      # @api private
+      def report(problems)
+        problems.each do |path, reason|
+          next unless @lock.synchronize { @warned.size < 1_000 && !@warned.key?([path, reason]) && (@warned[[path, reason]] = true) }
+
+          warn "tasker_metrics: skipped multi-process file #{path}: #{reason}"
+        end
+      end
+    end
+  end
+
+  # Process identity for multi-process mode.
+  class << self
+    # Names this process on +:all+ and +:liveall+ gauges in multi-process mode (+pid="puma_0"+
+    # instead of the pid), so a replaced worker takes over its predecessor's series.
+    #
+    # @example config/puma.rb
+    #   on_worker_boot { |index| TaskerMetrics.worker_id = "puma_#{index}" }
+    # @param id [String, Symbol, Integer] at most 64 bytes are kept
+    def worker_id=(id)
+      unless id.is_a?(String) || id.is_a?(Symbol) || id.is_a?(Integer)
+        raise TypeError, "worker_id must be a String, Symbol or Integer, got #{id.inspect}"
+      end
+      raise ArgumentError, "worker_id must not be empty" if id.to_s.empty?
+
+      _set_worker_identity(id.to_s)
+      @worker_id = id.to_s
+    end
+
+    # @return [String, nil] set by {worker_id=} in this process
+    attr_reader :worker_id
+  end
+end

@@ -1,0 +1,142 @@
+# frozen_string_literal: true
+
+require "pathname"
+require "tmpdir"
+
+RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
+  let(:dir) { Dir.mktmpdir("tasker-metrics-mp") }
+  let(:jobs) { registry.counter(:jobs_total, docstring: "Jobs", labels: %i[queue]) }
+
+  after do
+    registry.disable_multiprocess
+    FileUtils.rm_rf(dir)
+  end
+
+  def value(name, **labels)
+    key = labels.empty? ? name : "#{name}{#{labels.map { |k, v| %(#{k}="#{v}") }.join(",")}}"
+    samples = Scrape.samples(registry.export)
+    samples[key]&.then { |v| v == v.to_i ? v.to_i : v }
+  end
+
+  def children(count)
+    pids = Array.new(count) do |i|
+      fork do
+        yield(i)
+        exit!(0)
+      end
+    end
+    expect(pids.map { |pid| Process.wait2(pid).last }).to all(be_success)
+  end
+
+  def files = Dir.children(dir).sort
+
+  def kill(pid)
+    Process.kill("KILL", pid)
+    Process.wait(pid)
+  end
+
+  it "moves existing values into the shared directory and merges forked workers exactly" do
+    jobs.increment(by: 5, labels: { queue: "default" })
+    held = jobs.with_labels(queue: "held")
+    expect(registry.enable_multiprocess(Pathname(dir))).to be(registry)
+    expect(registry.multiprocess_dir).to eq(File.realpath(dir))
+    children(4) do
+      threads = Array.new(2) do
+        Thread.new do
+          1_000.times do
+            jobs.increment(labels: { queue: "default" })
+            held.increment
+          end
+        end
+      end
+      threads.each(&:join)
+    end
+    expect(value("jobs_total", queue: "default")).to eq(5 + (4 * 2_000))
+    expect(value("jobs_total", queue: "held")).to eq(4 * 2_000)
+    expect(jobs.get(labels: { queue: "default" })).to eq(5), "get reads this process's own share"
+    expect(files.grep(/\Aproc-/).size).to eq(1)
+    expect(files).to include("archive.tmm")
+    expect(value("tasker_metrics_multiprocess_files", state: "live")).to eq(1)
+    expect(value("tasker_metrics_multiprocess_files", state: "archive")).to eq(1)
+  end
+
+  # A child that sets every gauge to 10 as worker "puma_7" and waits to be killed.
+  def gauge_worker(gauges)
+    reader, writer = IO.pipe
+    pid = fork do
+      reader.close
+      TaskerMetrics.worker_id = "puma_7"
+      gauges.each_value { |g| g.set(10) }
+      writer.puts "set"
+      sleep
+    end
+    writer.close
+    expect(reader.gets).to eq("set\n")
+    pid
+  end
+
+  it "combines gauges by their aggregation and names processes by worker_id" do
+    registry.enable_multiprocess(dir)
+    gauges = %i[all liveall sum livesum max min mostrecent].to_h { |m| [m, registry.gauge(:"g_#{m}", docstring: "g", aggregation: m)] }
+    gauges.each_value { |g| g.set(1) }
+    pid = gauge_worker(gauges)
+    expect(%w[g_sum g_livesum g_max g_min g_mostrecent].map { value(_1) }).to eq([11, 11, 10, 1, 10])
+    expect(value("g_all", pid: "puma_7")).to eq(10)
+    expect(value("g_all", pid: Process.pid.to_s)).to eq(1)
+    kill(pid)
+    expect(value("g_sum")).to eq(11), "a dead process's last value still counts"
+    expect(value("g_livesum")).to eq(1)
+    expect(value("g_liveall", pid: "puma_7")).to be_nil
+    expect(value("g_all", pid: "puma_7")).to eq(10)
+  end
+
+  it "keeps the total exact over 200 short-lived processes and keeps the directory small" do
+    registry.enable_multiprocess(dir)
+    jobs
+    10.times do |batch|
+      children(20) { jobs.increment(labels: { queue: "churn" }) }
+      expect(value("jobs_total", queue: "churn")).to eq((batch + 1) * 20)
+      expect(files.size).to be <= 3
+    end
+  end
+
+  it "warns once about a foreign or damaged file, counts it, and never deletes it" do
+    registry.enable_multiprocess(dir)
+    jobs.increment(labels: { queue: "a" })
+    File.write(File.join(dir, "proc-1-00000000000000ff.tmm"), "garbage" * 100)
+    File.write(File.join(dir, "notes.txt"), "hello")
+    expect { registry.export }.to output(/skipped multi-process file .*notes\.txt: not a tasker_metrics file/).to_stderr
+    expect { registry.export }.not_to output.to_stderr
+    expect(value("tasker_metrics_multiprocess_files", state: "skipped")).to eq(2)
+    expect(value("jobs_total", queue: "a")).to eq(1)
+    expect(File).to exist(File.join(dir, "notes.txt"))
+  end
+
+  it "refuses bad settings, naming them" do
+    expect { registry.enable_multiprocess(nil) }.to raise_error(TypeError, /multiprocess_dir must be a String or Symbol, got NilClass \(nil\)/)
+    file = File.join(dir, "plain")
+    File.write(file, "")
+    expect { registry.enable_multiprocess(file) }.to raise_error(ArgumentError, /plain is not a directory/)
+    expect { registry.enable_multiprocess("#{file}/sub") }.to raise_error(TaskerMetrics::StoreError, %r{cannot create multiprocess_dir .*plain/sub})
+    registry.enable_multiprocess(dir)
+    expect { described_class.new.enable_multiprocess(dir) }.to raise_error(ArgumentError, /already used by another registry/)
+    expect { registry.gauge(:g, docstring: "g", aggregation: :avg) }.to raise_error(ArgumentError, /aggregation must be one of :all, .*got :avg/)
+    expect { registry.counter(:c, docstring: "c", aggregation: :max) }.to raise_error(ArgumentError, /unknown keyword: :aggregation/)
+    expect { TaskerMetrics.worker_id = nil }.to raise_error(TypeError, /worker_id/)
+    expect { TaskerMetrics.worker_id = "" }.to raise_error(ArgumentError, /worker_id/)
+    expect { TaskerMetrics.configure { |c| c.multiprocess_dir = 42 } }.to raise_error(ArgumentError, /multiprocess_dir is invalid: 42/)
+    expect(TaskerMetrics.configuration.multiprocess_dir).to be_nil, "a refused configure changes nothing"
+  end
+
+  it "is switched on for the default registry by TASKER_METRICS_MULTIPROC_DIR" do
+    script = <<~RUBY
+      require "tasker_metrics"
+      c = TaskerMetrics.registry.counter(:boot_total, docstring: "b")
+      3.times { fork { c.increment; exit!(0) } }
+      Process.waitall
+      print TaskerMetrics.registry.multiprocess_dir, "|", TaskerMetrics.registry.export[/^boot_total .*/]
+    RUBY
+    out = IO.popen({ "TASKER_METRICS_MULTIPROC_DIR" => dir }, [RbConfig.ruby, "-I", File.expand_path("../../lib", __dir__), "-e", script], &:read)
+    expect(out).to eq("#{File.realpath(dir)}|boot_total 3")
+  end
+end
