@@ -32,7 +32,8 @@ app = lambda do |env|
     tasks = Integer(request.params.fetch("tasks", "10"))
     simulator = WorkflowSimulator.new(seed: tasks, publish: publish)
     completed = lock.synchronize { simulator.run(tasks) }
-    [200, { "content-type" => "application/json" }, [JSON.generate(completed: completed, events: simulator.published)]]
+    body = JSON.generate(completed: completed, events: simulator.published, pid: Process.pid)
+    [200, { "content-type" => "application/json" }, [body]]
   in ["GET", "/"]
     [200, { "content-type" => "text/plain" }, ["tasker_metrics demo: GET /metrics, POST /run?tasks=N\n"]]
   else

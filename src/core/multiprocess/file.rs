@@ -27,6 +27,7 @@ pub const COMPACT_LOCK: &str = ".compact.lock";
 #[derive(Debug)]
 pub struct Writer {
     base: *mut u8,
+    reserve: usize,
     file: Mutex<Option<File>>,
     tail: Mutex<Tail>,
     path: PathBuf,
@@ -71,15 +72,24 @@ impl Writer {
         };
         lock(&file).map_err(|e| cleanup(fail("cannot lock", e)))?;
         allocate(&file, GROW_STEP).map_err(|e| cleanup(fail("cannot size", e)))?;
-        // SAFETY: a fresh shared mapping of our own file; nothing else aliases the range.
-        let base = unsafe {
-            libc::mmap(std::ptr::null_mut(), MAX_FILE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, file.as_raw_fd(), 0)
-        };
-        if base == libc::MAP_FAILED {
-            return Err(cleanup(fail("cannot map", std::io::Error::last_os_error())));
+        // Address space may be capped (ulimit -v): reserve less rather than fail.
+        let mut mapped = None;
+        for reserve in [MAX_FILE, MAX_FILE / 4, MAX_FILE / 16] {
+            // SAFETY: a fresh shared mapping of our own file; nothing else aliases the range.
+            let base = unsafe {
+                libc::mmap(std::ptr::null_mut(), reserve, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, file.as_raw_fd(), 0)
+            };
+            if base != libc::MAP_FAILED {
+                mapped = Some((base, reserve));
+                break;
+            }
         }
+        let Some((base, reserve)) = mapped else {
+            return Err(cleanup(fail("cannot map", std::io::Error::last_os_error())));
+        };
         let writer = Writer {
             base: base.cast(),
+            reserve,
             file: Mutex::new(Some(file)),
             tail: Mutex::new(Tail { end: format::HEADER_LEN, len: GROW_STEP }),
             path: path.clone(),
@@ -138,8 +148,8 @@ impl Writer {
         let end = at + record.len();
         if end > tail.len {
             let len = (end.max(tail.len * 2)).div_ceil(GROW_STEP) * GROW_STEP;
-            if len > MAX_FILE {
-                return Err(Error::Store(format!("{} is full ({MAX_FILE} bytes)", self.path.display())));
+            if len > self.reserve {
+                return Err(Error::Store(format!("{} is full ({} bytes)", self.path.display(), self.reserve)));
             }
             let file = self.file.lock();
             let file = file.as_ref().ok_or_else(|| Error::Store("this process's multi-process file was closed by a fork".into()))?;
@@ -166,7 +176,7 @@ impl Writer {
 
     /// Whether `addr` points into this file.
     pub fn owns(&self, addr: usize) -> bool {
-        (self.base as usize..self.base as usize + MAX_FILE).contains(&addr)
+        (self.base as usize..self.base as usize + self.reserve).contains(&addr)
     }
 
     /// Marks the record at `off` retired: readers skip it.
@@ -188,7 +198,7 @@ impl Drop for Writer {
     fn drop(&mut self) {
         // SAFETY: the mapping was made in `create` with this length and nothing uses it any more:
         // every `Cells` pointing into it holds this writer alive.
-        unsafe { libc::munmap(self.base.cast(), MAX_FILE) };
+        unsafe { libc::munmap(self.base.cast(), self.reserve) };
     }
 }
 

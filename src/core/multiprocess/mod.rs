@@ -319,7 +319,7 @@ impl FileStore {
         let mut merger = self.merger.lock();
         let mut counts = FileCounts::default();
         let mut opened = self.open_all(&mut problems, &mut counts);
-        if opened.iter().any(|(_, _, live, _)| !live) {
+        if opened.iter().any(|(_, h, live, _)| !live && h.role == format::ROLE_PROCESS) {
             match compact::run(&self.dir, &self.writer) {
                 Ok(mut found) => {
                     if found.compacted {
