@@ -236,6 +236,30 @@ mod tests {
         assert_eq!(total, 400 * 1000 + 200);
     }
 
+    /// GC.stress only around the calls under test: loading the gem under it alone takes seconds.
+    #[ruby_test]
+    fn multiprocess_export_survives_gc_stress() {
+        let text: String = eval(
+            r#"require "tmpdir"
+               dir = Dir.mktmpdir
+               GC.stress = true
+               r = TaskerMetrics::Registry.new
+               c = r.counter(:mp_total, docstring: "x", labels: [:k])
+               c.increment(by: 2, labels: { k: "before" })
+               r.__send__(:_enable_multiprocess, dir)
+               g = r.gauge(:mp_gauge, docstring: "g", aggregation: :max)
+               10.times { |i| c.increment(labels: { k: "v#{i % 5}" }); g.set(i) }
+               body, problems = r.__send__(:_render, :prometheus, false, false)
+               r.__send__(:_disable_multiprocess)
+               GC.stress = false
+               problems.empty? ? body : problems.inspect"#,
+        )
+        .unwrap();
+        assert!(text.contains("mp_total{k=\"before\"} 2\n"), "{text}");
+        assert!(text.contains("mp_total{k=\"v3\"} 2\n"), "{text}");
+        assert!(text.contains("mp_gauge 9\n"), "{text}");
+    }
+
     #[ruby_test]
     fn errors_are_ruby_exceptions() {
         let msg: String = eval(
