@@ -30,7 +30,27 @@ pub(crate) fn init(ruby: &Ruby) -> Result<(), Error> {
     event_mapping::init(ruby, module)?;
     event_router::init(ruby, module)?;
     metrics_backend::init(ruby, module)?;
+    resolve_wrapped_classes(ruby);
     Ok(())
+}
+
+/// magnus finds a wrapped type's class lazily, with a Ruby call inside a once-lock, the first
+/// time an object of that type is made. If the first two threads to do so race, the one calling
+/// Ruby can give up the GVL to the other, which then blocks on the lock while holding the GVL: a
+/// deadlock (seen in the stress suite). Resolving every class here, on the loading thread,
+/// means no lock is ever initialised by two threads.
+fn resolve_wrapped_classes(ruby: &Ruby) {
+    use magnus::TypedData;
+    let _ = (
+        counter::Counter::class(ruby),
+        counter::BoundCounter::class(ruby),
+        gauge::Gauge::class(ruby),
+        gauge::BoundGauge::class(ruby),
+        histogram::Histogram::class(ruby),
+        histogram::BoundHistogram::class(ruby),
+        registry::Registry::class(ruby),
+        event_mapping::EventMapping::class(ruby),
+    );
 }
 
 #[cfg(test)]
