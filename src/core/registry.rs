@@ -92,6 +92,8 @@ pub struct Series {
     exemplars: Exemplars,
     /// Milliseconds since [`clock_origin`] of the last update, kept only for expiring families.
     touched: Option<AtomicU64>,
+    /// Taken out of its family (still in the family's creation-order list until it is compacted).
+    removed: std::sync::atomic::AtomicBool,
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -324,6 +326,11 @@ pub struct Family {
     store: RwLock<Arc<dyn Store>>,
     /// The store's view of the family, and its count of updates dropped because it was full.
     slot: FamilySlot,
+    /// Series in creation order, for the exposition: walked without sorting or visiting the
+    /// map's shards. Removed series are marked and dropped from it in batches.
+    order: RwLock<Vec<Arc<Series>>>,
+    /// Removed series still in `order`.
+    tombstones: AtomicUsize,
     /// Series held, counted apart from the map so the limit holds under racing creators.
     count: AtomicUsize,
     limit: usize,
@@ -340,6 +347,8 @@ impl Family {
             series: DashMap::with_hasher(ahash::RandomState::new()),
             store: RwLock::new(store),
             slot,
+            order: RwLock::new(Vec::new()),
+            tombstones: AtomicUsize::new(0),
             count: AtomicUsize::new(0),
             limit,
             expires_after_ms,
@@ -366,12 +375,11 @@ impl Family {
         self.series.retain(|_, s| {
             let keep = s.touched.as_ref().is_none_or(|t| t.load(Relaxed) >= cutoff);
             if !keep {
-                store.retire(&s.cells);
+                self.forget(&store, s);
                 removed += 1;
             }
             keep
         });
-        self.count.fetch_sub(removed, Relaxed);
         removed
     }
 
@@ -488,7 +496,7 @@ impl Family {
             let cells = store.allocate(&self.slot, key, &init).inspect_err(|_| {
                 self.count.fetch_sub(1, Relaxed);
             })?;
-            Ok(Arc::new(Series {
+            let series = Arc::new(Series {
                 key: key.into(),
                 rendered,
                 seq: SEQUENCE.fetch_add(1, Relaxed),
@@ -497,7 +505,10 @@ impl Family {
                 cells,
                 exemplars: Exemplars::default(),
                 touched: self.expires_after_ms.map(|_| AtomicU64::new(now_ms())),
-            }))
+                removed: std::sync::atomic::AtomicBool::new(false),
+            });
+            self.order.write().push(Arc::clone(&series));
+            Ok(series)
         })?;
         Ok(Arc::clone(&entry))
     }
@@ -563,20 +574,38 @@ impl Family {
         Ok((family, series))
     }
 
-    /// Calls `f` with every series and its creation sequence, in no particular order, without
-    /// cloning handles (shard by shard, under the map's read guards: `f` must be quick).
+    /// Calls `f` with every series in creation order, without cloning handles (under the
+    /// order list's read lock: `f` must be quick and must not create series).
     pub fn visit_series(&self, mut f: impl FnMut(&Series)) {
-        for entry in self.series.iter() {
-            f(entry.value());
+        if self.tombstones.load(Relaxed) > 64 && self.tombstones.load(Relaxed) * 2 > self.order.read().len() {
+            self.compact_order();
         }
+        for series in self.order.read().iter() {
+            if !series.removed.load(Relaxed) {
+                f(series);
+            }
+        }
+    }
+
+    /// Drops removed series from the creation-order list.
+    fn compact_order(&self) {
+        let mut order = self.order.write();
+        let before = order.len();
+        order.retain(|s| !s.removed.load(Relaxed));
+        self.tombstones.fetch_sub(before - order.len(), Relaxed);
+    }
+
+    /// A series leaves the family: the store stops exporting it, the order list skips it.
+    fn forget(&self, store: &Arc<dyn Store>, series: &Series) {
+        store.retire(&series.cells);
+        series.removed.store(true, Relaxed);
+        self.tombstones.fetch_add(1, Relaxed);
+        self.count.fetch_sub(1, Relaxed);
     }
 
     /// All series in creation order.
     pub fn all_series(&self) -> Vec<Arc<Series>> {
-        // Sort on copied keys: comparing through the Arcs would chase a pointer per comparison.
-        let mut all: Vec<(u64, Arc<Series>)> = self.series.iter().map(|e| (e.value().seq, Arc::clone(e.value()))).collect();
-        all.sort_unstable_by_key(|(seq, _)| *seq);
-        all.into_iter().map(|(_, s)| s).collect()
+        self.order.read().iter().filter(|s| !s.removed.load(Relaxed)).cloned().collect()
     }
 
     /// Number of series.
@@ -594,8 +623,7 @@ impl Family {
     pub fn remove(&self, key: &[u8]) -> bool {
         match self.series.remove(key) {
             Some((_, series)) => {
-                self.store.read().retire(&series.cells);
-                self.count.fetch_sub(1, Relaxed);
+                self.forget(&self.store.read(), &series);
                 true
             }
             None => false,
@@ -607,11 +635,11 @@ impl Family {
         let mut n = 0;
         let store = self.store.read();
         self.series.retain(|_, s| {
-            store.retire(&s.cells);
+            self.forget(&store, s);
             n += 1;
             false
         });
-        self.count.fetch_sub(n, Relaxed);
+        self.compact_order();
         n
     }
 }

@@ -99,20 +99,16 @@ pub fn gzip(text: &[u8]) -> Vec<u8> {
 impl FamilySnapshot {
     /// The family's series in creation order, read in one visit.
     fn series_of(family: &Family) -> Vec<SeriesSnapshot> {
-        let mut read: Vec<(u64, SeriesSnapshot)> = Vec::with_capacity(family.len());
+        let mut read = Vec::with_capacity(family.len());
         family.visit_series(|s| {
-            read.push((
-                s.seq(),
-                SeriesSnapshot {
-                    labels: Arc::clone(s.rendered_labels()),
-                    sample: s.read(),
-                    exemplars: s.exemplars(),
-                    created: s.created().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
-                },
-            ))
+            read.push(SeriesSnapshot {
+                labels: Arc::clone(s.rendered_labels()),
+                sample: s.read(),
+                exemplars: s.exemplars(),
+                created: s.created().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+            })
         });
-        read.sort_unstable_by_key(|(seq, _)| *seq);
-        read.into_iter().map(|(_, s)| s).collect()
+        read
     }
 }
 
