@@ -223,8 +223,10 @@ pub(crate) fn write_labels(out: &mut String, labels: &str, extra: Option<(&str, 
             if !empty {
                 out.push(',');
             }
-            let _ = write!(out, "{k}=\"{v}\"");
-            out.push('}');
+            out.push_str(k);
+            out.push_str("=\"");
+            out.push_str(v);
+            out.push_str("\"}");
         }
     }
 }
