@@ -9,7 +9,6 @@ pub mod tasker;
 
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::{Family, Registry};
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// One family as read at one instant.
