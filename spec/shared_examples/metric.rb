@@ -66,6 +66,17 @@ RSpec.shared_examples "a labelled metric" do
     expect(metric.values).to be_empty
   end
 
+  it "brings a removed or cleared label set back on its next update" do
+    2.times { update.call(labels: labels) } # the second update takes the repeated-label-set path
+    metric.remove(labels: labels)
+    update.call(labels: labels)
+    expect(metric.values.keys).to eq([labels])
+    expect(registry.export).to include(metric.name.to_s)
+    metric.clear
+    update.call(labels: labels)
+    expect(metric.values.keys).to eq([labels])
+  end
+
   it "cannot be instantiated directly" do
     expect { metric.class.new }.to raise_error(TypeError, /allocator undefined/)
   end

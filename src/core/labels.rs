@@ -117,7 +117,8 @@ const INLINE_KEY: usize = 256;
 
 /// Builds a series key without touching the heap for label values up to 256 bytes in total.
 pub struct KeyBuf {
-    inline: [u8; INLINE_KEY],
+    /// Left uninitialised past `len`: zeroing 256 bytes showed up in every labelled update.
+    inline: [std::mem::MaybeUninit<u8>; INLINE_KEY],
     len: usize,
     heap: Vec<u8>,
     count: usize,
@@ -134,7 +135,7 @@ impl Default for KeyBuf {
 impl KeyBuf {
     /// An empty key.
     pub fn new() -> Self {
-        KeyBuf { inline: [0; INLINE_KEY], len: 0, heap: Vec::new(), count: 0, poisoned: None }
+        KeyBuf { inline: [const { std::mem::MaybeUninit::uninit() }; INLINE_KEY], len: 0, heap: Vec::new(), count: 0, poisoned: None }
     }
 
     /// Appends the next label value (in declared order).
@@ -157,23 +158,33 @@ impl KeyBuf {
     fn push_unchecked(&mut self, value: &[u8]) {
         self.count += 1;
         if self.heap.is_empty() && self.len + value.len() < INLINE_KEY {
-            self.inline[self.len..self.len + value.len()].copy_from_slice(value);
+            // SAFETY: `len + value.len() < INLINE_KEY` (checked), so the copy and the separator
+            // stay inside `inline`; the regions cannot overlap (`value` is borrowed elsewhere).
+            unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), self.inline.as_mut_ptr().add(self.len).cast::<u8>(), value.len()) };
             self.len += value.len();
-            self.inline[self.len] = KEY_SEPARATOR;
+            self.inline[self.len] = std::mem::MaybeUninit::new(KEY_SEPARATOR);
             self.len += 1;
             return;
         }
         if self.heap.is_empty() {
-            self.heap.extend_from_slice(&self.inline[..self.len]);
+            let inline = self.inline_bytes();
+            let mut heap = Vec::with_capacity(inline.len() + value.len() + 1);
+            heap.extend_from_slice(inline);
+            self.heap = heap;
         }
         self.heap.extend_from_slice(value);
         self.heap.push(KEY_SEPARATOR);
     }
 
+    fn inline_bytes(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes of `inline` were written by `push_unchecked`.
+        unsafe { std::slice::from_raw_parts(self.inline.as_ptr().cast::<u8>(), self.len) }
+    }
+
     /// The encoded key.
     pub fn as_bytes(&self) -> &[u8] {
         if self.heap.is_empty() {
-            &self.inline[..self.len]
+            self.inline_bytes()
         } else {
             &self.heap
         }

@@ -314,6 +314,12 @@ impl Series {
     pub fn key(&self) -> &[u8] {
         &self.key
     }
+
+    /// Whether the series was taken out of its family (removed, cleared or expired).
+    #[inline]
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Relaxed)
+    }
 }
 
 type SeriesMap = DashMap<Box<[u8]>, Arc<Series>, ahash::RandomState>;

@@ -14,12 +14,21 @@ use std::sync::Arc;
 pub(crate) struct MetricInner {
     pub(crate) family: Arc<Family>,
     syms: LabelSyms,
+    /// The series the last labelled update went to: code that updates one label set in a loop
+    /// skips hashing the key and the map's locks.
+    last: GvlCell<LastHit>,
+}
+
+#[derive(Debug, Default)]
+struct LastHit {
+    key: Vec<u8>,
+    series: Option<Arc<Series>>,
 }
 
 impl MetricInner {
     pub(crate) fn new(family: Arc<Family>) -> Self {
         let syms = LabelSyms::new(&family.desc().labels);
-        MetricInner { family, syms }
+        MetricInner { family, syms, last: GvlCell::default() }
     }
 
     /// Converts `labels` to a key and applies `update` to that series (creating it when needed).
@@ -27,7 +36,26 @@ impl MetricInner {
     pub(crate) fn update(&self, labels: Option<Value>, update: Update) -> Result<(), Error> {
         let mut buf = KeyBuf::new();
         convert::label_key(&self.family, &self.syms, labels, &mut buf)?;
-        let outcome = self.family.update(buf.checked(&self.family.desc().labels)?, update)?;
+        let key = buf.checked(&self.family.desc().labels)?;
+        // SAFETY: only Ruby methods call this, on a Ruby thread holding the GVL.
+        let ruby = unsafe { Ruby::get_unchecked() };
+        let kind = self.family.desc().kind;
+        let applied = self.last.with(&ruby, |last| match &last.series {
+            Some(s) if last.key == key && !s.is_removed() => Some(update.check(kind).and_then(|u| s.apply(u))),
+            _ => None,
+        });
+        if let Some(result) = applied {
+            return Ok(result?);
+        }
+        let outcome = self.family.update(key, update)?;
+        if outcome == Outcome::Applied {
+            let series = self.family.find(key);
+            self.last.with(&ruby, |last| {
+                last.key.clear();
+                last.key.extend_from_slice(key);
+                last.series = series;
+            });
+        }
         warn_if_first_drop(&self.family, outcome)
     }
 
@@ -43,6 +71,24 @@ impl MetricInner {
         convert::label_key(&self.family, &self.syms, labels, &mut buf)?;
         buf.checked(&self.family.desc().labels)?;
         Ok(buf)
+    }
+}
+
+/// State only Ruby methods touch, so the GVL serialises every access; `with` takes a [`Ruby`]
+/// handle as proof that the caller holds it. The closure must not call into Ruby (which could
+/// re-enter and borrow the cell twice).
+#[derive(Debug, Default)]
+struct GvlCell<T>(std::cell::UnsafeCell<T>);
+
+// SAFETY: every access goes through `with`, which requires the GVL; Ruby threads holding the
+// GVL never run at the same time.
+unsafe impl<T: Send> Sync for GvlCell<T> {}
+
+impl<T> GvlCell<T> {
+    #[inline]
+    fn with<R>(&self, _gvl: &Ruby, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: see the type; `f` does not call Ruby, so no second borrow can start inside it.
+        f(unsafe { &mut *self.0.get() })
     }
 }
 
