@@ -51,7 +51,56 @@ struct Plan {
     /// `tasker_events_total` and this event's key in it; the series is created by the first
     /// event that is recorded, so a refused event leaves nothing behind.
     events: (Arc<Family>, Box<[u8]>),
-    events_series: once_cell::sync::OnceCell<Arc<Series>>,
+}
+
+/// What a thread remembers of its previous event, so a stream of events with the same name and
+/// labels (one handler's steps, say) skips the plan lookup and the series lookups. Holding the
+/// registry keeps its address from being reused by another backend's registry.
+#[derive(Debug, Default)]
+struct LastEvent {
+    registry: Option<Arc<Registry>>,
+    event: String,
+    plan: Option<Arc<Plan>>,
+    key: Vec<u8>,
+    counter: Option<Arc<Series>>,
+    duration: Option<Arc<Series>>,
+    events: Option<Arc<Series>>,
+}
+
+thread_local! {
+    static LAST: std::cell::RefCell<LastEvent> = std::cell::RefCell::new(LastEvent::default());
+}
+
+impl LastEvent {
+    /// The remembered plan, if it is `backend`'s for `event` and still current.
+    fn plan_for(&self, backend: &MetricsBackend, event: &str) -> Option<Arc<Plan>> {
+        let same = self.registry.as_ref().is_some_and(|r| Arc::ptr_eq(r, &backend.registry)) && self.event == event;
+        self.plan.as_ref().filter(|p| same && p.generation == backend.registry.generation()).cloned()
+    }
+
+    fn remember_plan(&mut self, backend: &MetricsBackend, event: &str, plan: Arc<Plan>) {
+        *self =
+            LastEvent { registry: Some(Arc::clone(&backend.registry)), event: event.to_owned(), plan: Some(plan), ..Default::default() };
+    }
+
+    /// Whether the remembered series fit labels `key` and are all still in their families.
+    fn series_for(&self, key: &[u8], counter: bool, duration: bool) -> bool {
+        let live = |s: &Option<Arc<Series>>, wanted: bool| !wanted || s.as_ref().is_some_and(|s| !s.is_removed());
+        self.plan.is_some() && self.key == key && live(&self.counter, counter) && live(&self.duration, duration)
+    }
+
+    /// The plan's `tasker_events_total` series, found again if it was removed.
+    fn events_series(&mut self, plan: &Plan) -> Result<Arc<Series>> {
+        match &self.events {
+            Some(s) if !s.is_removed() => Ok(Arc::clone(s)),
+            _ => {
+                let (family, key) = &plan.events;
+                let series = family.series(key)?;
+                self.events = Some(Arc::clone(&series));
+                Ok(series)
+            }
+        }
+    }
 }
 
 /// The process-wide metrics backend over a registry.
@@ -126,7 +175,22 @@ impl MetricsBackend {
     /// # Errors
     /// Family type conflicts, or payload values the metrics refuse (e.g. a negative duration).
     pub fn handle_event(&self, event: &str, payload: &Payload<'_>) -> Result<()> {
-        let plan = self.plan(event)?;
+        LAST.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut last) => self.derive(&mut last, event, payload),
+            Err(_) => self.derive(&mut LastEvent::default(), event, payload),
+        })
+    }
+
+    /// [`MetricsBackend::handle_event`] with this thread's memory of its previous event.
+    fn derive(&self, last: &mut LastEvent, event: &str, payload: &Payload<'_>) -> Result<()> {
+        let plan = match last.plan_for(self, event) {
+            Some(plan) => plan,
+            None => {
+                let plan = self.plan(event)?;
+                last.remember_plan(self, event, Arc::clone(&plan));
+                plan
+            }
+        };
         // Every number this plan will use is checked before anything is updated, so a refused
         // event leaves no partial trace.
         let duration = payload.duration.as_ref().or(payload.execution_duration.as_ref());
@@ -151,6 +215,18 @@ impl MetricsBackend {
         let key = key
             .checked(&crate::core::labels::LabelNames::default())
             .map_err(|_| Error::argument("payload label values must be valid UTF-8"))?;
+        let duration = if plan.duration.is_some() { duration } else { None };
+        if last.series_for(key, plan.counter.is_some(), duration.is_some()) {
+            // The same labels as this thread's previous event: its series, without the maps.
+            if let Some(counter) = &last.counter {
+                counter.increment(Number::Int(1))?;
+            }
+            if let (Some(series), Some(Amount::Num(d))) = (&last.duration, duration) {
+                series.observe(d.as_f64())?;
+            }
+        } else {
+            self.derive_labelled(last, &plan, key, duration)?;
+        }
         // A full family counts its own drops (tasker_metrics_series_dropped_total); deriving
         // carries on with the other metrics, so outcomes are not inspected here.
         let observe = |family: &Family, key: &[u8], v: &Amount| match v {
@@ -161,12 +237,6 @@ impl MetricsBackend {
             Amount::Num(n) => family.update(b"", Update::Set(n.as_f64())).map(drop),
             Amount::NotNumeric(class) => Err(Error::argument(format!("Gauge value must be numeric, got: {class}"))),
         };
-        if let Some(counter) = &plan.counter {
-            counter.update(key, Update::Increment(Number::Int(1))).map(drop)?;
-        }
-        if let (Some(hist), Some(d)) = (&plan.duration, payload.duration.as_ref().or(payload.execution_duration.as_ref())) {
-            observe(hist, key, d)?;
-        }
         if let Some((active, iteration)) = &plan.workflow {
             if let Some(v) = &payload.active_task_count {
                 set(active, v)?;
@@ -183,8 +253,28 @@ impl MetricsBackend {
                 set(failed, v)?;
             }
         }
-        let (family, key) = &plan.events;
-        plan.events_series.get_or_try_init(|| family.series(key))?.increment(Number::Int(1))
+        last.events_series(&plan)?.increment(Number::Int(1))
+    }
+
+    /// The counter and duration of a plan for labels `key`, through the maps; remembers the
+    /// series for the next event with the same labels.
+    fn derive_labelled(&self, last: &mut LastEvent, plan: &Plan, key: &[u8], duration: Option<&Amount>) -> Result<()> {
+        // A full family counts its own drops (tasker_metrics_series_dropped_total); deriving
+        // carries on with the other metrics, so outcomes are not inspected here.
+        if let Some(counter) = &plan.counter {
+            counter.update(key, Update::Increment(Number::Int(1))).map(drop)?;
+        }
+        if let (Some(hist), Some(d)) = (&plan.duration, duration) {
+            match d {
+                Amount::Num(n) => hist.update(key, Update::Observe(n.as_f64())).map(drop)?,
+                Amount::NotNumeric(class) => return Err(Error::argument(format!("Observed value must be numeric, got: {class}"))),
+            }
+        }
+        last.key.clear();
+        last.key.extend_from_slice(key);
+        last.counter = plan.counter.as_ref().and_then(|f| f.find(key));
+        last.duration = plan.duration.as_ref().and_then(|f| f.find(key));
+        Ok(())
     }
 
     /// `TaskerMetrics.record`: one routing decision (one sampling draw), then derivation when the
@@ -242,7 +332,7 @@ impl MetricsBackend {
         key.push_name("event");
         key.push(event.as_bytes());
         let events = (self.family(EVENTS_TOTAL, MetricKind::Counter, None)?, key.as_bytes().into());
-        Ok(Plan { generation, counter, duration, workflow, health, events, events_series: once_cell::sync::OnceCell::new() })
+        Ok(Plan { generation, counter, duration, workflow, health, events })
     }
 
     /// Every series of every family, with Tasker's key `name{k="v",...}` (label names sorted).
