@@ -26,13 +26,17 @@ pub struct FamilySnapshot {
     pub unit: Option<String>,
     /// Series in a stable order.
     pub series: Vec<SeriesSnapshot>,
+    /// Every series' label text, back to back. Copied into one buffer so rendering streams
+    /// through memory: with 100 000 series, chasing each series' own string missed the cache.
+    pub label_text: String,
 }
 
 /// One series as read at one instant.
 #[derive(Debug, Clone)]
 pub struct SeriesSnapshot {
-    /// `a="x",b="y"`, already escaped; empty when unlabelled.
-    pub labels: Arc<str>,
+    /// Where the series' `a="x",b="y"` (escaped; empty when unlabelled) lies in its family's
+    /// `label_text`: see [`FamilySnapshot::labels`].
+    pub labels: std::ops::Range<usize>,
     /// The values.
     pub sample: Sample,
     /// Latest exemplars (counter: one; histogram: one per bucket); empty when none.
@@ -42,17 +46,40 @@ pub struct SeriesSnapshot {
 }
 
 impl FamilySnapshot {
+    /// A family with no series yet, described by `desc`.
+    pub fn empty(desc: &crate::core::desc::FamilyDesc) -> Self {
+        Self::named(desc.base_name(), &desc.help, desc.kind, desc.buckets.as_ref().map(|b| Arc::clone(b.le_values())), desc.unit.clone())
+    }
+
+    /// A family with no series yet.
+    pub fn named(name: &str, help: &str, kind: MetricKind, le: Option<Arc<[Box<str>]>>, unit: Option<String>) -> Self {
+        FamilySnapshot { name: name.to_owned(), help: help.to_owned(), kind, le, unit, series: Vec::new(), label_text: String::new() }
+    }
+
     /// Reads one family.
     pub fn of(family: &Family) -> Self {
-        let desc = family.desc();
-        FamilySnapshot {
-            name: desc.base_name().to_owned(),
-            help: desc.help.clone(),
-            kind: desc.kind,
-            le: desc.buckets.as_ref().map(|b| Arc::clone(b.le_values())),
-            unit: desc.unit.clone(),
-            series: Self::series_of(family),
-        }
+        let mut out = Self::empty(family.desc());
+        let n = family.len();
+        out.series.reserve(n);
+        out.label_text.reserve(n * 32);
+        family.visit_series(|s| {
+            let created = s.created().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            out.push(s.rendered_labels(), s.read(), s.exemplars(), created);
+        });
+        out
+    }
+
+    /// Appends a series with label text `labels` (escaped).
+    pub fn push(&mut self, labels: &str, sample: Sample, exemplars: Vec<Option<Arc<crate::core::exemplar::Exemplar>>>, created: f64) {
+        let start = self.label_text.len();
+        self.label_text.push_str(labels);
+        self.series.push(SeriesSnapshot { labels: start..self.label_text.len(), sample, exemplars, created });
+    }
+
+    /// A series' label text.
+    #[inline]
+    pub fn labels(&self, series: &SeriesSnapshot) -> &str {
+        self.label_text.get(series.labels.clone()).unwrap_or_default()
     }
 }
 
@@ -95,21 +122,7 @@ pub fn gzip(text: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
-impl FamilySnapshot {
-    /// The family's series in creation order, read in one visit.
-    fn series_of(family: &Family) -> Vec<SeriesSnapshot> {
-        let mut read = Vec::with_capacity(family.len());
-        family.visit_series(|s| {
-            read.push(SeriesSnapshot {
-                labels: Arc::clone(s.rendered_labels()),
-                sample: s.read(),
-                exemplars: s.exemplars(),
-                created: s.created().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
-            })
-        });
-        read
-    }
-}
+impl FamilySnapshot {}
 
 /// Name of the counter of updates dropped because a family was full.
 pub const DROPPED_TOTAL: &str = crate::core::registry::RESERVED_DROPPED;
@@ -133,29 +146,14 @@ pub fn snapshot(registry: &Registry) -> Vec<FamilySnapshot> {
 /// keeping `out` sorted by name.
 pub fn insert_dropped<'a>(out: &mut Vec<FamilySnapshot>, counts: impl IntoIterator<Item = (&'a str, u64)>) {
     let names = crate::core::labels::LabelNames::new(&["metric"], &[]).unwrap_or_default();
-    let dropped: Vec<SeriesSnapshot> = counts
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| SeriesSnapshot {
-            labels: crate::core::labels::render_pairs(&names, &[name]).into(),
-            sample: Sample::Counter { int: n, float: None },
-            exemplars: Vec::new(),
-            created: 0.0,
-        })
-        .collect();
-    if !dropped.is_empty() {
+    let help = "Updates dropped because their metric reached its series limit";
+    let mut dropped = FamilySnapshot::named(DROPPED_TOTAL, help, MetricKind::Counter, None, None);
+    for (name, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
+        dropped.push(&crate::core::labels::render_pairs(&names, &[name]), Sample::Counter { int: n, float: None }, Vec::new(), 0.0);
+    }
+    if !dropped.series.is_empty() {
         let at = out.partition_point(|f| f.name.as_str() < DROPPED_TOTAL);
-        out.insert(
-            at,
-            FamilySnapshot {
-                name: DROPPED_TOTAL.to_owned(),
-                help: "Updates dropped because their metric reached its series limit".to_owned(),
-                kind: MetricKind::Counter,
-                le: None,
-                unit: None,
-                series: dropped,
-            },
-        );
+        out.insert(at, dropped);
     }
 }
 

@@ -43,15 +43,16 @@ fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
     }
     let mut cumulative = Vec::new();
     for series in &family.series {
+        let labels = family.labels(series);
         let exemplar = |i: usize| series.exemplars.get(i).and_then(Option::as_deref);
         match &series.sample {
             Sample::Counter { int, float } => {
-                write_sample_start(out, name, "_total", &series.labels, None);
+                write_sample_start(out, name, "_total", labels, None);
                 write_counter(out, *int, *float);
                 end_sample(out, exemplar(0));
             }
             Sample::Gauge(v) => {
-                write_sample_start(out, name, "", &series.labels, None);
+                write_sample_start(out, name, "", labels, None);
                 write_f64(out, *v);
                 end_sample(out, None);
             }
@@ -61,20 +62,20 @@ fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
                 cumulate(&mut cumulative);
                 let le = family.le.as_deref().unwrap_or_default();
                 for (i, count) in cumulative.iter().enumerate() {
-                    write_sample_start(out, name, "_bucket", &series.labels, Some(le.get(i).map_or("+Inf", |s| &**s)));
+                    write_sample_start(out, name, "_bucket", labels, Some(le.get(i).map_or("+Inf", |s| &**s)));
                     write_u64(out, *count);
                     end_sample(out, exemplar(i));
                 }
-                write_sample_start(out, name, "_count", &series.labels, None);
+                write_sample_start(out, name, "_count", labels, None);
                 write_u64(out, cumulative.last().copied().unwrap_or(0));
                 end_sample(out, None);
-                write_sample_start(out, name, "_sum", &series.labels, None);
+                write_sample_start(out, name, "_sum", labels, None);
                 write_f64(out, *sum);
                 end_sample(out, None);
             }
         }
         if created && family.kind != MetricKind::Gauge && series.created > 0.0 {
-            write_sample_start(out, name, "_created", &series.labels, None);
+            write_sample_start(out, name, "_created", labels, None);
             write_f64(out, series.created);
             end_sample(out, None);
         }

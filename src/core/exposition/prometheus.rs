@@ -50,7 +50,7 @@ pub(crate) fn encode_family_with_help(out: &mut String, family: &FamilySnapshot,
     out.push('\n');
     let mut cumulative = Vec::new();
     for series in &family.series {
-        let labels = &series.labels;
+        let labels = family.labels(series);
         match &series.sample {
             Sample::Counter { int, float } => {
                 write_sample_start(out, name, "", labels, None);

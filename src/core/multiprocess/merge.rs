@@ -6,7 +6,7 @@
 
 use super::format::{self, Record, View};
 use crate::core::desc::{FamilyDesc, GaugeMode};
-use crate::core::exposition::{FamilySnapshot, SeriesSnapshot};
+use crate::core::exposition::FamilySnapshot;
 use crate::core::labels::{self, LabelNames};
 use crate::core::metric::{counter, MetricKind, Sample};
 use std::collections::HashMap;
@@ -225,18 +225,12 @@ impl Merger {
             .families
             .iter()
             .filter(|f| f.seen == self.gen)
-            .map(|f| FamilySnapshot {
-                name: f.desc.base_name().to_owned(),
-                help: f.desc.help.clone(),
-                kind: f.desc.kind,
-                le: f.desc.buckets.as_ref().map(|b| Arc::clone(b.le_values())),
-                unit: f.desc.unit.clone(),
-                series: f
-                    .slots
-                    .iter()
-                    .filter(|s| s.gen == self.gen)
-                    .map(|s| SeriesSnapshot { labels: Arc::clone(&s.labels), sample: s.acc.sample(), exemplars: Vec::new(), created: 0.0 })
-                    .collect(),
+            .map(|f| {
+                let mut snap = FamilySnapshot::empty(&f.desc);
+                for s in f.slots.iter().filter(|s| s.gen == self.gen) {
+                    snap.push(&s.labels, s.acc.sample(), Vec::new(), 0.0);
+                }
+                snap
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -21,7 +21,7 @@ pub use file::{ARCHIVE, COMPACT_LOCK, MAX_FILE, SUFFIX};
 
 use crate::core::desc::FamilyDesc;
 use crate::core::error::{Error, Result};
-use crate::core::exposition::{FamilySnapshot, SeriesSnapshot};
+use crate::core::exposition::FamilySnapshot;
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::Registry;
 use crate::core::store::{Cells, FamilySlot, Store};
@@ -438,23 +438,11 @@ fn note_damage(merger: &Merger, nonce: u64, path: &Path, problems: &mut Vec<Prob
 pub const FILES_GAUGE: &str = "tasker_metrics_multiprocess_files";
 
 fn insert_files_gauge(families: &mut Vec<FamilySnapshot>, c: FileCounts) {
-    let series = [("live", c.live), ("dead", c.dead), ("archive", c.archive), ("skipped", c.skipped)]
-        .into_iter()
-        .map(|(state, n)| SeriesSnapshot {
-            labels: format!("state=\"{state}\"").into(),
-            sample: Sample::Gauge(n as f64),
-            exemplars: Vec::new(),
-            created: 0.0,
-        })
-        .collect();
-    let family = FamilySnapshot {
-        name: FILES_GAUGE.to_owned(),
-        help: "Files in the multi-process directory at the last scrape, by state (skipped: unreadable or foreign)".to_owned(),
-        kind: MetricKind::Gauge,
-        le: None,
-        unit: None,
-        series,
-    };
+    let help = "Files in the multi-process directory at the last scrape, by state (skipped: unreadable or foreign)";
+    let mut family = FamilySnapshot::named(FILES_GAUGE, help, MetricKind::Gauge, None, None);
+    for (state, n) in [("live", c.live), ("dead", c.dead), ("archive", c.archive), ("skipped", c.skipped)] {
+        family.push(&format!("state=\"{state}\""), Sample::Gauge(n as f64), Vec::new(), 0.0);
+    }
     let at = families.partition_point(|f| f.name.as_str() < FILES_GAUGE);
     if families.get(at).is_none_or(|f| f.name != FILES_GAUGE) {
         families.insert(at, family);
