@@ -21,13 +21,24 @@ module Harness
 
   # Measures each case (see {loop_for}) in ROUNDS rounds; returns { label => fastest ns_per_op }.
   # String snippets see `ctx`.
-  def measure(rows, ctx = binding)
+  def measure(rows, ctx = binding) = measure_rounds(rows, ctx).transform_values(&:min)
+
+  # As {measure}, but every round's ns_per_op: { label => [round 1, round 2, ...] }, for
+  # differences between cases taken within the same round.
+  def measure_rounds(rows, ctx = binding, rounds: ROUNDS)
     loops = rows.transform_values { |code| loop_for(code, ctx) }
-    rounds = Array.new(ROUNDS) do
+    all = Hash.new { |h, k| h[k] = [] }
+    rounds.times do
       report = Benchmark.ips(time: TIME, warmup: WARMUP, quiet: true) { |x| loops.each { |label, body| x.report(label, &body) } }
-      report.entries.to_h { |e| [e.label, 1e9 / e.ips] }
+      report.entries.each { |e| all[e.label] << (1e9 / e.ips) }
     end
-    rounds.reduce { |best, round| best.merge(round) { |_label, a, b| [a, b].min } }
+    all
+  end
+
+  def median(values)
+    sorted = values.sort
+    mid = sorted.size / 2
+    sorted.size.odd? ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2.0
   end
 
   # A block taking `times`. A String snippet, e.g. "x.increment", is compiled into

@@ -4,20 +4,7 @@ require "set"
 require "timeout"
 
 RSpec.describe "End to end: a Puma cluster in multi-process mode, scraped by a real Prometheus" do
-  let(:run) { Struct.new(:dir, :puma, :prometheus, :log).new(Dir.mktmpdir("tasker-metrics-cluster"), nil, nil, nil) }
-
-  before do
-    skip "puma and prometheus (Debian packages) are needed for the end-to-end test" unless Servers.available?("puma", "prometheus")
-    run.log = File.join(run.dir, "servers.log")
-  end
-
-  after do
-    Servers.stop(run.prometheus)
-    Servers.stop(run.puma)
-    FileUtils.rm_rf(run.dir)
-  end
-
-  def total(prometheus, expr) = Servers.query(prometheus, expr)&.round
+  include_context "with Puma and Prometheus"
 
   # Runs batches until at least `workers` distinct workers have served one; returns
   # [task.completed total, pids that served]. A failed request fails the test: swallowing it

@@ -3,21 +3,7 @@
 require "timeout"
 
 RSpec.describe "End to end: Puma serving the demo, scraped by a real Prometheus" do
-  # The servers of one run, stopped afterwards whatever happened.
-  let(:run) { Struct.new(:dir, :puma, :prometheus, :log).new(Dir.mktmpdir("tasker-metrics-e2e"), nil, nil, nil) }
-
-  before do
-    skip "puma and prometheus (Debian packages) are needed for the end-to-end test" unless Servers.available?("puma", "prometheus")
-    run.log = File.join(run.dir, "servers.log")
-  end
-
-  after do
-    Servers.stop(run.prometheus)
-    Servers.stop(run.puma)
-    FileUtils.rm_rf(run.dir)
-  end
-
-  def total(prometheus, expr) = Servers.query(prometheus, expr)&.round
+  include_context "with Puma and Prometheus"
 
   it "exposes exactly the recorded workload to Prometheus" do
     port = Servers.free_port

@@ -87,3 +87,22 @@ module Servers
     result&.first&.dig("value", 1)&.to_f
   end
 end
+
+# One end-to-end run's servers and scratch directory, stopped and removed afterwards whatever
+# happened; skipped where the Debian packages are missing.
+RSpec.shared_context "with Puma and Prometheus" do
+  let(:run) { Struct.new(:dir, :puma, :prometheus, :log).new(Dir.mktmpdir("tasker-metrics-e2e"), nil, nil, nil) }
+
+  before do
+    skip "puma and prometheus (Debian packages) are needed for the end-to-end test" unless Servers.available?("puma", "prometheus")
+    run.log = File.join(run.dir, "servers.log")
+  end
+
+  after do
+    Servers.stop(run.prometheus)
+    Servers.stop(run.puma)
+    FileUtils.rm_rf(run.dir)
+  end
+
+  def total(prometheus, expr) = Servers.query(prometheus, expr)&.round
+end

@@ -56,6 +56,7 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
     expect(jobs.get(labels: { queue: "default" })).to eq(5), "get reads this process's own share"
     expect(files.grep(/\Aproc-/).size).to eq(1)
     expect(files).to include("archive.tmm")
+    expect(files.map { |f| File.stat(File.join(dir, f)).mode & 0o777 }.uniq).to eq([0o600])
     expect(value("tasker_metrics_multiprocess_files", state: "live")).to eq(1)
     expect(value("tasker_metrics_multiprocess_files", state: "archive")).to eq(1)
   end

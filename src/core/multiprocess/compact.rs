@@ -62,7 +62,7 @@ pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
         if !(name.starts_with("proc-") && name.ends_with(SUFFIX)) {
             continue;
         }
-        match Mapped::open(&path).and_then(|(m, live)| format::Header::read(&m.view()).map(|h| (h, live, m))) {
+        match Mapped::open_with_header(&path) {
             Ok((h, false, m)) if h.role == format::ROLE_PROCESS => dead.push((path, h, m)),
             Ok(_) => {}
             Err(_) => {} // reported by the scrape that reads it
@@ -77,12 +77,9 @@ pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
     merger.begin();
     let mut already: Vec<u64> = Vec::new();
     let archive_path = dir.join(ARCHIVE);
-    let old = match Mapped::open(&archive_path) {
-        Ok((m, _)) => match format::Header::read(&m.view()) {
-            Ok(h) if h.role == ROLE_ARCHIVE => Some((h, m)),
-            Ok(_) | Err(_) => None,
-        },
-        Err(_) => None,
+    let old = match Mapped::open_with_header(&archive_path) {
+        Ok((h, _, m)) if h.role == ROLE_ARCHIVE => Some((h, m)),
+        _ => None,
     };
     if let Some((h, m)) = &old {
         already = merger.fold(h.nonce, &m.view(), "", false);

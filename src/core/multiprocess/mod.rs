@@ -267,6 +267,11 @@ impl Mapped {
         Ok((Mapped { ptr, len, _file: file }, live))
     }
 
+    /// [`Mapped::open`], then the header read and checked: `(header, live, mapping)`.
+    fn open_with_header(path: &Path) -> std::result::Result<(format::Header, bool, Mapped), String> {
+        Self::open(path).and_then(|(m, live)| format::Header::read(&m.view()).map(|h| (h, live, m)))
+    }
+
     fn view(&self) -> format::View {
         // SAFETY: `len` bytes are mapped at `ptr` (page-aligned) while `self` lives.
         unsafe { format::View::new(self.ptr.cast(), self.len) }
@@ -401,7 +406,7 @@ impl FileStore {
             if path == self.writer.path() {
                 continue;
             }
-            let opened = Mapped::open(&path).and_then(|(m, live)| format::Header::read(&m.view()).map(|h| (h, live, m)));
+            let opened = Mapped::open_with_header(&path);
             match opened {
                 Ok((h, live, m)) => out.push((path, h, live, m)),
                 Err(reason) if reason.contains("No such file") => {}
