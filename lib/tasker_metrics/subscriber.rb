@@ -75,8 +75,11 @@ module TaskerMetrics
       # ActiveSupport's monotonic subscribers call Concurrent.monotonic_time without loading it.
       require "concurrent/utility/monotonic_time" unless Concurrent.respond_to?(:monotonic_time)
       # The work is done in the block itself: one method call less per event on a hot path.
+      suffix = @suffix
+      # One native call per event: it takes the suffix off, ignores a non-Hash payload and
+      # computes the duration, which in Ruby cost as much again as recording.
       @handle = ActiveSupport::Notifications.monotonic_subscribe(@pattern) do |name, started, finished, _id, payload|
-        TaskerMetrics.record(@names[name] || event_name(name), payload.is_a?(Hash) ? payload : nil, finished - started)
+        TaskerMetrics._record_notification(name, payload, started, finished, suffix)
       rescue StandardError => e
         failed(name, e)
       end

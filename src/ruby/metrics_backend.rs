@@ -84,25 +84,54 @@ fn record(args: &[Value]) -> Result<bool, Error> {
             [name, payload, duration] => (*name, Some(*payload), Some(*duration)),
             _ => return Err(arg_error(format!("wrong number of arguments (given {}, expected 1..3)", args.len()))),
         };
-        let mut read = match payload {
-            None => None,
-            Some(v) if v.is_nil() => None,
-            Some(v) => Some(payload::read(
-                RHash::from_value(v).ok_or_else(|| type_error(format!("payload must be a Hash, got {}", convert::describe(v))))?,
-            )?),
-        };
-        let mut payload = read.as_mut().map(payload::Read::payload).unwrap_or_default();
-        // The measured duration (from ActiveSupport::Notifications) counts only when the
-        // payload carries none of its own.
-        if let Some(d) = duration.filter(|d| !d.is_nil()) {
-            if payload.duration.is_none() && payload.execution_duration.is_none() {
-                payload.duration = Some(payload::tasker_amount(d));
+        let payload = match payload {
+            Some(v) if !v.is_nil() => {
+                Some(RHash::from_value(v).ok_or_else(|| type_error(format!("payload must be a Hash, got {}", convert::describe(v))))?)
             }
+            _ => None,
+        };
+        record_event(name, payload, duration.filter(|d| !d.is_nil()).map(payload::tasker_amount), "")
+    })
+}
+
+/// Routes and records one event: `name` with `suffix` taken off its end, the payload's fields,
+/// and `duration` when the payload carries none of its own.
+fn record_event(name: Value, payload: Option<RHash>, duration: Option<tasker::Amount>, suffix: &str) -> Result<bool, Error> {
+    let mut read = payload.map(payload::read).transpose()?;
+    let mut payload = read.as_mut().map(payload::Read::payload).unwrap_or_default();
+    if let Some(d) = duration {
+        if payload.duration.is_none() && payload.execution_duration.is_none() {
+            payload.duration = Some(d);
         }
-        match convert::with_text(name, |n| backend().record(EventRouter::global(), n, &payload)) {
-            Some(recorded) => Ok(recorded?),
-            None => Err(event_name(name).err().unwrap_or_else(|| arg_error("event_name must be valid UTF-8"))),
-        }
+    }
+    let record = |n: &str| backend().record(EventRouter::global(), n.strip_suffix(suffix).unwrap_or(n), &payload);
+    match convert::with_text(name, record) {
+        Some(recorded) => Ok(recorded?),
+        None => Err(event_name(name).err().unwrap_or_else(|| arg_error("event_name must be valid UTF-8"))),
+    }
+}
+
+/// `_record_notification(name, payload, started, finished, suffix)`: what the
+/// ActiveSupport::Notifications subscriber hands over per event, in one call — the suffix is
+/// taken off, a payload that is not a Hash is ignored, and the duration is `finished - started`.
+fn record_notification(name: Value, payload: Value, started: Value, finished: Value, suffix: RString) -> Result<bool, Error> {
+    guard(|| {
+        let seconds = |v: Value| f64::try_convert(v).ok();
+        let duration =
+            seconds(started).zip(seconds(finished)).map(|(s, f)| tasker::Amount::Num(crate::core::registry::Number::Float(f - s)));
+        // Copied (on the stack when short) before any Ruby call that could change the String.
+        let mut short = [0u8; 32];
+        let long;
+        // SAFETY: the bytes are copied at once, with no Ruby call in between.
+        let bytes = unsafe { suffix.as_slice() };
+        let suffix = if bytes.len() <= short.len() {
+            short[..bytes.len()].copy_from_slice(bytes);
+            &short[..bytes.len()]
+        } else {
+            long = bytes.to_vec();
+            &long[..]
+        };
+        record_event(name, RHash::from_value(payload), duration, std::str::from_utf8(suffix).unwrap_or(""))
     })
 }
 
@@ -145,6 +174,7 @@ fn standalone(ruby: &Ruby, kind: Symbol, name: Value, buckets: Value, initial: V
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     module.define_module_function("record", function!(record, -1))?;
+    module.define_singleton_method("_record_notification", function!(record_notification, 5))?;
     module.define_singleton_method("_reseed_sampler", function!(crate::core::sampler::reseed_after_fork, 0))?;
     let class = module.define_class("MetricsBackend", ruby.class_object())?;
     class.define_private_method("_series", method!(series, 4))?;
