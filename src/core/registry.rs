@@ -373,15 +373,24 @@ impl Family {
 
     /// Removes series not updated for `expires_after`; returns how many. A no-op for families
     /// that do not expire.
+    ///
+    /// A shared store keeps an expired counter's or histogram's cells exported: other processes
+    /// may still update the same series, and dropping this process's share from the merged total
+    /// would look like a counter reset. Expired gauges leave the store too.
     pub fn expire_stale(&self) -> usize {
         let Some(after) = self.expires_after_ms else { return 0 };
         let cutoff = now_ms().saturating_sub(after);
         let store = self.store.read();
+        let keep_share = self.desc.kind != MetricKind::Gauge;
         let mut removed = 0;
         self.series.retain(|_, s| {
             let keep = s.touched.as_ref().is_none_or(|t| t.load(Relaxed) >= cutoff);
             if !keep {
-                self.forget(&store, s);
+                if keep_share {
+                    self.unlist(s);
+                } else {
+                    self.forget(&store, s);
+                }
                 removed += 1;
             }
             keep
@@ -604,6 +613,11 @@ impl Family {
     /// A series leaves the family: the store stops exporting it, the order list skips it.
     fn forget(&self, store: &Arc<dyn Store>, series: &Series) {
         store.retire(&series.cells);
+        self.unlist(series);
+    }
+
+    /// A series leaves the family's books (its cells stay with the store).
+    fn unlist(&self, series: &Series) {
         series.removed.store(true, Relaxed);
         self.tombstones.fetch_add(1, Relaxed);
         self.count.fetch_sub(1, Relaxed);

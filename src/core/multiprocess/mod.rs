@@ -651,6 +651,23 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_counter_keeps_its_share_of_the_merged_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, sa) = registry(dir.path());
+        let (b, _sb) = registry(dir.path());
+        let desc = || FamilyDesc::new("jobs_total", "h", MetricKind::Counter, &["q"], None).unwrap().with_expires_after(0.05).unwrap();
+        let (ja, jb) = (a.register(desc()).unwrap(), b.register(desc()).unwrap());
+        inc(&ja, &["x"], 3);
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        inc(&jb, &["x"], 4);
+        let (t, _) = text(&sa, &a);
+        assert!(ja.find(&encode_key(&["x"])).is_none(), "expired in this process");
+        assert_eq!(value(&t, "jobs_total", &[("q", "x")]), Some(7.0), "but its 3 still count: no false reset");
+        inc(&ja, &["x"], 1);
+        assert_eq!(value(&text(&sa, &a).0, "jobs_total", &[("q", "x")]), Some(8.0));
+    }
+
+    #[test]
     fn conflicting_definitions_are_reported_not_merged() {
         let dir = tempfile::tempdir().unwrap();
         let (a, sa) = registry(dir.path());
