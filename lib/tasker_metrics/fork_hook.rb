@@ -7,7 +7,13 @@ module TaskerMetrics
   module ForkHook
     # @api private
     def _fork
-      pid = super
+      # Scrapes run without the GVL and hold locks a child needs: let them finish first.
+      TaskerMetrics._close_fork_gate
+      pid = begin
+        super
+      ensure
+        TaskerMetrics._open_fork_gate
+      end
       TaskerMetrics.after_fork if pid.zero?
       pid
     end

@@ -161,6 +161,8 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_private_method("_enable_multiprocess", method!(enable_multiprocess, 1))?;
     class.define_method("multiprocess_dir", method!(multiprocess_dir, 0))?;
     module.define_singleton_method("_multiprocess_after_fork", function!(multiprocess::after_fork, 0))?;
+    module.define_singleton_method("_close_fork_gate", function!(crate::ruby::gvl::close_fork_gate, 0))?;
+    module.define_singleton_method("_open_fork_gate", function!(crate::ruby::gvl::open_fork_gate, 0))?;
     class.define_private_method(
         "_disable_multiprocess",
         method!(|s: &Registry| -> Result<(), Error> { guard(|| Ok(multiprocess::disable(&s.inner)?)) }, 0),
