@@ -16,7 +16,7 @@
 use super::file::{self, Writer, ARCHIVE, COMPACT_LOCK, SUFFIX};
 use super::format::{self, Builder, ROLE_ARCHIVE};
 use super::merge::Merger;
-use super::{Mapped, Problem};
+use super::{identity_of, note_damage, Mapped, Problem};
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
@@ -83,18 +83,13 @@ pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
     };
     if let Some((h, m)) = &old {
         already = merger.fold(h.nonce, &m.view(), "", false);
-        if let Some(d) = merger.files.get(&h.nonce).and_then(|f| f.damage.clone()) {
-            out.problems.push(Problem { path: archive_path.display().to_string(), reason: d });
-        }
+        note_damage(&merger, h.nonce, &archive_path, &mut out.problems);
     }
     let mut absorbed = Vec::new();
     for (path, h, m) in &dead {
         if !already.contains(&h.nonce) {
-            let identity = if h.identity.is_empty() { h.pid.to_string() } else { h.identity.clone() };
-            merger.fold(h.nonce, &m.view(), &identity, false);
-            if let Some(d) = merger.files.get(&h.nonce).and_then(|f| f.damage.clone()) {
-                out.problems.push(Problem { path: path.display().to_string(), reason: d });
-            }
+            merger.fold(h.nonce, &m.view(), &identity_of(h), false);
+            note_damage(&merger, h.nonce, path, &mut out.problems);
         }
         absorbed.push(h.nonce);
     }

@@ -144,9 +144,8 @@ pub fn enable(registry: &Arc<Registry>, dir: &Path) -> Result<()> {
 pub fn file_store(registry: &Registry) -> Option<Arc<FileStore>> {
     let store = registry.store();
     store.as_any().is::<FileStore>().then(|| {
-        // SAFETY-free downcast: the Arc's concrete type is checked just above.
         let raw = Arc::into_raw(store) as *const FileStore;
-        // SAFETY: the pointee is a FileStore (checked) allocated by an Arc.
+        // SAFETY: the pointee is a FileStore (checked just above), allocated by an Arc.
         unsafe { Arc::from_raw(raw) }
     })
 }
@@ -425,6 +424,7 @@ fn pid_in_name(path: &Path) -> Option<u32> {
     path.file_name()?.to_str()?.strip_prefix("proc-")?.split('-').next()?.parse().ok()
 }
 
+/// How per-process gauges name the file's process: its worker identity, or its pid.
 fn identity_of(h: &format::Header) -> String {
     if h.identity.is_empty() {
         h.pid.to_string()
@@ -433,6 +433,7 @@ fn identity_of(h: &format::Header) -> String {
     }
 }
 
+/// Reports what part of a file the merger could not read, if any.
 fn note_damage(merger: &Merger, nonce: u64, path: &Path, problems: &mut Vec<Problem>) {
     if let Some(d) = merger.files.get(&nonce).and_then(|f| f.damage.clone()) {
         problems.push(Problem { path: path.display().to_string(), reason: d });
