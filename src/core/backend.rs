@@ -227,16 +227,6 @@ impl MetricsBackend {
         } else {
             self.derive_labelled(last, &plan, key, duration)?;
         }
-        // A full family counts its own drops (tasker_metrics_series_dropped_total); deriving
-        // carries on with the other metrics, so outcomes are not inspected here.
-        let observe = |family: &Family, key: &[u8], v: &Amount| match v {
-            Amount::Num(n) => family.update(key, Update::Observe(n.as_f64())).map(drop),
-            Amount::NotNumeric(class) => Err(Error::argument(format!("Observed value must be numeric, got: {class}"))),
-        };
-        let set = |family: &Family, v: &Amount| match v {
-            Amount::Num(n) => family.update(b"", Update::Set(n.as_f64())).map(drop),
-            Amount::NotNumeric(class) => Err(Error::argument(format!("Gauge value must be numeric, got: {class}"))),
-        };
         if let Some((active, iteration)) = &plan.workflow {
             if let Some(v) = &payload.active_task_count {
                 set(active, v)?;
@@ -259,16 +249,11 @@ impl MetricsBackend {
     /// The counter and duration of a plan for labels `key`, through the maps; remembers the
     /// series for the next event with the same labels.
     fn derive_labelled(&self, last: &mut LastEvent, plan: &Plan, key: &[u8], duration: Option<&Amount>) -> Result<()> {
-        // A full family counts its own drops (tasker_metrics_series_dropped_total); deriving
-        // carries on with the other metrics, so outcomes are not inspected here.
         if let Some(counter) = &plan.counter {
             counter.update(key, Update::Increment(Number::Int(1))).map(drop)?;
         }
         if let (Some(hist), Some(d)) = (&plan.duration, duration) {
-            match d {
-                Amount::Num(n) => hist.update(key, Update::Observe(n.as_f64())).map(drop)?,
-                Amount::NotNumeric(class) => return Err(Error::argument(format!("Observed value must be numeric, got: {class}"))),
-            }
+            observe(hist, key, d)?;
         }
         last.key.clear();
         last.key.extend_from_slice(key);
@@ -352,6 +337,25 @@ impl MetricsBackend {
         self.registry.clear();
         self.plans.clear();
         n
+    }
+}
+
+// A full family counts its own drops (tasker_metrics_series_dropped_total); deriving carries
+// on with the other metrics, so the update outcomes below are not inspected.
+
+/// Observes `v` into the series `key` of a histogram.
+fn observe(family: &Family, key: &[u8], v: &Amount) -> Result<()> {
+    match v {
+        Amount::Num(n) => family.update(key, Update::Observe(n.as_f64())).map(drop),
+        Amount::NotNumeric(class) => Err(Error::argument(format!("Observed value must be numeric, got: {class}"))),
+    }
+}
+
+/// Sets an unlabelled gauge to `v`.
+fn set(family: &Family, v: &Amount) -> Result<()> {
+    match v {
+        Amount::Num(n) => family.update(b"", Update::Set(n.as_f64())).map(drop),
+        Amount::NotNumeric(class) => Err(Error::argument(format!("Gauge value must be numeric, got: {class}"))),
     }
 }
 
