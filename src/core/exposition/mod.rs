@@ -205,6 +205,26 @@ pub(crate) fn write_sample_start(out: &mut String, name: &str, suffix: &str, lab
     out.push(' ');
 }
 
+/// A histogram's `_bucket` lines, cumulative (`+Inf` last), each ended by `end(out, bucket)`;
+/// returns the total count, for `_count`.
+pub(crate) fn write_buckets(
+    out: &mut String,
+    family: &FamilySnapshot,
+    labels: &str,
+    counts: &[u64],
+    mut end: impl FnMut(&mut String, usize),
+) -> u64 {
+    let le = family.le.as_deref().unwrap_or_default();
+    let mut total = 0u64;
+    for (i, count) in counts.iter().enumerate() {
+        total = total.wrapping_add(*count);
+        write_sample_start(out, &family.name, "_bucket", labels, Some(le.get(i).map_or("+Inf", |s| &**s)));
+        write_u64(out, total);
+        end(out, i);
+    }
+    total
+}
+
 /// `{labels}` or `{labels,extra}` or nothing when both are empty.
 pub(crate) fn write_labels(out: &mut String, labels: &str, extra: Option<(&str, &str)>) {
     match (labels.is_empty(), extra) {

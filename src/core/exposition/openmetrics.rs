@@ -2,9 +2,9 @@
 //! HELP escaping `"` too, exemplars on counters and histogram buckets, optional `_created`
 //! samples, and the closing `# EOF`.
 
-use super::{escape_help, write_counter, write_f64, write_sample_start, write_u64, FamilySnapshot};
+use super::{escape_help, write_buckets, write_counter, write_f64, write_sample_start, write_u64, FamilySnapshot};
 use crate::core::exemplar::Exemplar;
-use crate::core::metric::{histogram::cumulate, MetricKind, Sample};
+use crate::core::metric::{MetricKind, Sample};
 
 /// Content-Type of this format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -41,7 +41,6 @@ fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
         out.push_str(unit);
         out.push('\n');
     }
-    let mut cumulative = Vec::new();
     for series in &family.series {
         let labels = family.labels(series);
         let exemplar = |i: usize| series.exemplars.get(i).and_then(Option::as_deref);
@@ -57,17 +56,9 @@ fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
                 end_sample(out, None);
             }
             Sample::Histogram { counts, sum } => {
-                cumulative.clear();
-                cumulative.extend_from_slice(counts);
-                cumulate(&mut cumulative);
-                let le = family.le.as_deref().unwrap_or_default();
-                for (i, count) in cumulative.iter().enumerate() {
-                    write_sample_start(out, name, "_bucket", labels, Some(le.get(i).map_or("+Inf", |s| &**s)));
-                    write_u64(out, *count);
-                    end_sample(out, exemplar(i));
-                }
+                let count = write_buckets(out, family, labels, counts, |out, i| end_sample(out, exemplar(i)));
                 write_sample_start(out, name, "_count", labels, None);
-                write_u64(out, cumulative.last().copied().unwrap_or(0));
+                write_u64(out, count);
                 end_sample(out, None);
                 write_sample_start(out, name, "_sum", labels, None);
                 write_f64(out, *sum);

@@ -2,8 +2,8 @@
 //! TYPE included, as the 0.0.4 parsers expect); histograms as cumulative `_bucket` lines ending in
 //! `le="+Inf"`, then `_sum` and `_count`.
 
-use super::{escape_help, write_counter, write_f64, write_sample_start, write_u64, FamilySnapshot};
-use crate::core::metric::{histogram::cumulate, MetricKind, Sample};
+use super::{escape_help, write_buckets, write_counter, write_f64, write_sample_start, write_u64, FamilySnapshot};
+use crate::core::metric::{MetricKind, Sample};
 
 /// Content-Type of this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -48,7 +48,6 @@ pub(crate) fn encode_family_with_help(out: &mut String, family: &FamilySnapshot,
     out.push(' ');
     out.push_str(family.kind.as_str());
     out.push('\n');
-    let mut cumulative = Vec::new();
     for series in &family.series {
         let labels = family.labels(series);
         match &series.sample {
@@ -63,20 +62,12 @@ pub(crate) fn encode_family_with_help(out: &mut String, family: &FamilySnapshot,
                 out.push('\n');
             }
             Sample::Histogram { counts, sum } => {
-                cumulative.clear();
-                cumulative.extend_from_slice(counts);
-                cumulate(&mut cumulative);
-                let le = family.le.as_deref().unwrap_or_default();
-                for (i, count) in cumulative.iter().enumerate() {
-                    write_sample_start(out, name, "_bucket", labels, Some(le.get(i).map_or("+Inf", |s| &**s)));
-                    write_u64(out, *count);
-                    out.push('\n');
-                }
+                let count = write_buckets(out, family, labels, counts, |out, _| out.push('\n'));
                 write_sample_start(out, name, "_sum", labels, None);
                 write_f64(out, *sum);
                 out.push('\n');
                 write_sample_start(out, name, "_count", labels, None);
-                write_u64(out, cumulative.last().copied().unwrap_or(0));
+                write_u64(out, count);
                 out.push('\n');
             }
         }
