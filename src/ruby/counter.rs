@@ -36,11 +36,7 @@ fn by(v: Option<Value>) -> Result<Number, Error> {
 fn increment(rb_self: Value, amount: Value, labels: Option<Value>, exemplar: Option<Value>) -> Result<(), Error> {
     guard(|| {
         let update = Update::Increment(convert::number("by", amount)?);
-        let inner = &convert::this::<Counter>(rb_self)?.inner;
-        match exemplar {
-            None => inner.update(labels, update),
-            Some(e) => inner.update_with_exemplar(labels, update, convert::exemplar(e, update)?),
-        }
+        convert::this::<Counter>(rb_self)?.inner.update_maybe_exemplar(labels, update, exemplar)
     })
 }
 

@@ -30,11 +30,7 @@ impl Histogram {
 fn observe(rb_self: Value, value: Value, labels: Option<Value>, exemplar: Option<Value>) -> Result<(), Error> {
     guard(|| {
         let update = Update::Observe(convert::float("value", value)?);
-        let inner = &convert::this::<Histogram>(rb_self)?.inner;
-        match exemplar {
-            None => inner.update(labels, update),
-            Some(e) => inner.update_with_exemplar(labels, update, convert::exemplar(e, update)?),
-        }
+        convert::this::<Histogram>(rb_self)?.inner.update_maybe_exemplar(labels, update, exemplar)
     })
 }
 

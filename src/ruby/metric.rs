@@ -59,8 +59,16 @@ impl MetricInner {
         warn_if_first_drop(&self.family, outcome)
     }
 
+    /// [`MetricInner::update`], keeping `exemplar` (a Ruby Hash of labels) when one is given.
+    pub(crate) fn update_maybe_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Option<Value>) -> Result<(), Error> {
+        match exemplar {
+            None => self.update(labels, update),
+            Some(e) => self.update_with_exemplar(labels, update, convert::exemplar(e, update)?),
+        }
+    }
+
     /// [`MetricInner::update`] that also keeps an exemplar.
-    pub(crate) fn update_with_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Exemplar) -> Result<(), Error> {
+    fn update_with_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Exemplar) -> Result<(), Error> {
         let key = self.key(labels)?;
         let outcome = self.family.update_with_exemplar(key.as_bytes(), update, exemplar)?;
         warn_if_first_drop(&self.family, outcome)
