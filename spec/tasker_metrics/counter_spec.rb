@@ -90,6 +90,36 @@ RSpec.describe TaskerMetrics::Counter do
     end
   end
 
+  # A metric remembers the label value objects of its last update when none can change (frozen
+  # Strings, Symbols, Integers) and reuses the series when the same objects come again.
+  describe "repeated label values" do
+    it "counts a String mutated between updates under its new text" do
+      status = +"ok"
+      metric.increment(labels: { service: "api", status: status })
+      status.replace("error")
+      metric.increment(labels: { service: "api", status: status })
+      expect(metric.values).to eq({ service: "api", status: "ok" } => 1, { service: "api", status: "error" } => 1)
+    end
+
+    it "starts a new series when the same objects come after the series was removed" do
+      labels = { service: "api", status: :ok }
+      2.times { metric.increment(labels: labels) }
+      metric.remove(labels: labels)
+      metric.increment(labels: labels)
+      expect(metric.get(labels: labels)).to eq(1)
+    end
+
+    it "keeps values apart when fresh objects of other text appear where old ones were freed" do
+      200.times do |i|
+        metric.increment(labels: { service: "s#{i % 4}".freeze, status: :"d#{i % 5}" })
+        GC.start if (i % 50).zero?
+      end
+      GC.compact if GC.respond_to?(:compact)
+      expected = (0...20).to_h { |i| [{ service: "s#{i % 4}", status: "d#{i % 5}" }, 10] }
+      expect(metric.values).to eq(expected)
+    end
+  end
+
   describe "under threads" do
     it "counts 10 threads x 1000 increments exactly" do
       labels = { service: "api", status: "ok" }

@@ -204,9 +204,85 @@ impl LabelSyms {
     }
 }
 
+/// Families with at most this many labels have their values looked up into a stack array.
+pub(crate) const FAST_LABELS: usize = 8;
+
+/// The values of a label set, found under the declared names' Symbols, in declared order.
+pub(crate) struct LabelValues {
+    raw: [VALUE; FAST_LABELS],
+    len: usize,
+}
+
+impl LabelValues {
+    pub(crate) fn new() -> Self {
+        LabelValues { raw: [rb_sys::Qnil as VALUE; FAST_LABELS], len: 0 }
+    }
+
+    /// The values' raw VALUEs, for identity comparisons.
+    #[inline]
+    pub(crate) fn raw(&self) -> &[VALUE] {
+        &self.raw[..self.len]
+    }
+
+    /// True when no value's text can ever change: frozen Strings, Symbols and Fixnums. The same
+    /// objects, kept alive and unmoved since, then always make the same key.
+    #[inline]
+    pub(crate) fn immutable(&self) -> bool {
+        self.raw().iter().all(|&v| {
+            // SAFETY: type and flag checks on live values (the caller's Hash references them).
+            unsafe {
+                rb_sys::FIXNUM_P(v)
+                    || rb_sys::STATIC_SYM_P(v)
+                    || (!rb_sys::SPECIAL_CONST_P(v)
+                        && (rb_sys::RB_DYNAMIC_SYM_P(v)
+                            || (rb_sys::RB_TYPE_P(v, rb_sys::ruby_value_type::RUBY_T_STRING) && Value::from_raw(v).is_frozen())))
+            }
+        })
+    }
+
+    /// Fills `buf` with the key these values make.
+    #[inline]
+    pub(crate) fn key(&self, family: &Family, buf: &mut KeyBuf) -> Result<(), Error> {
+        for (&v, name) in self.raw().iter().zip(family.desc().labels.iter()) {
+            // SAFETY: the VALUE came from a live Hash during this method call.
+            push_value(buf, name, unsafe { Value::from_raw(v) })?;
+        }
+        Ok(())
+    }
+}
+
+/// Looks `labels` up as values in declared order when it is exactly the declared Symbol keys (or
+/// nil for a family without labels) and there are at most [`FAST_LABELS`]; `None` for anything
+/// else, which [`label_key`] handles or explains. Fills `out` in place (returning the array by
+/// value showed up as a store-forwarding stall).
+#[inline(always)]
+pub(crate) fn label_values<'a>(syms: &LabelSyms, labels: Option<Value>, out: &'a mut LabelValues) -> Option<&'a LabelValues> {
+    out.len = 0;
+    let Some(v) = labels else {
+        return syms.0.is_empty().then_some(out);
+    };
+    let hash = RHash::from_value(v)?;
+    if hash.len() != syms.0.len() || syms.0.len() > FAST_LABELS {
+        return None;
+    }
+    for (slot, sym) in out.raw.iter_mut().zip(syms.0.iter()) {
+        *slot = sym.lookup(hash)?.as_raw();
+    }
+    out.len = syms.0.len();
+    Some(out)
+}
+
 /// Fills `buf` with the key of the label set `labels` (`None` = no labels given).
 #[inline]
 pub(crate) fn label_key(family: &Family, syms: &LabelSyms, labels: Option<Value>, buf: &mut KeyBuf) -> Result<(), Error> {
+    match label_values(syms, labels, &mut LabelValues::new()) {
+        Some(values) => values.key(family, buf),
+        None => label_key_general(family, syms, labels, buf),
+    }
+}
+
+/// [`label_key`] for a missing or non-Hash argument, many labels, String keys or a wrong set.
+fn label_key_general(family: &Family, syms: &LabelSyms, labels: Option<Value>, buf: &mut KeyBuf) -> Result<(), Error> {
     let names = &family.desc().labels;
     let hash = match labels {
         None => {
@@ -354,10 +430,21 @@ pub(crate) fn this<'a, T: magnus::TypedData>(v: Value) -> Result<&'a T, Error> {
     // never raises. Once it said yes, `rb_check_typeddata` cannot raise either and returns the
     // pointer magnus stored when wrapping a `T`, valid while the receiver lives (the whole call).
     unsafe {
-        if rb_sys::rb_typeddata_is_kind_of(v.as_raw(), data_type) == 0 {
+        let raw = v.as_raw();
+        // Exactly our type (every call from our own methods): read the pointer in place.
+        if !rb_sys::SPECIAL_CONST_P(raw)
+            && rb_sys::RB_TYPE_P(raw, rb_sys::ruby_value_type::RUBY_T_DATA)
+            && rb_sys::RTYPEDDATA_P(raw)
+            && std::ptr::eq(rb_sys::RTYPEDDATA_TYPE(raw), data_type)
+        {
+            if let Some(this) = (rb_sys::RTYPEDDATA_GET_DATA(raw) as *const T).as_ref() {
+                return Ok(this);
+            }
+        }
+        if rb_sys::rb_typeddata_is_kind_of(raw, data_type) == 0 {
             return Err(type_error(format!("expected a {}, got {}", std::any::type_name::<T>(), describe(v))));
         }
-        let ptr = rb_sys::rb_check_typeddata(v.as_raw(), data_type) as *const T;
+        let ptr = rb_sys::rb_check_typeddata(raw, data_type) as *const T;
         ptr.as_ref().ok_or_else(|| type_error("object is not initialised"))
     }
 }

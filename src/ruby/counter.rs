@@ -8,9 +8,16 @@ use magnus::{method, prelude::*, Error, RModule, Ruby, Value};
 use std::sync::Arc;
 
 /// A counter family.
-#[magnus::wrap(class = "TaskerMetrics::Counter", free_immediately, size)]
+#[derive(magnus::TypedData)]
+#[magnus(class = "TaskerMetrics::Counter", free_immediately, size, mark)]
 pub(crate) struct Counter {
     pub(crate) inner: MetricInner,
+}
+
+impl magnus::DataTypeFunctions for Counter {
+    fn mark(&self, _marker: &magnus::gc::Marker) {
+        self.inner.mark();
+    }
 }
 
 /// One counter series with its labels fixed: the fastest way to count.

@@ -10,9 +10,16 @@ use magnus::{method, prelude::*, Error, RModule, Ruby, Value};
 use std::sync::Arc;
 
 /// A gauge family.
-#[magnus::wrap(class = "TaskerMetrics::Gauge", free_immediately, size)]
+#[derive(magnus::TypedData)]
+#[magnus(class = "TaskerMetrics::Gauge", free_immediately, size, mark)]
 pub(crate) struct Gauge {
     pub(crate) inner: MetricInner,
+}
+
+impl magnus::DataTypeFunctions for Gauge {
+    fn mark(&self, _marker: &magnus::gc::Marker) {
+        self.inner.mark();
+    }
 }
 
 /// One gauge series with its labels fixed.

@@ -9,9 +9,16 @@ use magnus::{method, prelude::*, Error, RArray, RModule, Ruby, Value};
 use std::sync::Arc;
 
 /// A histogram family.
-#[magnus::wrap(class = "TaskerMetrics::Histogram", free_immediately, size)]
+#[derive(magnus::TypedData)]
+#[magnus(class = "TaskerMetrics::Histogram", free_immediately, size, mark)]
 pub(crate) struct Histogram {
     pub(crate) inner: MetricInner,
+}
+
+impl magnus::DataTypeFunctions for Histogram {
+    fn mark(&self, _marker: &magnus::gc::Marker) {
+        self.inner.mark();
+    }
 }
 
 /// One histogram series with its labels fixed.

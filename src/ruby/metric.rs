@@ -5,8 +5,9 @@ use crate::core::exemplar::Exemplar;
 use crate::core::labels::KeyBuf;
 use crate::core::metric::MetricKind;
 use crate::core::registry::{Family, Outcome, Series, Update};
-use crate::ruby::convert::{self, LabelSyms};
+use crate::ruby::convert::{self, LabelSyms, LabelValues};
 use magnus::{prelude::*, Error, IntoValue, RArray, RHash, Ruby, Symbol, Value};
+use rb_sys::VALUE;
 use std::sync::Arc;
 
 /// A family as seen from Ruby, with its label names interned once.
@@ -23,6 +24,22 @@ pub(crate) struct MetricInner {
 struct LastHit {
     key: Vec<u8>,
     series: Option<Arc<Series>>,
+    /// The label values of that update, when all were immutable (see
+    /// [`convert::LabelValues::immutable`]) and `by_identity` is set. [`MetricInner::mark`] keeps
+    /// them alive and unmoved, so receiving the same objects again means receiving the same key.
+    values: Vec<VALUE>,
+    by_identity: bool,
+}
+
+impl LastHit {
+    fn remember_values(&mut self, values: Option<&LabelValues>) {
+        self.values.clear();
+        self.by_identity = false;
+        if let Some(v) = values.filter(|v| v.immutable()) {
+            self.values.extend_from_slice(v.raw());
+            self.by_identity = true;
+        }
+    }
 }
 
 impl MetricInner {
@@ -34,15 +51,42 @@ impl MetricInner {
     /// Converts `labels` to a key and applies `update` to that series (creating it when needed).
     #[inline]
     pub(crate) fn update(&self, labels: Option<Value>, update: Update) -> Result<(), Error> {
-        let mut buf = KeyBuf::new();
-        convert::label_key(&self.family, &self.syms, labels, &mut buf)?;
-        let key = buf.checked(&self.family.desc().labels)?;
         // SAFETY: only Ruby methods call this, on a Ruby thread holding the GVL.
         let ruby = unsafe { Ruby::get_unchecked() };
+        let mut found = LabelValues::new();
+        let values = convert::label_values(&self.syms, labels, &mut found);
+        if let Some(values) = values {
+            // The same immutable objects as last time: the same series, without reading a byte.
+            let hit = self.last.with(&ruby, |last| {
+                let same = last.by_identity && last.values.iter().eq(values.raw());
+                last.series.as_ref().filter(|s| same && !s.is_removed()).map(Arc::as_ptr)
+            });
+            if let Some(series) = hit {
+                let update = update.check(self.family.desc().kind)?;
+                // SAFETY: `last` holds this Arc until the cell is next borrowed, which needs the
+                // GVL we hold; nothing below calls Ruby.
+                return Ok(unsafe { &*series }.apply(update)?);
+            }
+        }
+        self.update_by_key(&ruby, labels, values, update)
+    }
+
+    /// [`MetricInner::update`] when the label values are not the last ones by identity: builds
+    /// the key, then uses the last series if the bytes match, else the family's map.
+    #[inline(never)]
+    fn update_by_key(&self, ruby: &Ruby, labels: Option<Value>, values: Option<&LabelValues>, update: Update) -> Result<(), Error> {
         let kind = self.family.desc().kind;
-        let applied = self.last.with(&ruby, |last| match &last.series {
-            Some(s) if last.key == key && !s.is_removed() => Some(update.check(kind).and_then(|u| s.apply(u))),
-            _ => None,
+        let mut buf = KeyBuf::new();
+        match values {
+            Some(v) => v.key(&self.family, &mut buf)?,
+            None => convert::label_key(&self.family, &self.syms, labels, &mut buf)?,
+        }
+        let key = buf.checked(&self.family.desc().labels)?;
+        let applied = self.last.with(ruby, |last| {
+            let s = last.series.as_ref().filter(|s| last.key == key && !s.is_removed())?;
+            let result = update.check(kind).and_then(|u| s.apply(u));
+            last.remember_values(values);
+            Some(result)
         });
         if let Some(result) = applied {
             return Ok(result?);
@@ -50,13 +94,27 @@ impl MetricInner {
         let outcome = self.family.update(key, update)?;
         if outcome == Outcome::Applied {
             let series = self.family.find(key);
-            self.last.with(&ruby, |last| {
+            self.last.with(ruby, |last| {
                 last.key.clear();
                 last.key.extend_from_slice(key);
                 last.series = series;
+                last.remember_values(values);
             });
         }
         warn_if_first_drop(&self.family, outcome)
+    }
+
+    /// Marks the remembered label values (called by the wrapping object's mark function). Plain
+    /// `rb_gc_mark` also pins them, so their addresses stay valid identities under `GC.compact`.
+    pub(crate) fn mark(&self) {
+        // SAFETY: GC marking runs on a Ruby thread holding the GVL.
+        let ruby = unsafe { Ruby::get_unchecked() };
+        self.last.with(&ruby, |last| {
+            for &v in &last.values {
+                // SAFETY: marking a VALUE we keep, from inside a mark function.
+                unsafe { rb_sys::rb_gc_mark(v) };
+            }
+        });
     }
 
     /// [`MetricInner::update`], keeping `exemplar` (a Ruby Hash of labels) when one is given.
@@ -268,3 +326,45 @@ macro_rules! bind_bound_common {
 }
 
 pub(crate) use {bind_bound_common, bind_common};
+
+#[cfg(test)]
+mod tests {
+    use crate::ruby::test_support::eval;
+    use rb_sys_test_helpers::ruby_test;
+
+    /// The last update's label values are compared by identity, so the metric keeps them alive
+    /// (and unmoved) until another label set replaces them, and no longer.
+    #[ruby_test]
+    fn remembered_label_values_live_until_replaced() {
+        let alive: Vec<bool> = eval(
+            r##"require "weakref"
+               c = TaskerMetrics::Registry.new.counter(:ident_total, docstring: "x", labels: [:k, :n])
+               update = ->(text) { s = "#{text}-#{rand(1 << 30)}".freeze; c.increment(labels: { k: s, n: 7 }); WeakRef.new(s) }
+               collect = -> { 3.times { GC.start(full_mark: true, immediate_sweep: true) } }
+               kept = update.("kept")
+               collect.()
+               GC.compact if GC.respond_to?(:compact)
+               first = kept.weakref_alive?
+               c.increment(labels: { k: "other", n: 7 })
+               collect.()
+               [first, !!kept.weakref_alive?, c.values.values.sum == 2]"##,
+        )
+        .unwrap();
+        assert_eq!(alive, vec![true, false, true]);
+    }
+
+    /// Under GC.stress every update's frozen String is garbage at once; a fresh one of other text
+    /// must never be taken for the remembered one.
+    #[ruby_test]
+    fn remembered_label_values_survive_gc_stress() {
+        let counts: Vec<i64> = eval(
+            r#"c = TaskerMetrics::Registry.new.counter(:ident_total, docstring: "x", labels: [:k, :n])
+               GC.stress = true
+               60.times { |i| c.increment(labels: { k: "v#{i % 6}".freeze, n: i % 3 }) }
+               GC.stress = false
+               (0...6).map { |i| c.get(labels: { k: "v#{i}", n: i % 3 }) }"#,
+        )
+        .unwrap();
+        assert_eq!(counts, vec![10; 6]);
+    }
+}
