@@ -6,7 +6,7 @@ use crate::core::error::{Error, Result};
 use crate::core::labels::{self, KeyBuf, KEY_SEPARATOR};
 use crate::core::metric::{Buckets, MetricKind};
 use crate::core::registry::{Family, FamilyDesc, Number, Registry, Series, Update};
-use crate::core::router::{Backend, EventRouter};
+use crate::core::router::{Backend, EventRouter, Route};
 use crate::core::tasker::{self, Amount};
 use dashmap::DashMap;
 use std::sync::Arc;
@@ -54,14 +54,18 @@ struct Plan {
 }
 
 /// What a thread remembers of its previous event, so a stream of events with the same name and
-/// labels (one handler's steps, say) skips the plan lookup and the series lookups. Holding the
-/// registry keeps its address from being reused by another backend's registry.
+/// labels (one handler's steps, say) skips the router's map, the plan lookup, building the
+/// labels' key and the series lookups. Holding the registry keeps its address from being reused
+/// by another backend's registry.
 #[derive(Debug, Default)]
 struct LastEvent {
-    registry: Option<Arc<Registry>>,
     event: String,
+    /// The router's version and the event's route under it.
+    route: Option<(u64, Option<Route>)>,
+    registry: Option<Arc<Registry>>,
     plan: Option<Arc<Plan>>,
-    key: Vec<u8>,
+    /// The payload label values `counter` and `duration` belong to.
+    labels: [Option<Vec<u8>>; 3],
     counter: Option<Arc<Series>>,
     duration: Option<Arc<Series>>,
     events: Option<Arc<Series>>,
@@ -72,21 +76,63 @@ thread_local! {
 }
 
 impl LastEvent {
-    /// The remembered plan, if it is `backend`'s for `event` and still current.
-    fn plan_for(&self, backend: &MetricsBackend, event: &str) -> Option<Arc<Plan>> {
-        let same = self.registry.as_ref().is_some_and(|r| Arc::ptr_eq(r, &backend.registry)) && self.event == event;
+    /// Forgets everything when `event` is not the remembered one.
+    #[inline]
+    fn switch_to(&mut self, event: &str) {
+        if self.event != event {
+            *self = LastEvent { event: event.to_owned(), ..Default::default() };
+        }
+    }
+
+    /// The event's route, remembered while the router's version stays the same.
+    #[inline]
+    fn route(&mut self, router: &EventRouter) -> Option<Route> {
+        let version = router.version();
+        match self.route {
+            Some((v, route)) if v == version => route,
+            _ => {
+                let route = router.route(&self.event);
+                self.route = Some((version, route));
+                route
+            }
+        }
+    }
+
+    /// The remembered plan, if it is `backend`'s and still current.
+    fn plan_for(&self, backend: &MetricsBackend) -> Option<Arc<Plan>> {
+        let same = self.registry.as_ref().is_some_and(|r| Arc::ptr_eq(r, &backend.registry));
         self.plan.as_ref().filter(|p| same && p.generation == backend.registry.generation()).cloned()
     }
 
-    fn remember_plan(&mut self, backend: &MetricsBackend, event: &str, plan: Arc<Plan>) {
-        *self =
-            LastEvent { registry: Some(Arc::clone(&backend.registry)), event: event.to_owned(), plan: Some(plan), ..Default::default() };
+    fn remember_plan(&mut self, backend: &MetricsBackend, plan: Arc<Plan>) {
+        self.registry = Some(Arc::clone(&backend.registry));
+        self.plan = Some(plan);
+        self.labels = Default::default();
+        self.counter = None;
+        self.duration = None;
+        self.events = None;
     }
 
-    /// Whether the remembered series fit labels `key` and are all still in their families.
-    fn series_for(&self, key: &[u8], counter: bool, duration: bool) -> bool {
+    /// Whether the remembered series are for these label values and all still in their families.
+    fn series_for(&self, labels: &[Option<&[u8]>; 3], counter: bool, duration: bool) -> bool {
         let live = |s: &Option<Arc<Series>>, wanted: bool| !wanted || s.as_ref().is_some_and(|s| !s.is_removed());
-        self.plan.is_some() && self.key == key && live(&self.counter, counter) && live(&self.duration, duration)
+        self.plan.is_some()
+            && self.labels.iter().zip(labels).all(|(kept, given)| kept.as_deref() == *given)
+            && live(&self.counter, counter)
+            && live(&self.duration, duration)
+    }
+
+    fn remember_labels(&mut self, labels: &[Option<&[u8]>; 3]) {
+        for (kept, given) in self.labels.iter_mut().zip(labels) {
+            match given {
+                Some(v) => {
+                    let kept = kept.get_or_insert_with(Vec::new);
+                    kept.clear();
+                    kept.extend_from_slice(v);
+                }
+                None => *kept = None,
+            }
+        }
     }
 
     /// The plan's `tasker_events_total` series, found again if it was removed.
@@ -101,6 +147,16 @@ impl LastEvent {
             }
         }
     }
+}
+
+/// Runs `f` with this thread's [`LastEvent`], or with a blank one when a metric update re-entered
+/// (e.g. from a Ruby callback) while it is borrowed.
+#[inline]
+fn with_last<R>(f: impl FnOnce(&mut LastEvent) -> R) -> R {
+    LAST.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut last) => f(&mut last),
+        Err(_) => f(&mut LastEvent::default()),
+    })
 }
 
 /// The process-wide metrics backend over a registry.
@@ -175,19 +231,20 @@ impl MetricsBackend {
     /// # Errors
     /// Family type conflicts, or payload values the metrics refuse (e.g. a negative duration).
     pub fn handle_event(&self, event: &str, payload: &Payload<'_>) -> Result<()> {
-        LAST.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut last) => self.derive(&mut last, event, payload),
-            Err(_) => self.derive(&mut LastEvent::default(), event, payload),
+        with_last(|last| {
+            last.switch_to(event);
+            self.derive(last, payload)
         })
     }
 
-    /// [`MetricsBackend::handle_event`] with this thread's memory of its previous event.
-    fn derive(&self, last: &mut LastEvent, event: &str, payload: &Payload<'_>) -> Result<()> {
-        let plan = match last.plan_for(self, event) {
+    /// [`MetricsBackend::handle_event`] of `last.event`, with this thread's memory of its
+    /// previous event.
+    fn derive(&self, last: &mut LastEvent, payload: &Payload<'_>) -> Result<()> {
+        let plan = match last.plan_for(self) {
             Some(plan) => plan,
             None => {
-                let plan = self.plan(event)?;
-                last.remember_plan(self, event, Arc::clone(&plan));
+                let plan = self.plan(&last.event)?;
+                last.remember_plan(self, Arc::clone(&plan));
                 plan
             }
         };
@@ -205,18 +262,8 @@ impl MetricsBackend {
             check_amount(payload.healthy_task_count.as_ref(), "Gauge value")?;
             check_amount(payload.failed_task_count.as_ref(), "Gauge value")?;
         }
-        let mut key = KeyBuf::new();
-        for ((_, label), value) in LABEL_KEYS.iter().zip(payload.labels) {
-            if let Some(v) = value {
-                key.push_name(label);
-                key.push(v);
-            }
-        }
-        let key = key
-            .checked(&crate::core::labels::LabelNames::default())
-            .map_err(|_| Error::argument("payload label values must be valid UTF-8"))?;
         let duration = if plan.duration.is_some() { duration } else { None };
-        if last.series_for(key, plan.counter.is_some(), duration.is_some()) {
+        if last.series_for(&payload.labels, plan.counter.is_some(), duration.is_some()) {
             // The same labels as this thread's previous event: its series, without the maps.
             if let Some(counter) = &last.counter {
                 counter.increment(Number::Int(1))?;
@@ -225,7 +272,7 @@ impl MetricsBackend {
                 series.observe(d.as_f64())?;
             }
         } else {
-            self.derive_labelled(last, &plan, key, duration)?;
+            self.derive_labelled(last, &plan, &payload.labels, duration)?;
         }
         if let Some((active, iteration)) = &plan.workflow {
             if let Some(v) = &payload.active_task_count {
@@ -246,17 +293,26 @@ impl MetricsBackend {
         last.events_series(&plan)?.increment(Number::Int(1))
     }
 
-    /// The counter and duration of a plan for labels `key`, through the maps; remembers the
-    /// series for the next event with the same labels.
-    fn derive_labelled(&self, last: &mut LastEvent, plan: &Plan, key: &[u8], duration: Option<&Amount>) -> Result<()> {
+    /// The counter and duration of a plan for these label values, through the maps; remembers
+    /// the series for the next event with the same labels.
+    fn derive_labelled(&self, last: &mut LastEvent, plan: &Plan, labels: &[Option<&[u8]>; 3], duration: Option<&Amount>) -> Result<()> {
+        let mut key = KeyBuf::new();
+        for ((_, label), value) in LABEL_KEYS.iter().zip(labels) {
+            if let Some(v) = value {
+                key.push_name(label);
+                key.push(v);
+            }
+        }
+        let key = key
+            .checked(&crate::core::labels::LabelNames::default())
+            .map_err(|_| Error::argument("payload label values must be valid UTF-8"))?;
         if let Some(counter) = &plan.counter {
             counter.update(key, Update::Increment(Number::Int(1))).map(drop)?;
         }
         if let (Some(hist), Some(d)) = (&plan.duration, duration) {
             observe(hist, key, d)?;
         }
-        last.key.clear();
-        last.key.extend_from_slice(key);
+        last.remember_labels(labels);
         last.counter = plan.counter.as_ref().and_then(|f| f.find(key));
         last.duration = plan.duration.as_ref().and_then(|f| f.find(key));
         Ok(())
@@ -269,10 +325,13 @@ impl MetricsBackend {
     /// As [`MetricsBackend::handle_event`].
     #[inline]
     pub fn record(&self, router: &EventRouter, event: &str, payload: &Payload<'_>) -> Result<bool> {
-        match router.decide(event) {
-            Some(backends) if backends.contains(Backend::Metrics) => self.handle_event(event, payload).map(|()| true),
-            _ => Ok(false),
-        }
+        with_last(|last| {
+            last.switch_to(event);
+            match last.route(router).and_then(Route::draw) {
+                Some(backends) if backends.contains(Backend::Metrics) => self.derive(last, payload).map(|()| true),
+                _ => Ok(false),
+            }
+        })
     }
 
     #[inline]
@@ -487,5 +546,32 @@ mod tests {
         assert_eq!(value(&b, "sampled_completed_total").unwrap().as_f64(), recorded as f64, "once, not squared");
         assert!(!b.record(&router, "unmapped.completed", &Payload::default()).unwrap());
         assert!(!b.record(&router, "observability.task.finalize", &Payload::default()).unwrap(), "trace only");
+    }
+
+    /// A thread remembers its last event's route, series and labels; each must give way when
+    /// what it stands for changes.
+    #[test]
+    fn remembered_routes_and_series_follow_changes() {
+        let b = backend();
+        let router = EventRouter::with_defaults();
+        let spec = |enabled| MappingSpec { backends: vec!["metrics".into()], enabled, ..MappingSpec::new("job.completed") };
+        router.map(EventMapping::new(spec(true)).unwrap());
+        let labelled = |status: &'static str| Payload { labels: [None, None, Some(status.as_bytes())], ..Payload::default() };
+        assert!(b.record(&router, "job.completed", &labelled("ok")).unwrap());
+        assert!(b.record(&router, "job.completed", &labelled("ok")).unwrap());
+        assert!(b.record(&router, "job.completed", &labelled("error")).unwrap());
+        router.map(EventMapping::new(spec(false)).unwrap());
+        assert!(!b.record(&router, "job.completed", &labelled("error")).unwrap(), "a disabled mapping is seen at once");
+        router.map(EventMapping::new(spec(true)).unwrap());
+        assert!(b.record(&router, "job.completed", &labelled("error")).unwrap());
+        assert_eq!(value(&b, "job_completed_total{status=\"ok\"}").unwrap().as_f64(), 2.0);
+        assert_eq!(value(&b, "job_completed_total{status=\"error\"}").unwrap().as_f64(), 2.0);
+        // Another router (a new version) and another event name each start afresh.
+        let other = EventRouter::with_defaults();
+        assert!(!b.record(&other, "job.completed", &labelled("error")).unwrap(), "not mapped there");
+        assert!(b.record(&router, "job.completed", &labelled("error")).unwrap());
+        assert!(b.record(&router, "task.completed", &labelled("error")).unwrap());
+        assert_eq!(value(&b, "job_completed_total{status=\"error\"}").unwrap().as_f64(), 3.0);
+        assert_eq!(value(&b, "task_completed_total{status=\"error\"}").unwrap().as_f64(), 1.0);
     }
 }

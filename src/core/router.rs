@@ -12,6 +12,10 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::Arc;
 
 /// The ArgumentError for a mapping field of the wrong type or value; `shown` is the value as
@@ -350,6 +354,31 @@ impl RouterState {
 pub struct EventRouter {
     state: ArcSwap<RouterState>,
     writer: Mutex<()>,
+    /// Changes with every change of `state` and differs between routers, so a route remembered
+    /// with it stays valid while it is unchanged.
+    version: AtomicU64,
+}
+
+static VERSIONS: AtomicU64 = AtomicU64::new(1);
+
+fn next_version() -> u64 {
+    VERSIONS.fetch_add(1, Relaxed)
+}
+
+/// What an event's routing decision depends on; [`Route::draw`] makes the decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Route {
+    enabled: bool,
+    sampling_rate: f64,
+    mask: Backends,
+}
+
+impl Route {
+    /// The one sampling draw: the backends if the mapping is enabled and sampled.
+    #[inline]
+    pub fn draw(self) -> Option<Backends> {
+        (self.enabled && sampler::sample(self.sampling_rate)).then_some(self.mask)
+    }
 }
 
 static GLOBAL: once_cell::sync::Lazy<EventRouter> = once_cell::sync::Lazy::new(EventRouter::with_defaults);
@@ -357,7 +386,7 @@ static GLOBAL: once_cell::sync::Lazy<EventRouter> = once_cell::sync::Lazy::new(E
 impl EventRouter {
     /// A router holding the default mappings.
     pub fn with_defaults() -> Self {
-        EventRouter { state: ArcSwap::from_pointee(default_state()), writer: Mutex::new(()) }
+        EventRouter { state: ArcSwap::from_pointee(default_state()), writer: Mutex::new(()), version: AtomicU64::new(next_version()) }
     }
 
     /// The process-wide router.
@@ -393,12 +422,14 @@ impl EventRouter {
             next.insert(Arc::clone(m));
         }
         self.state.store(Arc::new(next));
+        self.version.store(next_version(), Release);
     }
 
     /// Back to the default mappings.
     pub fn reset(&self) {
         let _guard = self.writer.lock();
         self.state.store(Arc::new(default_state()));
+        self.version.store(next_version(), Release);
     }
 
     /// The mapping of `name`.
@@ -419,9 +450,21 @@ impl EventRouter {
     /// The one sampling draw for an event: its backends if it is mapped, enabled and sampled.
     #[inline]
     pub fn decide(&self, name: &str) -> Option<Backends> {
+        self.route(name)?.draw()
+    }
+
+    /// The route of a mapped event, without drawing.
+    #[inline]
+    pub fn route(&self, name: &str) -> Option<Route> {
         let state = self.snapshot();
         let m = state.get(name)?;
-        (m.enabled && sampler::sample(m.sampling_rate)).then_some(m.mask)
+        Some(Route { enabled: m.enabled, sampling_rate: m.sampling_rate, mask: m.mask })
+    }
+
+    /// Read this before [`EventRouter::route`]: while it is unchanged, so is the route.
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version.load(Acquire)
     }
 
     /// Tasker's `routing_stats`.
