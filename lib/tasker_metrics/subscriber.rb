@@ -74,15 +74,11 @@ module TaskerMetrics
     def attach
       # ActiveSupport's monotonic subscribers call Concurrent.monotonic_time without loading it.
       require "concurrent/utility/monotonic_time" unless Concurrent.respond_to?(:monotonic_time)
-      # The work is done in the block itself: one method call less per event on a hot path.
-      suffix = @suffix
-      # One native call per event: it takes the suffix off, ignores a non-Hash payload and
-      # computes the duration, which in Ruby cost as much again as recording.
-      @handle = ActiveSupport::Notifications.monotonic_subscribe(@pattern) do |name, started, finished, _id, payload|
-        TaskerMetrics._record_notification(name, payload, started, finished, suffix)
-      rescue StandardError => e
-        failed(name, e)
-      end
+      # A native callable (src/ruby/metrics_backend.rs): ActiveSupport calls its C method
+      # `call(name, started, finished, id, payload)` directly, which takes the suffix off, ignores
+      # a non-Hash payload, computes the duration and records, then hands a StandardError to
+      # {#failed} instead of raising it into the instrumented code.
+      @handle = ActiveSupport::Notifications.monotonic_subscribe(@pattern, Listener.new(self, @suffix))
     end
 
     # @api private
@@ -94,8 +90,8 @@ module TaskerMetrics
       @names[name] ||= (!@suffix.empty? && name.end_with?(@suffix) ? name.delete_suffix(@suffix) : name).freeze
     end
 
-    private
-
+    # Counts a failed event and warns once per event name; never raises.
+    # @api private
     def failed(name, error)
       errors = TaskerMetrics.registry.counter(:tasker_metrics_subscriber_errors_total,
                                               docstring: "Events the subscriber failed to record", labels: [:event],)

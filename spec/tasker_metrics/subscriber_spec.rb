@@ -58,6 +58,15 @@ RSpec.describe TaskerMetrics::Subscriber do
     expect(errors.get(labels: { event: "task.completed" })).to eq(3)
   end
 
+  it "counts an error raised by a payload value's own Ruby code, but lets non-StandardErrors through" do
+    described_class.subscribe!
+    broken = Class.new { def self.name = raise(KeyError, "no name") }
+    expect { instrument("step.completed", handler_class: broken) }.to output(/KeyError: no name/).to_stderr
+    expect(TaskerMetrics.registry.get(:tasker_metrics_subscriber_errors_total).get(labels: { event: "step.completed" })).to eq(1)
+    interrupting = Class.new { def self.name = raise(Interrupt) }
+    expect { instrument("step.completed", handler_class: interrupting) }.to raise_error(Interrupt)
+  end
+
   it "passes the instrumented block's exception through untouched" do
     described_class.subscribe!
     expect { instrument("task.failed") { raise KeyError, "boom" } }.to raise_error(KeyError, "boom")

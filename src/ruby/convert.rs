@@ -164,10 +164,28 @@ pub(crate) fn count(arg: &str, v: Value) -> Result<usize, Error> {
 pub(crate) fn with_text<R>(v: Value, f: impl FnOnce(&str) -> R) -> Option<R> {
     if let Some(s) = RString::from_value(v) {
         // SAFETY: the bytes are only read by `f`, which runs no Ruby code, while `v` is alive.
-        return std::str::from_utf8(unsafe { s.as_slice() }).ok().map(f);
+        return unsafe { str_text(s) }.map(f);
     }
     let name = Symbol::from_value(v)?.name().ok()?;
     Some(f(&name))
+}
+
+/// A String's bytes as UTF-8 text, `None` when they are not. Strings Ruby knows to be ASCII (it
+/// keeps that in the String's flags once scanned) are not validated again.
+///
+/// # Safety
+/// The text borrows the String's buffer: no Ruby code may run while it is in use.
+#[inline]
+pub(crate) unsafe fn str_text<'a>(s: RString) -> Option<&'a str> {
+    // SAFETY: the caller keeps Ruby from running; the coderange query never raises or allocates.
+    unsafe {
+        let bytes: &'a [u8] = &*std::ptr::from_ref(s.as_slice());
+        if rb_sys::rb_enc_str_coderange(s.as_raw()) == rb_sys::ruby_coderange_type::RUBY_ENC_CODERANGE_7BIT as std::ffi::c_int {
+            Some(std::str::from_utf8_unchecked(bytes))
+        } else {
+            std::str::from_utf8(bytes).ok()
+        }
+    }
 }
 
 /// The text of a String or Symbol (`None` for other types and for invalid UTF-8).

@@ -4,13 +4,16 @@
 use crate::core::backend::MetricsBackend as CoreBackend;
 use crate::core::exposition::tasker as tasker_format;
 use crate::core::metric::{Buckets, MetricKind};
+use crate::core::registry::Number;
 use crate::core::router::EventRouter;
 use crate::core::tasker;
 use crate::ruby::errors::{arg_error, guard, type_error};
 use crate::ruby::event_router::event_name;
 use crate::ruby::gvl::without_gvl;
 use crate::ruby::{convert, metric, payload};
-use magnus::{function, method, prelude::*, r_hash::ForEach, Error, Fixnum, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
+use magnus::error::ErrorType;
+use magnus::value::Opaque;
+use magnus::{function, method, prelude::*, r_hash::ForEach, Error, Fixnum, Float, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
 
 fn backend() -> &'static CoreBackend {
     CoreBackend::global()
@@ -96,6 +99,7 @@ fn record(args: &[Value]) -> Result<bool, Error> {
 
 /// Routes and records one event: `name` with `suffix` taken off its end, the payload's fields,
 /// and `duration` when the payload carries none of its own.
+#[inline(always)] // returning the payload structs through calls cost more copying than work
 fn record_event(name: Value, payload: Option<RHash>, duration: Option<tasker::Amount>, suffix: &str) -> Result<bool, Error> {
     let mut read = payload.map(payload::read).transpose()?;
     let mut payload = read.as_mut().map(payload::Read::payload).unwrap_or_default();
@@ -111,28 +115,64 @@ fn record_event(name: Value, payload: Option<RHash>, duration: Option<tasker::Am
     }
 }
 
-/// `_record_notification(name, payload, started, finished, suffix)`: what the
-/// ActiveSupport::Notifications subscriber hands over per event, in one call — the suffix is
-/// taken off, a payload that is not a Hash is ignored, and the duration is `finished - started`.
-fn record_notification(name: Value, payload: Value, started: Value, finished: Value, suffix: RString) -> Result<bool, Error> {
-    guard(|| {
-        let seconds = |v: Value| f64::try_convert(v).ok();
-        let duration =
-            seconds(started).zip(seconds(finished)).map(|(s, f)| tasker::Amount::Num(crate::core::registry::Number::Float(f - s)));
-        // Copied (on the stack when short) before any Ruby call that could change the String.
-        let mut short = [0u8; 32];
-        let long;
-        // SAFETY: the bytes are copied at once, with no Ruby call in between.
-        let bytes = unsafe { suffix.as_slice() };
-        let suffix = if bytes.len() <= short.len() {
-            short[..bytes.len()].copy_from_slice(bytes);
-            &short[..bytes.len()]
-        } else {
-            long = bytes.to_vec();
-            &long[..]
-        };
-        record_event(name, RHash::from_value(payload), duration, std::str::from_utf8(suffix).unwrap_or(""))
-    })
+/// `TaskerMetrics::Subscriber::Listener`: the callable ActiveSupport::Notifications hands each
+/// event to. Native, so an event costs ActiveSupport one C method call instead of a block call
+/// plus a method call from it.
+#[derive(magnus::TypedData)]
+#[magnus(class = "TaskerMetrics::Subscriber::Listener", free_immediately, size, mark)]
+pub(crate) struct Listener {
+    /// The Ruby `Subscriber`, told about failures (it counts and warns).
+    subscriber: Opaque<Value>,
+    suffix: String,
+}
+
+impl magnus::DataTypeFunctions for Listener {
+    fn mark(&self, marker: &magnus::gc::Marker) {
+        marker.mark(self.subscriber);
+    }
+}
+
+/// `Listener.new(subscriber, suffix)`
+fn listener_new(subscriber: Value, suffix: RString) -> Result<Listener, Error> {
+    let suffix = suffix.to_string()?;
+    Ok(Listener { subscriber: subscriber.into(), suffix })
+}
+
+/// `Listener#call(name, started, finished, id, payload)`: records the event (the suffix taken
+/// off its name, the duration `finished - started` unless the payload has one, a payload that
+/// is not a Hash ignored). A StandardError goes to the subscriber's `failed` instead of to the
+/// instrumented code; anything else (an Interrupt in a label's `to_s`) propagates.
+fn listener_call(
+    ruby: &Ruby,
+    rb_self: &Listener,
+    name: Value,
+    started: Value,
+    finished: Value,
+    _id: Value,
+    payload: Value,
+) -> Result<(), Error> {
+    let recorded = guard(|| {
+        let seconds = |v: Value| Float::from_value(v).map(Float::to_f64);
+        let duration = seconds(started).zip(seconds(finished)).map(|(s, f)| tasker::Amount::Num(Number::Float(f - s)));
+        record_event(name, RHash::from_value(payload), duration, &rb_self.suffix)
+    });
+    match recorded {
+        Ok(_) => Ok(()),
+        Err(e) => report_failure(ruby, rb_self, name, e),
+    }
+}
+
+#[cold]
+fn report_failure(ruby: &Ruby, listener: &Listener, name: Value, e: Error) -> Result<(), Error> {
+    if !e.is_kind_of(ruby.exception_standard_error()) {
+        return Err(e);
+    }
+    let exception = match e.error_type() {
+        ErrorType::Error(class, msg) => class.new_instance((ruby.str_new(msg.as_ref()),))?.as_value(),
+        ErrorType::Exception(ex) => ex.as_value(),
+        ErrorType::Jump(_) => return Err(e),
+    };
+    ruby.get_inner(listener.subscriber).funcall::<_, _, Value>("failed", (name, exception)).map(drop)
 }
 
 /// `_all_series`: `[[key, bound handle], ...]` in family then creation order.
@@ -174,7 +214,6 @@ fn standalone(ruby: &Ruby, kind: Symbol, name: Value, buckets: Value, initial: V
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     module.define_module_function("record", function!(record, -1))?;
-    module.define_singleton_method("_record_notification", function!(record_notification, 5))?;
     module.define_singleton_method("_reseed_sampler", function!(crate::core::sampler::reseed_after_fork, 0))?;
     let class = module.define_class("MetricsBackend", ruby.class_object())?;
     class.define_private_method("_series", method!(series, 4))?;
@@ -182,6 +221,11 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_private_method("_all_series", method!(all_series, 0))?;
     class.define_private_method("_clear", method!(|_s: Value| backend().clear(), 0))?;
     class.define_private_method("_export", method!(export, 1))?;
+    let subscriber = module.define_class("Subscriber", ruby.class_object())?;
+    let listener = subscriber.define_class("Listener", ruby.class_object())?;
+    listener.undef_default_alloc_func();
+    listener.define_singleton_method("new", function!(listener_new, 2))?;
+    listener.define_method("call", method!(listener_call, 5))?;
     let types = module.define_module("MetricTypes")?;
     types.define_singleton_method("_standalone", function!(standalone, 4))?;
     Ok(())

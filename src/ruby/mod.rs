@@ -50,6 +50,7 @@ fn resolve_wrapped_classes(ruby: &Ruby) {
         histogram::BoundHistogram::class(ruby),
         registry::Registry::class(ruby),
         event_mapping::EventMapping::class(ruby),
+        metrics_backend::Listener::class(ruby),
     );
 }
 

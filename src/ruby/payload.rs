@@ -66,7 +66,7 @@ pub(crate) struct Read {
 }
 
 /// Walks `hash` once.
-#[inline]
+#[inline(always)]
 pub(crate) fn read(hash: RHash) -> Result<Read, Error> {
     let mut walk = Walk { syms: key_syms(), found: [None; KEYS] };
     // SAFETY: `visit` only reads keys and values and never raises; `walk` outlives the call.
@@ -87,7 +87,7 @@ pub(crate) fn read(hash: RHash) -> Result<Read, Error> {
 impl Read {
     /// The core view (numbers are moved out). String bytes are borrowed: call nothing in Ruby
     /// while it is alive.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn payload(&mut self) -> Payload<'_> {
         let [duration, execution_duration, active_task_count, iteration_duration, healthy_task_count, failed_task_count] =
             std::mem::take(&mut self.numbers);
