@@ -6,11 +6,13 @@ require "etc"
 # Runs benchmark-ips quietly and prints a Markdown table of ns/op and ratios against a reference
 # measured in the same run, with each target checked. Used by every script in benchmarks/.
 module Harness
-  TIME = Float(ENV.fetch("BENCH_TIME", "1"))
-  WARMUP = Float(ENV.fetch("BENCH_WARMUP", "0.5"))
-  # Cases are measured in this many alternating rounds and the fastest round is kept: noise on
-  # a shared machine only ever adds time, so the minimum is the steadiest estimate.
-  ROUNDS = Integer(ENV.fetch("BENCH_ROUNDS", "3"))
+  TIME = Float(ENV.fetch("BENCH_TIME", "0.25"))
+  WARMUP = Float(ENV.fetch("BENCH_WARMUP", "0.15"))
+  # Cases are measured in this many short alternating rounds and the fastest round is kept:
+  # noise on a shared machine only ever adds time, so the minimum is the steadiest estimate.
+  # Short rounds matter here: this machine's speed drifts by half and more over seconds, and
+  # with one-second rounds a case often had no round in a fast moment.
+  ROUNDS = Integer(ENV.fetch("BENCH_ROUNDS", "12"))
 
   module_function
 
