@@ -230,3 +230,39 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     types.define_singleton_method("_standalone", function!(standalone, 4))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ruby::test_support::eval;
+    use rb_sys_test_helpers::ruby_test;
+
+    /// The listener ActiveSupport calls: keeps its subscriber alive, records under GC.stress and
+    /// compaction, hands a StandardError to the subscriber, ignores a payload that is not a Hash.
+    #[ruby_test]
+    fn listener_records_and_reports_failures_under_gc_stress() {
+        let seen: String = eval(
+            r##"require "weakref"
+               failures = []
+               make = lambda do
+                 subscriber = Object.new
+                 subscriber.define_singleton_method(:failed) { |name, e| failures << "#{name}: #{e.class}" }
+                 [TaskerMetrics::Subscriber::Listener.new(subscriber, ".tasker"), WeakRef.new(subscriber)]
+               end
+               listener, kept = make.call
+               3.times { GC.start(full_mark: true, immediate_sweep: true) }
+               raise "the listener let its subscriber be collected" unless kept.weakref_alive?
+               GC.stress = true
+               5.times { listener.call("step.completed.tasker", 1.0, 1.25, "id", { status: "glue" }) }
+               listener.call("step.completed.tasker", 1.0, 1.25, "id", { status: "glue", duration: "slow" })
+               listener.call("step.completed.tasker", 1.0, 1.5, "id", nil)
+               GC.stress = false
+               GC.compact if GC.respond_to?(:compact)
+               listener.call("step.completed", 2.0, 2.25, "id", { status: "glue" })
+               series = TaskerMetrics::MetricsBackend.allocate.__send__(:_all_series).to_h { |key, s| [key, s.get] }
+               [series['step_completed_total{status="glue"}'], series['step_duration_seconds{status="glue"}'][:sum],
+                series['step_completed_total'], failures].inspect"##,
+        )
+        .unwrap();
+        assert_eq!(seen, r#"[6, 1.5, 1, ["step.completed.tasker: ArgumentError"]]"#);
+    }
+}
