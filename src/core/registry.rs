@@ -85,7 +85,6 @@ enum SeriesKind {
 pub struct Series {
     key: Box<[u8]>,
     rendered: Arc<str>,
-    seq: u64,
     created: SystemTime,
     kind: SeriesKind,
     cells: Cells,
@@ -95,8 +94,6 @@ pub struct Series {
     /// Taken out of its family (still in the family's creation-order list until it is compacted).
     removed: std::sync::atomic::AtomicBool,
 }
-
-static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 /// What became of an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,11 +295,6 @@ impl Series {
     /// `a="x",b="y"`, rendered and escaped once at creation.
     pub fn rendered_labels(&self) -> &Arc<str> {
         &self.rendered
-    }
-
-    /// Creation order, for a stable exposition.
-    pub fn seq(&self) -> u64 {
-        self.seq
     }
 
     /// When the series was created.
@@ -514,7 +506,6 @@ impl Family {
             let series = Arc::new(Series {
                 key: key.into(),
                 rendered,
-                seq: SEQUENCE.fetch_add(1, Relaxed),
                 created: SystemTime::now(),
                 kind,
                 cells,
