@@ -299,8 +299,9 @@ pub(crate) fn label_key(family: &Family, syms: &LabelSyms, labels: Option<Value>
     }
 }
 
-/// [`label_key`] for a missing or non-Hash argument, many labels, String keys or a wrong set.
-fn label_key_general(family: &Family, syms: &LabelSyms, labels: Option<Value>, buf: &mut KeyBuf) -> Result<(), Error> {
+/// [`label_key`] once [`label_values`] gave `None`: a missing or non-Hash argument, more than
+/// [`FAST_LABELS`] labels, String keys or a wrong set.
+pub(crate) fn label_key_general(family: &Family, syms: &LabelSyms, labels: Option<Value>, buf: &mut KeyBuf) -> Result<(), Error> {
     let names = &family.desc().labels;
     let hash = match labels {
         None => {
@@ -308,7 +309,8 @@ fn label_key_general(family: &Family, syms: &LabelSyms, labels: Option<Value>, b
         }
         Some(v) => RHash::from_value(v).ok_or_else(|| type_error(format!("labels must be a Hash, got {}", describe(v))))?,
     };
-    if hash.len() == syms.0.len() {
+    // With fewer labels `label_values` already tried these lookups.
+    if syms.0.len() > FAST_LABELS && hash.len() == syms.0.len() {
         let mut all = true;
         for (sym, name) in syms.0.iter().zip(names.iter()) {
             match sym.lookup(hash) {

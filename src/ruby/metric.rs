@@ -79,7 +79,7 @@ impl MetricInner {
         let mut buf = KeyBuf::new();
         match values {
             Some(v) => v.key(&self.family, &mut buf)?,
-            None => convert::label_key(&self.family, &self.syms, labels, &mut buf)?,
+            None => convert::label_key_general(&self.family, &self.syms, labels, &mut buf)?,
         }
         let key = buf.checked(&self.family.desc().labels)?;
         let applied = self.last.with(ruby, |last| {
