@@ -51,6 +51,26 @@ module TaskerMetrics
       _build(*fields.values_at(*FIELDS))
     end
 
+    # One field, as dry-struct (Tasker's base class) answers it.
+    # @param field [Symbol, String]
+    # @return [Object]
+    # @raise [ArgumentError] for a name that is not a field
+    def [](field)
+      name = field.to_sym
+      raise ArgumentError, "unknown attribute: #{field.inspect}" unless FIELDS.include?(name)
+
+      public_send(name)
+    end
+
+    # @return [Hash] the six fields (dry-struct's name for {#to_h})
+    def attributes = to_h
+    alias to_hash to_h
+
+    # A copy with some fields changed, validated like a new mapping (dry-struct's +new+).
+    # @param changes [Hash]
+    # @return [EventMapping]
+    def new(changes = {}) = self.class.new(to_h.merge(changes.transform_keys(&:to_sym)))
+
     # @return [Integer]
     def hash = to_h.hash
 

@@ -38,8 +38,15 @@ module TaskerMetrics
     TRACE = 1
     METRICS = 2
     LOGS = 4
+    MAPPED_ELSEWHERE = 8
     OPTIONS = %i[backends enabled sampling_rate priority metadata].freeze
-    private_constant :TRACE, :METRICS, :LOGS, :OPTIONS
+    private_constant :TRACE, :METRICS, :LOGS, :MAPPED_ELSEWHERE, :OPTIONS
+
+    # Registers itself with the metrics backend, as Tasker's router does.
+    def initialize
+      super
+      MetricsBackend.instance.register_event_router(self)
+    end
 
     # Yields the router and returns it.
     # @yieldparam router [EventRouter]
@@ -81,20 +88,34 @@ module TaskerMetrics
       end
     end
 
-    # Routes one event: one sampling draw, then each backend it maps to.
+    # @return [Array<String>] the events mapped to traces (enabled or not), in mapping order
+    def trace_events = events_for_backend(:trace)
+
+    # @return [Array<String>] the events mapped to metrics
+    def metrics_events = events_for_backend(:metrics)
+
+    # @return [Array<String>] the events mapped to logs
+    def log_events = events_for_backend(:logs)
+
+    # Routes one event: one sampling draw, then each backend it maps to, in Tasker's order:
+    # metrics ({MetricsBackend#handle_event}), traces, logs. Traces and logs go to the handler
+    # registered with {#register_trace_handler}/{#register_log_handler}, else to Tasker's
+    # +Tasker::Telemetry::TraceBackend+/+LogBackend+ when they exist. A name as Tasker's subscriber
+    # passes it on (+task.start.requested+) reaches every backend as the mapped name.
     #
     # @param event_name [String, Symbol]
     # @param payload [Hash]
-    # @return [Hash] +{}+ when unmapped, disabled or not sampled; else +:traces+, +:metrics+,
-    #   +:logs+ entries for the backends it went to
+    # @return [Hash] +{}+ when unmapped, disabled or not sampled; else +:metrics+, +:traces+,
+    #   +:logs+ entries for the backends it went to (+true+ where nothing handles them)
     def route_event(event_name, payload = {})
       mask = _decide(event_name)
       return {} unless mask
 
+      event_name = mapping_for(event_name)&.event_name || event_name if mask.anybits?(MAPPED_ELSEWHERE)
       result = {}
-      result[:traces] = @trace_handler ? @trace_handler.call(event_name, payload) : true if mask.anybits?(TRACE)
       result[:metrics] = MetricsBackend.instance.handle_event(event_name, payload) if mask.anybits?(METRICS)
-      result[:logs] = @log_handler ? @log_handler.call(event_name, payload) : true if mask.anybits?(LOGS)
+      result[:traces] = deliver(@trace_handler, :TraceBackend, event_name, payload) if mask.anybits?(TRACE)
+      result[:logs] = deliver(@log_handler, :LogBackend, event_name, payload) if mask.anybits?(LOGS)
       result
     end
 
@@ -132,6 +153,15 @@ module TaskerMetrics
 
       name, backends = pair.first
       [name, { backends: Array(backends) }.merge(options.slice(*OPTIONS))]
+    end
+
+    def deliver(handler, tasker_backend, event_name, payload)
+      return handler.call(event_name, payload) if handler
+
+      telemetry = defined?(::Tasker::Telemetry) ? ::Tasker::Telemetry : nil
+      return true unless telemetry&.const_defined?(tasker_backend, false)
+
+      telemetry.const_get(tasker_backend, false).instance.handle_event(event_name, payload)
     end
 
     def callable(handler)

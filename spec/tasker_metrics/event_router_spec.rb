@@ -178,6 +178,95 @@ RSpec.describe TaskerMetrics::EventRouter do
     end
   end
 
+  describe "Tasker's route_event: its trace and log backends" do
+    let(:seen) { [] }
+
+    def stand_in_backend(kind, answer)
+      calls = seen
+      Class.new do
+        define_singleton_method(:instance) { @instance ||= new }
+        define_method(:handle_event) { |name, payload| (calls << [kind, name, payload]) && answer }
+      end
+    end
+
+    before do
+      stub_const("Tasker::Telemetry::TraceBackend", stand_in_backend(:trace, :span))
+      stub_const("Tasker::Telemetry::LogBackend", stand_in_backend(:log, :logged))
+    end
+
+    it "hands routed events to Tasker::Telemetry::TraceBackend and LogBackend, metrics first as Tasker does" do
+      router.map("all.x", backends: %i[logs trace metrics])
+      result = router.route_event("all.x", { a: 1 })
+      expect(result).to eq(metrics: true, traces: :span, logs: :logged)
+      expect(result.keys).to eq(%i[metrics traces logs])
+      expect(seen).to eq([[:trace, "all.x", { a: 1 }], [:log, "all.x", { a: 1 }]])
+    end
+
+    it "prefers a handler registered on the router over Tasker's backend" do
+      router.register_trace_handler { |_name, _payload| :own }
+      expect(router.route_event("task.completed")).to eq(metrics: true, traces: :own)
+      expect(seen).to be_empty
+    end
+
+    it "does not call backends the event is not routed to, nor any for an unsampled event" do
+      router.map("none.x", backends: [:trace], sampling_rate: 0.0)
+      router.route_event("observability.task.enqueue") # metrics only
+      router.route_event("none.x")
+      expect(seen).to be_empty
+    end
+  end
+
+  it "registers itself with the MetricsBackend, as Tasker's router does" do
+    expect(TaskerMetrics::MetricsBackend.instance.event_router).to equal(router)
+  end
+
+  it "has Tasker's trace_events, metrics_events and log_events readers" do
+    router.map("logs.only", backends: [:logs])
+    expect(router.trace_events).to eq(router.events_for_backend(:trace)).and include("task.completed")
+    expect(router.metrics_events).to eq(router.events_for_backend(:metrics)).and include("task.completed")
+    expect(router.log_events).to eq(router.events_for_backend(:logs)).and include("logs.only")
+    router.map("task.completed", backends: [:trace])
+    expect(router.metrics_events).not_to include("task.completed")
+  end
+
+  describe "names as Tasker's MetricsSubscriber passes them on (every _ turned into .)" do
+    it "finds the mapping with underscores when no mapping has the dotted name" do
+      expect(router.mapping_for("task.start.requested").event_name).to eq("task.start_requested")
+      expect(router.mapping_exists?("step.retry.requested")).to be(true)
+      expect(router.routes_to_metrics?("workflow.task.reenqueue.failed")).to be(true)
+    end
+
+    it "never finds a dotted mapping for a name with an underscore (Tasker's own spec)" do
+      router.map("test.event", backends: [:trace])
+      expect(router.mapping_for(:test_event)).to be_nil
+      expect(router.mapping_exists?(:test_event)).to be(false)
+    end
+
+    it "records and routes under the mapped name" do
+      backend = TaskerMetrics::MetricsBackend.instance
+      expect(router.route_event("task.start.requested", { status: "ok" })).to eq(metrics: true, traces: true)
+      expect(TaskerMetrics.record("step.retry.requested", {})).to be(true)
+      expect(backend.all_metrics.keys).to include('tasker_events_total{event="task.start_requested"}',
+                                                  'tasker_events_total{event="step.retry_requested"}',)
+      expect(backend.all_metrics.keys.grep(/start\.requested|retry\.requested/)).to be_empty
+    end
+
+    it "lets an exact mapping win" do
+      router.map("task.start.requested", backends: [:logs])
+      expect(router.mapping_for("task.start.requested").backends).to eq([:logs])
+      expect(router.route_event("task.start.requested")).to eq(logs: true)
+    end
+
+    it "refuses a mapping that would answer the same dotted name as another, changing nothing" do
+      router.map("order.paid_late", backends: [:metrics])
+      expect { router.map("order_paid.late", backends: [:metrics]) }
+        .to raise_error(ArgumentError, 'event_name "order_paid.late" is ambiguous with the mapped "order.paid_late": ' \
+                                       "Tasker's subscriber passes both on as \"order.paid.late\"")
+      expect(router.mapping_exists?("order_paid.late")).to be(false)
+      expect(router.mapping_for("order.paid.late").event_name).to eq("order.paid_late")
+    end
+  end
+
   describe "#bulk_configure" do
     it "maps Arrays, Hashes, Symbols and Strings" do
       result = router.bulk_configure("a.x" => %i[trace metrics], "b.x" => { backends: [:logs], sampling_rate: 0.5 },

@@ -3,11 +3,90 @@
 RSpec.describe TaskerMetrics::MetricsBackend do
   subject(:backend) { described_class.instance }
 
-  it "is a singleton with created_at, instance_id and no router at first" do
+  it "is a singleton with a frozen created_at and a hostname-pid instance_id" do
     expect(described_class.instance).to equal(backend)
     expect { described_class.new }.to raise_error(NoMethodError)
     expect(backend.created_at).to be_a(Time).and be_frozen
-    expect(backend.instance_id).to eq("#{Socket.gethostname}-#{Process.pid}")
+    expect(backend.instance_id).to eq("#{ENV.fetch("HOSTNAME") { Socket.gethostname }}-#{Process.pid}")
+  end
+
+  describe "instance_id" do
+    around do |example|
+      saved = ENV.delete("HOSTNAME")
+      example.run
+    ensure
+      ENV["HOSTNAME"] = saved if saved
+      backend.refresh_instance_id
+    end
+
+    it "takes HOSTNAME from the environment first" do
+      ENV["HOSTNAME"] = "web-7"
+      expect(backend.refresh_instance_id).to eq("web-7-#{Process.pid}")
+    end
+
+    it "falls back to unknown-<pid> when the hostname cannot be read, and a new backend is still built" do
+      allow(Socket).to receive(:gethostname).and_raise(SocketError, "no name")
+      expect(backend.refresh_instance_id).to eq("unknown-#{Process.pid}")
+      expect(described_class.__send__(:new).instance_id).to eq("unknown-#{Process.pid}")
+    end
+  end
+
+  describe "metric objects, as Tasker hands them out" do
+    it "returns the same object for the same name and labels, in any order and key type" do
+      a = backend.counter("orders_total", region: "eu", tier: "gold")
+      expect(backend.counter(:orders_total, "tier" => "gold", region: "eu")).to equal(a)
+      expect(backend.gauge("depth", q: "a")).to equal(backend.gauge("depth", q: "a"))
+      expect(backend.histogram("lat", q: "a")).to equal(backend.histogram("lat", buckets: [1], q: "a"))
+      expect(backend.counter("orders_total", region: "us", tier: "gold")).not_to equal(a)
+    end
+
+    it "keeps the labels as given on the object it hands out first" do
+      expect(backend.counter("http_requests_total", endpoint: "/api", method: "GET").labels).to eq(endpoint: "/api", method: "GET")
+    end
+
+    it "has metrics, a live Concurrent::Hash of those objects (derived ones included), the same Hash each time" do
+      counter = backend.counter("a_total", k: "v")
+      backend.handle_event("task.completed", status: "ok")
+      metrics = backend.metrics
+      expect(metrics).to be_a(Concurrent::Hash).and equal(backend.metrics)
+      expect(metrics['a_total{k="v"}']).to equal(counter)
+      expect(metrics.keys).to include('task_completed_total{status="ok"}', 'tasker_events_total{event="task.completed"}')
+      derived = metrics['task_completed_total{status="ok"}']
+      expect(derived).to be_a(TaskerMetrics::MetricTypes::Counter)
+      expect(backend.counter("task_completed_total", status: "ok")).to equal(derived)
+    end
+
+    it "drops objects whose series left the registry, and hands out a new one for a series made anew" do
+      old = backend.counter("gone_total")
+      backend.metrics
+      TaskerMetrics.registry.clear
+      expect(backend.metrics).not_to have_key("gone_total")
+      renewed = backend.counter("gone_total")
+      expect(renewed).not_to equal(old)
+      renewed.increment(3)
+      expect(backend.metrics.fetch("gone_total").value).to eq(3)
+    end
+  end
+
+  describe "cache coordination without Rails.cache" do
+    it "detects a local-only strategy with Tasker's capability keys and sync parameters" do
+      expect(backend.sync_strategy).to eq(:local_only)
+      expect(backend.cache_capabilities).to include(distributed: false, atomic_increment: false, locking: false, ttl_inspection: false,
+                                                    store_class: "Unknown",)
+      expect(backend.cache_strategy.coordination_mode).to eq(:local_only)
+      expect(backend.sync_config).to eq(retention_window: 3600, export_safety_margin: 60, sync_interval: 30, export_interval: 3540)
+    end
+
+    it "answers sync_to_cache! with Tasker's failure Hash, never raising" do
+      expect(backend.sync_to_cache!).to eq(success: false, error: "Rails.cache not available")
+    end
+
+    it "exports local metrics with Tasker's local-only warning" do
+      backend.counter("a_total").increment
+      result = backend.export_distributed_metrics
+      expect(result).to include(distributed: false, sync_strategy: :local_only, total_metrics: 1,
+                                warning: "Cache store doesn't support distribution - metrics are local-only",)
+    end
   end
 
   describe "get-or-create" do

@@ -11,8 +11,7 @@ use crate::core::tasker::{self, Amount};
 use dashmap::DashMap;
 use std::sync::Arc;
 
-/// Name of the counter every routed event increments (beyond Tasker).
-pub const EVENTS_TOTAL: &str = "tasker_events_total";
+pub use crate::core::tasker::EVENTS_TOTAL;
 
 /// The payload fields derivation reads, already converted by the caller.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -62,6 +61,9 @@ struct LastEvent {
     event: String,
     /// The router's version and the event's route under it.
     route: Option<(u64, Option<Route>)>,
+    /// The name of the mapping `event` was routed by, when that is not `event` itself (Tasker's
+    /// subscriber turns `_` into `.`): what gets derived and recorded.
+    mapped: Option<Box<str>>,
     registry: Option<Arc<Registry>>,
     plan: Option<Arc<Plan>>,
     /// The payload label values `counter` and `duration` belong to.
@@ -90,12 +92,26 @@ impl LastEvent {
         let version = router.version();
         match self.route {
             Some((v, route)) if v == version => route,
-            _ => {
-                let route = router.route(&self.event);
-                self.route = Some((version, route));
-                route
-            }
+            _ => self.resolve(router, version),
         }
+    }
+
+    #[cold]
+    fn resolve(&mut self, router: &EventRouter, version: u64) -> Option<Route> {
+        let resolved = router.resolve(&self.event);
+        let route = resolved.as_ref().map(|(route, _)| *route);
+        let mapped = resolved.and_then(|(_, mapped)| mapped);
+        if mapped != self.mapped {
+            // Another name to derive under: what was remembered for the old one is not for it.
+            *self = LastEvent { event: std::mem::take(&mut self.event), mapped, ..Default::default() };
+        }
+        self.route = Some((version, route));
+        route
+    }
+
+    /// The name metrics are derived under.
+    fn derived_name(&self) -> &str {
+        self.mapped.as_deref().unwrap_or(&self.event)
     }
 
     /// The remembered plan, if it is `backend`'s and still current.
@@ -233,6 +249,10 @@ impl MetricsBackend {
     pub fn handle_event(&self, event: &str, payload: &Payload<'_>) -> Result<()> {
         with_last(|last| {
             last.switch_to(event);
+            if last.mapped.is_some() {
+                // Routed under another name before; here `event` is what the caller derives.
+                *last = LastEvent { event: event.to_owned(), ..Default::default() };
+            }
             self.derive(last, payload)
         })
     }
@@ -243,7 +263,7 @@ impl MetricsBackend {
         let plan = match last.plan_for(self) {
             Some(plan) => plan,
             None => {
-                let plan = self.plan(&last.event)?;
+                let plan = self.plan(last.derived_name())?;
                 last.remember_plan(self, Arc::clone(&plan));
                 plan
             }
@@ -429,10 +449,13 @@ fn check_amount(amount: Option<&Amount>, what: &str) -> Result<()> {
 
 /// Tasker's stable series key: `name` or `name{a="x",b="y"}` with label names sorted.
 pub fn series_key(family: &Family, series: &Series) -> String {
-    let name = &family.desc().name;
-    let mut pairs = family.label_pairs(series);
+    stable_key(&family.desc().name, family.label_pairs(series))
+}
+
+/// The stable key of a name and `(label, value)` pairs in any order.
+pub fn stable_key(name: &str, mut pairs: Vec<(&str, &str)>) -> String {
     if pairs.is_empty() {
-        return name.clone();
+        return name.to_owned();
     }
     pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
     format!("{name}{{{}}}", crate::core::labels::render_named_pairs(pairs))
@@ -540,12 +563,34 @@ mod tests {
         let b = backend();
         let router = EventRouter::with_defaults();
         let spec = MappingSpec { backends: vec!["metrics".into()], sampling_rate: 0.1, ..MappingSpec::new("sampled.completed") };
-        router.map(EventMapping::new(spec).unwrap());
+        router.map(EventMapping::new(spec).unwrap()).unwrap();
         let recorded = (0..100_000).filter(|_| b.record(&router, "sampled.completed", &Payload::default()).unwrap()).count();
         assert!((recorded as i64 - 10_000).abs() < 600, "{recorded}");
         assert_eq!(value(&b, "sampled_completed_total").unwrap().as_f64(), recorded as f64, "once, not squared");
         assert!(!b.record(&router, "unmapped.completed", &Payload::default()).unwrap());
         assert!(!b.record(&router, "observability.task.finalize", &Payload::default()).unwrap(), "trace only");
+    }
+
+    #[test]
+    fn record_derives_under_the_mapped_name_of_a_dotted_event() {
+        let b = backend();
+        let router = EventRouter::with_defaults();
+        for _ in 0..2 {
+            assert!(b.record(&router, "task.start.requested", &Payload::default()).unwrap());
+        }
+        assert!(b.record(&router, "workflow.task.completed", &Payload::default()).unwrap());
+        assert_eq!(value(&b, r#"tasker_events_total{event="task.start_requested"}"#).unwrap().as_f64(), 2.0);
+        assert_eq!(value(&b, r#"tasker_events_total{event="workflow.task_completed"}"#).unwrap().as_f64(), 1.0);
+        assert!(value(&b, "workflow_completed_total").is_none(), "derived from the mapped name, not the dotted one");
+        // The same thread then deriving the dotted name itself (no router) derives that name.
+        b.handle_event("task.start.requested", &Payload::default()).unwrap();
+        assert_eq!(value(&b, r#"tasker_events_total{event="task.start.requested"}"#).unwrap().as_f64(), 1.0);
+        // And a re-mapping that makes the dotted name exact is seen at once.
+        router
+            .map(EventMapping::new(MappingSpec { backends: vec!["metrics".into()], ..MappingSpec::new("task.start.requested") }).unwrap())
+            .unwrap();
+        assert!(b.record(&router, "task.start.requested", &Payload::default()).unwrap());
+        assert_eq!(value(&b, r#"tasker_events_total{event="task.start.requested"}"#).unwrap().as_f64(), 2.0);
     }
 
     /// A thread remembers its last event's route, series and labels; each must give way when
@@ -555,14 +600,14 @@ mod tests {
         let b = backend();
         let router = EventRouter::with_defaults();
         let spec = |enabled| MappingSpec { backends: vec!["metrics".into()], enabled, ..MappingSpec::new("job.completed") };
-        router.map(EventMapping::new(spec(true)).unwrap());
+        router.map(EventMapping::new(spec(true)).unwrap()).unwrap();
         let labelled = |status: &'static str| Payload { labels: [None, None, Some(status.as_bytes())], ..Payload::default() };
         assert!(b.record(&router, "job.completed", &labelled("ok")).unwrap());
         assert!(b.record(&router, "job.completed", &labelled("ok")).unwrap());
         assert!(b.record(&router, "job.completed", &labelled("error")).unwrap());
-        router.map(EventMapping::new(spec(false)).unwrap());
+        router.map(EventMapping::new(spec(false)).unwrap()).unwrap();
         assert!(!b.record(&router, "job.completed", &labelled("error")).unwrap(), "a disabled mapping is seen at once");
-        router.map(EventMapping::new(spec(true)).unwrap());
+        router.map(EventMapping::new(spec(true)).unwrap()).unwrap();
         assert!(b.record(&router, "job.completed", &labelled("error")).unwrap());
         assert_eq!(value(&b, "job_completed_total{status=\"ok\"}").unwrap().as_f64(), 2.0);
         assert_eq!(value(&b, "job_completed_total{status=\"error\"}").unwrap().as_f64(), 2.0);

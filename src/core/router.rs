@@ -4,6 +4,12 @@
 //! half-applied change; writers serialise on a mutex. Predicates are deterministic; the one
 //! sampling draw per event happens in [`EventRouter::decide`].
 //!
+//! Tasker's own subscriber turns every `_` of an event name into `.` before it asks the router
+//! (`task.start_requested` arrives as `task.start.requested`). So a name with no exact mapping
+//! is looked up once more among the mappings' names with their `_` read as `.`; the answer is
+//! the mapping, whose name is what gets recorded. An exact mapping always wins, and two mappings
+//! that would answer the same such name are refused when mapped.
+//!
 //! Messages here are Tasker's contract and are asserted verbatim by the specs.
 
 use crate::core::error::{Error, Result};
@@ -324,13 +330,41 @@ pub struct RoutingStats {
 pub struct RouterState {
     order: Vec<Arc<EventMapping>>,
     index: HashMap<String, usize, ahash::RandomState>,
+    /// Mappings whose names hold a `_`, by the name with every `_` read as `.`.
+    dotted: HashMap<String, usize, ahash::RandomState>,
+}
+
+/// `name` with every `_` read as `.`, when it has one: how Tasker's subscriber passes it on.
+fn dotted(name: &str) -> Option<String> {
+    name.contains('_').then(|| name.replace('_', "."))
 }
 
 impl RouterState {
-    /// The mapping of `name`.
+    /// The mapping of `name`: the exact one, else the one whose name reads as `name` once its
+    /// `_` are `.` (see the module doc).
     #[inline]
     pub fn get(&self, name: &str) -> Option<&Arc<EventMapping>> {
-        self.index.get(name).map(|i| &self.order[*i])
+        match self.index.get(name) {
+            Some(i) => Some(&self.order[*i]),
+            None => self.get_dotted(name),
+        }
+    }
+
+    #[cold]
+    fn get_dotted(&self, name: &str) -> Option<&Arc<EventMapping>> {
+        self.dotted.get(name).map(|i| &self.order[*i])
+    }
+
+    /// Refuses a mapping another mapping would shadow for Tasker's subscriber.
+    fn check_unambiguous(&self, mapping: &EventMapping) -> Result<()> {
+        let Some(key) = dotted(mapping.event_name()) else { return Ok(()) };
+        match self.dotted.get(&key).map(|i| self.order[*i].event_name()) {
+            Some(other) if other != mapping.event_name() => Err(Error::argument(format!(
+                "event_name {:?} is ambiguous with the mapped {other:?}: Tasker's subscriber passes both on as {key:?}",
+                mapping.event_name()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Mappings in registration order.
@@ -338,14 +372,19 @@ impl RouterState {
         &self.order
     }
 
-    fn insert(&mut self, mapping: Arc<EventMapping>) {
+    fn insert(&mut self, mapping: Arc<EventMapping>) -> Result<()> {
+        self.check_unambiguous(&mapping)?;
         match self.index.get(mapping.event_name()) {
             Some(&i) => self.order[i] = mapping,
             None => {
+                if let Some(key) = dotted(mapping.event_name()) {
+                    self.dotted.insert(key, self.order.len());
+                }
                 self.index.insert(mapping.event_name().to_owned(), self.order.len());
                 self.order.push(mapping);
             }
         }
+        Ok(())
     }
 }
 
@@ -401,28 +440,35 @@ impl EventRouter {
     }
 
     /// Registers (or replaces, keeping its position) a mapping.
-    pub fn map(&self, mapping: EventMapping) -> Arc<EventMapping> {
+    ///
+    /// # Errors
+    /// A name that is ambiguous with another mapping's for Tasker's subscriber; nothing changes.
+    pub fn map(&self, mapping: EventMapping) -> Result<Arc<EventMapping>> {
         let mapping = Arc::new(mapping);
-        self.store_all(std::slice::from_ref(&mapping));
-        mapping
+        self.store_all(std::slice::from_ref(&mapping))?;
+        Ok(mapping)
     }
 
     /// Registers several mappings in one atomic change.
-    pub fn map_all(&self, mappings: Vec<EventMapping>) -> Vec<Arc<EventMapping>> {
+    ///
+    /// # Errors
+    /// As [`EventRouter::map`]; then none is registered.
+    pub fn map_all(&self, mappings: Vec<EventMapping>) -> Result<Vec<Arc<EventMapping>>> {
         let out: Vec<Arc<EventMapping>> = mappings.into_iter().map(Arc::new).collect();
-        self.store_all(&out);
-        out
+        self.store_all(&out)?;
+        Ok(out)
     }
 
     /// One copy-on-write step: readers see all of `mappings` or none.
-    fn store_all(&self, mappings: &[Arc<EventMapping>]) {
+    fn store_all(&self, mappings: &[Arc<EventMapping>]) -> Result<()> {
         let _guard = self.writer.lock();
         let mut next = RouterState::clone(&self.state.load());
         for m in mappings {
-            next.insert(Arc::clone(m));
+            next.insert(Arc::clone(m))?;
         }
         self.state.store(Arc::new(next));
         self.version.store(next_version(), Release);
+        Ok(())
     }
 
     /// Back to the default mappings.
@@ -432,7 +478,7 @@ impl EventRouter {
         self.version.store(next_version(), Release);
     }
 
-    /// The mapping of `name`.
+    /// The mapping of `name` (exactly, or as Tasker's subscriber passes it on).
     pub fn mapping_for(&self, name: &str) -> Option<Arc<EventMapping>> {
         self.snapshot().get(name).cloned()
     }
@@ -456,9 +502,17 @@ impl EventRouter {
     /// The route of a mapped event, without drawing.
     #[inline]
     pub fn route(&self, name: &str) -> Option<Route> {
+        self.resolve(name).map(|(route, _)| route)
+    }
+
+    /// The route of a mapped event, and the mapping's name when it is not `name` itself (a name
+    /// as Tasker's subscriber passes it on).
+    #[inline]
+    pub fn resolve(&self, name: &str) -> Option<(Route, Option<Box<str>>)> {
         let state = self.snapshot();
         let m = state.get(name)?;
-        Some(Route { enabled: m.enabled, sampling_rate: m.sampling_rate, mask: m.mask })
+        let mapped = (m.event_name() != name).then(|| m.event_name().into());
+        Some((Route { enabled: m.enabled, sampling_rate: m.sampling_rate, mask: m.mask }, mapped))
     }
 
     /// Read this before [`EventRouter::route`]: while it is unchanged, so is the route.
@@ -548,7 +602,7 @@ fn default_state() -> RouterState {
     let mut state = RouterState::default();
     for (name, backends, rate, priority) in DEFAULT_MAPPINGS {
         let mask = backends.iter().fold(0, |m, b| m | b.bit());
-        state.insert(Arc::new(EventMapping {
+        let inserted = state.insert(Arc::new(EventMapping {
             event_name: (*name).to_owned(),
             backends: backends.to_vec(),
             mask: Backends(mask),
@@ -557,6 +611,7 @@ fn default_state() -> RouterState {
             priority: *priority,
             metadata: Meta::Hash(Vec::new()),
         }));
+        debug_assert!(inserted.is_ok(), "the defaults are unambiguous");
     }
     state
 }
@@ -613,7 +668,7 @@ mod tests {
     fn remapping_keeps_position_and_updates_backend_lists() {
         let r = EventRouter::with_defaults();
         assert!(r.events_for(Backend::Metrics).contains(&"task.completed".to_owned()));
-        r.map(EventMapping::new(spec("task.completed", &["logs"])).unwrap());
+        r.map(EventMapping::new(spec("task.completed", &["logs"])).unwrap()).unwrap();
         assert!(!r.events_for(Backend::Metrics).contains(&"task.completed".to_owned()));
         assert_eq!(r.snapshot().mappings()[2].event_name(), "task.completed");
         r.reset();
@@ -623,7 +678,7 @@ mod tests {
     #[test]
     fn one_draw_per_decision() {
         let r = EventRouter::with_defaults();
-        r.map(EventMapping::new(MappingSpec { sampling_rate: 0.1, ..spec("x", &["metrics"]) }).unwrap());
+        r.map(EventMapping::new(MappingSpec { sampling_rate: 0.1, ..spec("x", &["metrics"]) }).unwrap()).unwrap();
         let n = 100_000;
         let routed = (0..n).filter(|_| r.decide("x").is_some()).count();
         assert!((routed as i64 - 10_000).abs() < 600, "{routed}");
@@ -643,11 +698,45 @@ mod tests {
             }
             s.spawn(|| {
                 for i in 0..2_000 {
-                    r.map(EventMapping::new(spec("task.completed", if i % 2 == 0 { &["logs"] } else { &["metrics"] })).unwrap());
-                    r.map(EventMapping::new(spec(&format!("custom.{i}"), &["trace"])).unwrap());
+                    r.map(EventMapping::new(spec("task.completed", if i % 2 == 0 { &["logs"] } else { &["metrics"] })).unwrap()).unwrap();
+                    r.map(EventMapping::new(spec(&format!("custom.{i}"), &["trace"])).unwrap()).unwrap();
                 }
             });
         });
         assert_eq!(r.stats().total_mappings, DEFAULT_MAPPINGS.len() + 2_000);
+    }
+
+    #[test]
+    fn names_as_taskers_subscriber_passes_them_find_their_mapping() {
+        let r = EventRouter::with_defaults();
+        let m = r.mapping_for("task.start.requested").expect("dots for underscores");
+        assert_eq!(m.event_name(), "task.start_requested");
+        assert!(r.routes_to("workflow.task.reenqueue.failed", Backend::Metrics));
+        let (_, mapped) = r.resolve("step.retry.requested").unwrap();
+        assert_eq!(mapped.as_deref(), Some("step.retry_requested"));
+        assert_eq!(r.resolve("task.completed").unwrap().1, None, "an exact hit names no other mapping");
+        // Only that direction: an underscore asked for never finds a mapping with a dot.
+        r.map(EventMapping::new(spec("test.event", &["trace"])).unwrap()).unwrap();
+        assert!(r.mapping_for("test_event").is_none());
+        // An exact mapping wins over the reading.
+        r.map(EventMapping::new(spec("task.start.requested", &["logs"])).unwrap()).unwrap();
+        assert_eq!(r.mapping_for("task.start.requested").unwrap().backends(), &[Backend::Logs]);
+        assert_eq!(r.mapping_for("task.start_requested").unwrap().backends(), &[Backend::Trace, Backend::Metrics]);
+    }
+
+    #[test]
+    fn mappings_that_would_answer_the_same_dotted_name_are_refused() {
+        let r = EventRouter::with_defaults();
+        r.map(EventMapping::new(spec("order.paid_late", &["metrics"])).unwrap()).unwrap();
+        let err = r.map(EventMapping::new(spec("order_paid.late", &["metrics"])).unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "event_name \"order_paid.late\" is ambiguous with the mapped \"order.paid_late\": Tasker's subscriber passes both on as \"order.paid.late\""
+        );
+        assert!(r.mapping_for("order_paid.late").is_none(), "refused, nothing changed");
+        let all = vec![EventMapping::new(spec("a.b_c", &["trace"])).unwrap(), EventMapping::new(spec("a_b.c", &["trace"])).unwrap()];
+        assert!(r.map_all(all).is_err());
+        assert!(r.mapping_for("a.b_c").is_none(), "a refused bulk change registers none");
+        r.map(EventMapping::new(spec("order.paid_late", &["logs"])).unwrap()).expect("re-mapping the same name is no conflict");
     }
 }

@@ -145,8 +145,29 @@ pub fn histogram_observe(series: &Series, value: Amount) -> Result<f64> {
     series.observe(numeric(value, "Observed value")?.as_f64())
 }
 
-/// The HELP text Tasker's exporter gives a metric, by the first pattern its name matches.
+/// Name of the counter every routed event increments (beyond Tasker).
+pub const EVENTS_TOTAL: &str = "tasker_events_total";
+
+/// Name of the counter of failed Tasker exports (Tasker's fallback exposition).
+pub const EXPORT_ERRORS_TOTAL: &str = "tasker_metrics_export_errors_total";
+
+/// Name of the counter of increments `MetricTypes::Counter` refused softly (returned `false`).
+pub const REFUSED_INCREMENTS_TOTAL: &str = "tasker_metrics_refused_increments_total";
+
+/// HELP texts of the metrics the gem keeps about itself, which Tasker's name patterns must not
+/// touch (`tasker_events_total` matches Tasker's `/task.*total/`).
+pub const OWN_HELP: &[(&str, &str)] = &[
+    (EVENTS_TOTAL, "Events routed to metrics, by event name"),
+    (EXPORT_ERRORS_TOTAL, "Tasker metrics exports that failed, by error class"),
+    (REFUSED_INCREMENTS_TOTAL, "Counter increments refused because the amount was not an Integer, by metric"),
+];
+
+/// The HELP text of a metric in Tasker's exporter: the gem's own text for its own metrics, else
+/// Tasker's text for the first pattern the name matches.
 pub fn help_for(name: &str, kind: MetricKind) -> String {
+    if let Some((_, help)) = OWN_HELP.iter().find(|(own, _)| *own == name) {
+        return (*help).to_owned();
+    }
     // Each pattern is Tasker's `/a.*b/`: `a` somewhere, then `b` somewhere after it.
     const PATTERNS: &[(&str, &str, &str)] = &[
         ("task", "total", "Total number of tasks processed"),
@@ -220,7 +241,8 @@ mod tests {
         assert_eq!(help_for("task_completed_total", MetricKind::Counter), "Total number of tasks processed");
         assert_eq!(help_for("task_duration_seconds", MetricKind::Histogram), "Task execution duration in seconds");
         assert_eq!(help_for("step_failed_total", MetricKind::Counter), "Total number of steps executed");
-        assert_eq!(help_for("tasker_events_total", MetricKind::Counter), "Total number of tasks processed");
+        assert_eq!(help_for("tasker_events_total", MetricKind::Counter), "Events routed to metrics, by event name", "the gem's own");
+        assert_eq!(help_for("my_task_events_total", MetricKind::Counter), "Total number of tasks processed");
         assert_eq!(help_for("system_healthy_tasks", MetricKind::Gauge), "Tasker gauge metric: system_healthy_tasks");
         assert_eq!(help_for("queue_size", MetricKind::Gauge), "Current queue size");
     }

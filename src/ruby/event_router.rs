@@ -27,7 +27,7 @@ fn map(ruby: &Ruby, _rb_self: Value, args: &[Value]) -> Result<Value, Error> {
             <[Value; 6]>::try_from(args).map_err(|_| arg_error(format!("wrong number of arguments (given {}, expected 6)", args.len())))?;
         event_name(name)?;
         let spec = event_mapping::spec(name, backends, enabled, rate, priority, metadata)?;
-        Ok(EventMapping::wrap(ruby, router().map(CoreMapping::new(spec)?)))
+        Ok(EventMapping::wrap(ruby, router().map(CoreMapping::new(spec)?)?))
     })
 }
 
@@ -49,10 +49,15 @@ fn events_for_backend(ruby: &Ruby, _rb_self: Value, backend: Value) -> Result<RA
     Ok(a)
 }
 
+/// Bit added to [`decide`]'s mask when the event was found under another mapping's name.
+const MAPPED_ELSEWHERE: u8 = 8;
+
 /// The one sampling draw: `nil` when unmapped, disabled or not sampled, else the backend mask
-/// (trace 1, metrics 2, logs 4).
+/// (trace 1, metrics 2, logs 4), plus 8 when the mapping has another name than the one asked
+/// for (Tasker's subscriber turned its `_` into `.`).
 fn decide(_rb_self: Value, name: Value) -> Option<u8> {
-    text(name).and_then(|n| router().decide(&n)).map(|b| b.bits())
+    let (route, mapped) = text(name).and_then(|n| router().resolve(&n))?;
+    route.draw().map(|b| b.bits() | if mapped.is_some() { MAPPED_ELSEWHERE } else { 0 })
 }
 
 fn routing_stats(ruby: &Ruby, _rb_self: Value) -> Result<RHash, Error> {

@@ -322,6 +322,8 @@ macro_rules! bind_bound_common {
         c.define_method("name", method!(|s: &$t| s.inner.family.desc().name.clone(), 0))?;
         c.define_private_method("_created_at", method!(|s: &$t| metric::created_at(&s.inner), 0))?;
         c.define_private_method("_reset", method!(|s: &$t| s.inner.series.reset(), 0))?;
+        // Which series a handle writes: equal for two handles of one series while either lives.
+        c.define_private_method("_series_id", method!(|s: &$t| std::sync::Arc::as_ptr(&s.inner.series) as usize, 0))?;
     }};
 }
 

@@ -43,20 +43,14 @@ fn label_text(label: &str, v: Value) -> Result<String, Error> {
     })
 }
 
-/// `_series(kind, name, labels, buckets)`: get-or-create, returns the bound handle.
-fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash, buckets: Option<RArray>) -> Result<Value, Error> {
+/// `_series(kind, name, labels, buckets)`: get-or-create; returns `[key, bound handle]`, the key
+/// being Tasker's stable `name{k="v",...}` (label names sorted).
+fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash, buckets: Option<RArray>) -> Result<RArray, Error> {
     guard(|| {
         let kind = kind_of(kind)?;
         let name = convert::text(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
         let name = tasker::check_name(Some(&name))?.to_owned();
-        let mut owned: Vec<(String, String)> = Vec::with_capacity(labels.len());
-        labels.foreach(|k: Value, v: Value| {
-            let key = convert::text(k)
-                .ok_or_else(|| type_error(format!("label names must be Strings or Symbols, got {}", convert::describe(k))))?;
-            let text = label_text(&key, v)?;
-            owned.push((key, text));
-            Ok(ForEach::Continue)
-        })?;
+        let owned = label_pairs(labels)?;
         let buckets = match buckets {
             None => None,
             Some(a) => Some(tasker::buckets(Some(a.into_iter().map(payload::tasker_amount).collect()))?),
@@ -64,8 +58,32 @@ fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash
         let family = backend().family(&name, kind, buckets)?;
         let mut pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
         let series = backend().series(&family, &mut pairs)?;
-        Ok(metric::wrap_bound(ruby, metric::BoundInner { family, series }))
+        let key = crate::core::backend::series_key(&family, &series);
+        Ok(ruby.ary_new_from_values(&[ruby.str_new(&key).as_value(), metric::wrap_bound(ruby, metric::BoundInner { family, series })]))
     })
+}
+
+/// `MetricsBackend._stable_key(name, labels)`: the key [`series`] gives a series of `name` with
+/// `labels` (values through `to_s` as for any Tasker label).
+fn stable_key(name: Value, labels: RHash) -> Result<String, Error> {
+    guard(|| {
+        let name = convert::text(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
+        let pairs = label_pairs(labels)?;
+        Ok(crate::core::backend::stable_key(&name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()))
+    })
+}
+
+/// A Tasker labels Hash as `(name, text)` pairs, in its order.
+pub(crate) fn label_pairs(labels: RHash) -> Result<Vec<(String, String)>, Error> {
+    let mut owned: Vec<(String, String)> = Vec::with_capacity(labels.len());
+    labels.foreach(|k: Value, v: Value| {
+        let key =
+            convert::text(k).ok_or_else(|| type_error(format!("label names must be Strings or Symbols, got {}", convert::describe(k))))?;
+        let text = label_text(&key, v)?;
+        owned.push((key, text));
+        Ok(ForEach::Continue)
+    })?;
+    Ok(owned)
 }
 
 /// `_handle_event(name, payload)`: derive; raises what failed (the Ruby side warns).
@@ -187,8 +205,9 @@ fn all_series(ruby: &Ruby, _rb_self: Value) -> Result<RArray, Error> {
 /// `_export(generated)`: Tasker's exporter text, rendered without the GVL.
 fn export(ruby: &Ruby, _rb_self: Value, generated: String) -> Result<RString, Error> {
     guard(|| {
-        let text =
-            without_gvl(move || tasker_format::render(&crate::core::multiprocess::collect(backend().registry()).families, &generated));
+        let text = without_gvl(move || {
+            tasker_format::render(&crate::core::multiprocess::collect(backend().registry()).families, &generated, None)
+        });
         Ok(ruby.str_new(&text))
     })
 }
@@ -216,6 +235,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     module.define_module_function("record", function!(record, -1))?;
     module.define_singleton_method("_reseed_sampler", function!(crate::core::sampler::reseed_after_fork, 0))?;
     let class = module.define_class("MetricsBackend", ruby.class_object())?;
+    class.define_singleton_method("_stable_key", function!(stable_key, 2))?;
     class.define_private_method("_series", method!(series, 4))?;
     class.define_private_method("_handle_event", method!(handle_event, 2))?;
     class.define_private_method("_all_series", method!(all_series, 0))?;

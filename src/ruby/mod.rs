@@ -16,6 +16,7 @@ mod histogram;
 mod metric;
 mod metrics_backend;
 mod payload;
+mod prometheus_exporter;
 mod registry;
 
 use magnus::{Error, Ruby};
@@ -30,6 +31,7 @@ pub(crate) fn init(ruby: &Ruby) -> Result<(), Error> {
     event_mapping::init(ruby, module)?;
     event_router::init(ruby, module)?;
     metrics_backend::init(ruby, module)?;
+    prometheus_exporter::init(ruby, module)?;
     resolve_wrapped_classes(ruby);
     Ok(())
 }

@@ -32,6 +32,10 @@ module TaskerMetrics
       # @return [String] e.g. +'jobs{:env=>"test"} = 7 (counter)'+
       def description = "#{name}#{MetricTypes.format_labels(labels)} = #{summary} (#{type})"
 
+      # @api private
+      # Whether this object writes the series +handle+ writes.
+      def series?(handle) = @handle.__send__(:_series_id) == handle.__send__(:_series_id)
+
       private
 
       def setup(handle, name, labels)
@@ -53,6 +57,17 @@ module TaskerMetrics
 
       "{#{labels.map { |k, v| "#{k.inspect}=>#{v.inspect}" }.join(", ")}}"
     end
+
+    # Counts one increment {Counter} refused softly.
+    # @api private
+    def self.refused(name)
+      # Looked up each time (refusals are rare): a cached handle would outlive a registry clear.
+      TaskerMetrics.registry.counter(:tasker_metrics_refused_increments_total, labels: [:metric],
+                                                                               docstring: REFUSED_HELP,)
+                   .increment(labels: { metric: name })
+    end
+    REFUSED_HELP = "Counter increments refused because the amount was not an Integer, by metric"
+    private_constant :REFUSED_HELP
 
     # Wraps a native handle from the registry in the Tasker type of its kind.
     # @api private

@@ -17,10 +17,18 @@ module TaskerMetrics
         setup(MetricTypes._standalone(:counter, name, nil, nil), name, labels)
       end
 
-      # @param amount [Numeric] finite, >= 0
-      # @return [Integer, Float] the new value
-      # @raise [ArgumentError] "Counter increment amount must be positive, got: -1" and the like
-      def increment(amount = 1) = @handle.__send__(:_tasker_increment, amount)
+      # Tasker's contract: an Integer counts, a negative one raises, anything else (a String,
+      # nil, a Float) is refused softly, returning +false+; the refusal is counted in
+      # +tasker_metrics_refused_increments_total{metric=...}+. (The native API raises instead.)
+      # @param amount [Integer] >= 0
+      # @return [Integer, false] the new value, or false for an amount that is not an Integer
+      # @raise [ArgumentError] "Counter increment amount must be positive, got: -1"
+      def increment(amount = 1)
+        return @handle.__send__(:_tasker_increment, amount) if amount.is_a?(Integer)
+
+        MetricTypes.refused(name)
+        false
+      end
 
       # @return [Integer, Float]
       def value = @handle.get

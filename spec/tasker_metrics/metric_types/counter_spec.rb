@@ -19,20 +19,26 @@ RSpec.describe TaskerMetrics::MetricTypes::Counter do
     end
   end
 
-  it "increments by 1 or an amount and returns the new value" do
+  it "increments by 1 or an Integer amount (0 included) and returns the new value" do
     expect(counter.increment).to eq(1)
     expect(counter.increment(5)).to eq(6)
+    expect(counter.increment(0)).to eq(6)
     expect(counter.value).to eq(6).and be_a(Integer)
-    expect(counter.increment(0.5)).to eq(6.5)
   end
 
-  it "refuses negative and non-numeric amounts, changing nothing" do
+  it "raises for a negative Integer, changing nothing" do
     counter.increment(2)
     expect { counter.increment(-1) }.to raise_error(ArgumentError, "Counter increment amount must be positive, got: -1")
-    expect { counter.increment("1") }.to raise_error(ArgumentError, "Counter increment amount must be numeric, got: String")
-    expect { counter.increment(nil) }.to raise_error(ArgumentError, "Counter increment amount must be numeric, got: NilClass")
-    expect { counter.increment(Float::NAN) }.to raise_error(ArgumentError, "Counter increment amount must be finite, got: NaN")
     expect(counter.value).to eq(2)
+  end
+
+  it "returns false for an amount that is not an Integer, changes nothing and counts the refusal" do
+    refused = -> { TaskerMetrics.registry.get(:tasker_metrics_refused_increments_total)&.get(labels: { metric: "test_counter" }) || 0 }
+    before = refused.call
+    counter.increment(2)
+    ["1", nil, 1.5, Float::NAN, Rational(1, 2), :one].each { |amount| expect(counter.increment(amount)).to be(false) }
+    expect(counter.value).to eq(2)
+    expect(refused.call - before).to eq(6)
   end
 
   it "resets, has no decrement, and describes itself" do

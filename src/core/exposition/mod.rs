@@ -14,7 +14,8 @@ use std::sync::Arc;
 /// One family as read at one instant.
 #[derive(Debug, Clone)]
 pub struct FamilySnapshot {
-    /// Name without a counter's `_total`.
+    /// Name as registered; the Prometheus text format shows it as it is, OpenMetrics takes a
+    /// counter's `_total` off it (see [`FamilySnapshot::family_name`]).
     pub name: String,
     /// HELP text, unescaped.
     pub help: String,
@@ -48,7 +49,7 @@ pub struct SeriesSnapshot {
 impl FamilySnapshot {
     /// A family with no series yet, described by `desc`.
     pub fn empty(desc: &crate::core::desc::FamilyDesc) -> Self {
-        Self::named(desc.base_name(), &desc.help, desc.kind, desc.buckets.as_ref().map(|b| Arc::clone(b.le_values())), desc.unit.clone())
+        Self::named(&desc.name, &desc.help, desc.kind, desc.buckets.as_ref().map(|b| Arc::clone(b.le_values())), desc.unit.clone())
     }
 
     /// A family with no series yet.
@@ -74,6 +75,15 @@ impl FamilySnapshot {
         let start = self.label_text.len();
         self.label_text.push_str(labels);
         self.series.push(SeriesSnapshot { labels: start..self.label_text.len(), sample, exemplars, created });
+    }
+
+    /// The family name OpenMetrics requires: a counter's without its `_total`, whose samples
+    /// carry it instead.
+    pub fn family_name(&self) -> &str {
+        match self.kind {
+            MetricKind::Counter => self.name.strip_suffix("_total").filter(|b| !b.is_empty()).unwrap_or(&self.name),
+            _ => &self.name,
+        }
     }
 
     /// A series' label text.
@@ -122,10 +132,8 @@ pub fn gzip(text: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
-impl FamilySnapshot {}
-
 /// Name of the counter of updates dropped because a family was full.
-pub const DROPPED_TOTAL: &str = crate::core::registry::RESERVED_DROPPED;
+pub const DROPPED_TOTAL: &str = "tasker_metrics_series_dropped_total";
 
 /// Reads every family of a registry, sorted by name, after removing expired series; adds
 /// `tasker_metrics_series_dropped_total{metric=...}` when any family dropped updates.

@@ -21,7 +21,7 @@ pub fn render(families: &[FamilySnapshot], created: bool) -> String {
 }
 
 fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
-    let name = family.name.as_str();
+    let name = family.family_name();
     if !family.help.is_empty() {
         out.push_str("# HELP ");
         out.push_str(name);

@@ -1,9 +1,10 @@
-//! The Prometheus text format, version 0.0.4. Counters are exposed as `<name>_total` (HELP and
-//! TYPE included, as the 0.0.4 parsers expect); histograms as cumulative `_bucket` lines ending in
-//! `le="+Inf"`, then `_sum` and `_count`.
+//! The Prometheus text format, version 0.0.4. Every family carries the name it was registered with
+//! (a counter `jobs` stays `jobs`, `jobs_total` stays `jobs_total`), as client_golang, client_ruby
+//! and Tasker print it; histograms as cumulative `_bucket` lines ending in `le="+Inf"`, then `_sum`
+//! and `_count`.
 
 use super::{escape_help, write_buckets, write_counter, write_f64, write_sample_start, write_u64, FamilySnapshot};
-use crate::core::metric::{MetricKind, Sample};
+use crate::core::metric::Sample;
 
 /// Content-Type of this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -32,13 +33,7 @@ pub(crate) fn encode_family(out: &mut String, family: &FamilySnapshot) {
 
 /// Renders one family with `help` as its HELP text.
 pub(crate) fn encode_family_with_help(out: &mut String, family: &FamilySnapshot, help: &str) {
-    let total;
-    let name = if family.kind == MetricKind::Counter {
-        total = format!("{}_total", family.name);
-        total.as_str()
-    } else {
-        family.name.as_str()
-    };
+    let name = family.name.as_str();
     out.push_str("# HELP ");
     out.push_str(name);
     out.push(' ');
@@ -79,7 +74,7 @@ mod tests {
     use super::*;
     use crate::core::exposition::snapshot;
     use crate::core::labels::encode_key;
-    use crate::core::metric::Buckets;
+    use crate::core::metric::{Buckets, MetricKind};
     use crate::core::registry::{FamilyDesc, Number, Registry};
 
     #[test]
@@ -135,10 +130,12 @@ temp -2.5
     }
 
     #[test]
-    fn counter_without_total_suffix_is_exposed_with_it() {
+    fn counters_keep_the_name_they_were_registered_with() {
         let reg = Registry::default();
         let c = reg.register(FamilyDesc::new("requests", "R", MetricKind::Counter, &[] as &[&str], None).unwrap()).unwrap();
         c.series(b"").unwrap().increment(Number::Int(1)).unwrap();
-        assert_eq!(render(&snapshot(&reg)), "# HELP requests_total R\n# TYPE requests_total counter\nrequests_total 1\n");
+        assert_eq!(render(&snapshot(&reg)), "# HELP requests R\n# TYPE requests counter\nrequests 1\n");
+        let om = crate::core::exposition::openmetrics::render(&snapshot(&reg), false);
+        assert_eq!(om, "# HELP requests R\n# TYPE requests counter\nrequests_total 1\n# EOF\n", "OpenMetrics: family bare, sample _total");
     }
 }

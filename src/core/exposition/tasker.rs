@@ -1,34 +1,164 @@
 //! Tasker's `PrometheusExporter` text: three comment lines, then counters, gauges and histograms
-//! (each group by name), every family with the HELP text Tasker derives from its name. The
-//! samples are ordinary Prometheus 0.0.4, so the whole text passes `promtool check metrics`.
+//! (each group by name). A family keeps the HELP text it was registered with; one without gets
+//! the text Tasker derives from its name. The samples are ordinary Prometheus 0.0.4, so the
+//! whole text passes `promtool check metrics`.
+//!
+//! Two inputs: a registry's snapshot (the native backend), or [`Entry`]s read from whatever Hash a
+//! backend's `export` returned (Tasker's shape), grouped here into families so that each name
+//! gets one HELP and TYPE, whatever key the backend filed its series under.
 
 use super::prometheus::encode_family_with_help;
 use super::FamilySnapshot;
-use crate::core::metric::MetricKind;
+use crate::core::error::{Error, Result};
+use crate::core::labels::{render_named_pairs, validate_label_name, validate_metric_name};
+use crate::core::metric::{MetricKind, Sample};
+use crate::core::registry::Number;
 use crate::core::tasker::help_for;
+use std::sync::Arc;
 
-/// Renders `families`; `generated` is the ISO 8601 time for the header. Empty when there is no
-/// series at all.
-pub fn render(families: &[FamilySnapshot], generated: &str) -> String {
-    let total: usize = families.iter().map(|f| f.series.len()).sum();
-    if total == 0 {
+/// Renders `families`; `generated` is the time for the header, `total` the count it announces
+/// (`None`: the number of series). Empty when there is no series at all.
+pub fn render(families: &[FamilySnapshot], generated: &str, total: Option<usize>) -> String {
+    let series: usize = families.iter().map(|f| f.series.len()).sum();
+    if series == 0 {
         return String::new();
     }
-    let mut out = String::with_capacity(total * 96 + 128);
+    let mut out = String::with_capacity(series * 96 + 128);
     out.push_str("# Tasker metrics export\n# GENERATED ");
     out.push_str(generated);
     out.push_str("\n# TOTAL_METRICS ");
-    out.push_str(itoa::Buffer::new().format(total));
+    out.push_str(itoa::Buffer::new().format(total.unwrap_or(series)));
     out.push('\n');
     for kind in [MetricKind::Counter, MetricKind::Gauge, MetricKind::Histogram] {
         let mut group: Vec<&FamilySnapshot> = families.iter().filter(|f| f.kind == kind && !f.series.is_empty()).collect();
         group.sort_by(|a, b| a.name.cmp(&b.name));
         for family in group {
-            let exposed = if kind == MetricKind::Counter { format!("{}_total", family.name) } else { family.name.clone() };
-            encode_family_with_help(&mut out, family, &help_for(&exposed, kind));
+            let help = if family.help.is_empty() { help_for(&family.name, kind) } else { family.help.clone() };
+            encode_family_with_help(&mut out, family, &help);
         }
     }
     out
+}
+
+/// One metric of a backend's `export` Hash (`{name:, type:, labels:, value:}` or, for a
+/// histogram, `{buckets:, sum:, count:}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// `name` (not the Hash key, which Tasker builds from name and labels).
+    pub name: String,
+    /// `type`.
+    pub kind: MetricKind,
+    /// `labels`, in the order given.
+    pub labels: Vec<(String, String)>,
+    /// The numbers.
+    pub value: EntryValue,
+}
+
+/// The numbers of an [`Entry`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryValue {
+    /// A counter's or gauge's `value`.
+    Number(Number),
+    /// A histogram: cumulative `buckets` as `(le text, count)` (`+Inf` may be absent), `sum`,
+    /// `count`.
+    Histogram {
+        /// `le` as the backend wrote it (`"0.5"`; `"+Inf"` for its infinite bucket) and the
+        /// cumulative count.
+        buckets: Vec<(String, f64)>,
+        /// `sum`.
+        sum: f64,
+        /// `count`.
+        count: f64,
+    },
+}
+
+/// Renders entries as [`render`] does, a name's series forming one family.
+///
+/// # Errors
+/// An invalid metric or label name, a name given with two types, or histogram counts that are
+/// not whole, non-negative and cumulative. Nothing is rendered then.
+pub fn render_entries(entries: &[Entry], generated: &str, total: usize, help: impl Fn(&str) -> Option<String>) -> Result<String> {
+    let mut families: Vec<FamilySnapshot> = Vec::new();
+    for entry in entries {
+        let at = match families.iter().position(|f| f.name == entry.name) {
+            Some(at) if families[at].kind == entry.kind => at,
+            Some(at) => {
+                return Err(Error::argument(format!(
+                    "metric {:?} is exported both as a {} and as a {}",
+                    entry.name,
+                    families[at].kind.as_str(),
+                    entry.kind.as_str()
+                )))
+            }
+            None => {
+                validate_metric_name(&entry.name)?;
+                let le = match &entry.value {
+                    EntryValue::Histogram { buckets, .. } => Some(finite_les(&entry.name, buckets)?),
+                    EntryValue::Number(_) => None,
+                };
+                let help = help(&entry.name).unwrap_or_default();
+                families.push(FamilySnapshot::named(&entry.name, &help, entry.kind, le, None));
+                families.len() - 1
+            }
+        };
+        for (label, _) in &entry.labels {
+            validate_label_name(label)?;
+        }
+        let family = &mut families[at];
+        let sample = sample(entry, family)?;
+        let labels = render_named_pairs(entry.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        family.push(&labels, sample, Vec::new(), 0.0);
+    }
+    Ok(render(&families, generated, Some(total)))
+}
+
+fn is_inf(le: &str) -> bool {
+    matches!(le, "+Inf" | "Inf" | "Infinity")
+}
+
+/// The finite `le` texts of a histogram, in ascending order.
+fn finite_les(name: &str, buckets: &[(String, f64)]) -> Result<Arc<[Box<str>]>> {
+    let mut les = Vec::with_capacity(buckets.len());
+    for (le, _) in buckets.iter().filter(|(le, _)| !is_inf(le)) {
+        match le.parse::<f64>() {
+            Ok(bound) if bound.is_finite() => les.push((bound, le.as_str())),
+            _ => return Err(Error::argument(format!("metric {name:?} has a bucket le={le:?} that is not a number"))),
+        }
+    }
+    les.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(les.into_iter().map(|(_, le)| Box::from(le)).collect())
+}
+
+fn sample(entry: &Entry, family: &FamilySnapshot) -> Result<Sample> {
+    let bad = |what: &str| Error::argument(format!("metric {:?} has {what}", entry.name));
+    Ok(match (&entry.value, entry.kind) {
+        (EntryValue::Number(Number::Int(i)), MetricKind::Counter) if *i >= 0 => Sample::Counter { int: *i as u64, float: None },
+        (EntryValue::Number(n), MetricKind::Counter) => Sample::Counter { int: 0, float: Some(n.as_f64()) },
+        (EntryValue::Number(n), MetricKind::Gauge) => Sample::Gauge(n.as_f64()),
+        (EntryValue::Histogram { buckets, sum, count }, MetricKind::Histogram) => {
+            let les = family.le.as_deref().unwrap_or_default();
+            let cumulative = |le: &str| buckets.iter().find(|(l, _)| l == le).map(|(_, c)| *c);
+            let mut counts = Vec::with_capacity(les.len() + 1);
+            let mut previous = 0.0;
+            for le in les {
+                let c = cumulative(le).ok_or_else(|| bad(&format!("no bucket le={le:?} where its other series have one")))?;
+                counts.push(delta(c, previous).ok_or_else(|| bad("bucket counts that are not whole, non-negative and cumulative"))?);
+                previous = c;
+            }
+            if buckets.len() != les.len() + usize::from(buckets.iter().any(|(le, _)| is_inf(le))) {
+                return Err(bad("buckets other than its family's"));
+            }
+            let inf = buckets.iter().find(|(le, _)| is_inf(le)).map_or(*count, |(_, c)| *c);
+            counts.push(delta(inf, previous).ok_or_else(|| bad("a +Inf bucket below its other buckets"))?);
+            Sample::Histogram { counts, sum: *sum }
+        }
+        _ => return Err(bad(&format!("a value that does not fit its type {}", entry.kind.as_str()))),
+    })
+}
+
+/// `now - before` when both are whole and it is not negative.
+fn delta(now: f64, before: f64) -> Option<u64> {
+    (now.fract() == 0.0 && before.fract() == 0.0 && now >= before && now < 2f64.powi(63)).then(|| (now - before) as u64)
 }
 
 #[cfg(test)]
@@ -42,17 +172,17 @@ mod tests {
     #[test]
     fn header_groups_and_help() {
         let b = MetricsBackend::new(Arc::new(Registry::default()));
-        assert_eq!(render(&snapshot(b.registry()), "T"), "");
+        assert_eq!(render(&snapshot(b.registry()), "T", None), "");
         b.handle_event("task.completed", &Payload { labels: [None, None, Some(b"ok")], ..Payload::default() }).unwrap();
         b.handle_event("system.health.tick", &Payload::default()).unwrap();
-        let text = render(&snapshot(b.registry()), "2026-01-01T00:00:00Z");
+        let text = render(&snapshot(b.registry()), "2026-01-01T00:00:00Z", None);
         let expected = r#"# Tasker metrics export
 # GENERATED 2026-01-01T00:00:00Z
 # TOTAL_METRICS 3
 # HELP task_completed_total Total number of tasks processed
 # TYPE task_completed_total counter
 task_completed_total{status="ok"} 1
-# HELP tasker_events_total Total number of tasks processed
+# HELP tasker_events_total Events routed to metrics, by event name
 # TYPE tasker_events_total counter
 tasker_events_total{event="task.completed"} 1
 tasker_events_total{event="system.health.tick"} 1

@@ -1,0 +1,34 @@
+# frozen_string_literal: true
+
+module TaskerMetrics
+  # Merges the metric Hashes (+{key => to_h}+) of several instances into one: counters and
+  # histograms summed per key, gauges kept apart with an +instance_id+ label (a sum or a latest
+  # value of gauges from different hosts would be a number nobody measured).
+  module DistributedMerge
+    # @param per_instance [Hash{String=>Hash{String=>Hash}}] instance id => metrics
+    # @return [Hash{String=>Hash}] merged, keyed like {MetricsBackend#metrics}
+    def self.merge(per_instance)
+      per_instance.sort.each_with_object({}) do |(id, metrics), out|
+        metrics.each do |key, data|
+          if data[:type] == :gauge
+            labels = data[:labels].merge((data[:labels].keys.first.is_a?(String) ? "instance_id" : :instance_id) => id)
+            out[MetricsBackend._stable_key(data[:name], labels)] = data.merge(labels: labels)
+          else
+            out[key] = out.key?(key) ? add(out[key], data) : data
+          end
+        end
+      end
+    end
+
+    # @api private
+    def self.add(total, data)
+      created_at = [total[:created_at], data[:created_at]].compact.min
+      return total.merge(value: total[:value] + data[:value], created_at: created_at) unless data[:type] == :histogram
+
+      count = total[:count] + data[:count]
+      sum = total[:sum] + data[:sum]
+      buckets = total[:buckets].merge(data[:buckets]) { |_, a, b| a + b }
+      total.merge(count: count, sum: sum, buckets: buckets, average: count.zero? ? 0.0 : sum / count, created_at: created_at)
+    end
+  end
+end
