@@ -11,7 +11,8 @@ module TaskerMetrics
       per_instance.sort.each_with_object({}) do |(id, metrics), out|
         metrics.each do |key, data|
           if data[:type] == :gauge
-            labels = data[:labels].merge((data[:labels].keys.first.is_a?(String) ? "instance_id" : :instance_id) => id)
+            # The key type of the labels given; Strings, as derived metrics have, when there are none.
+            labels = data[:labels].merge((data[:labels].keys.first.is_a?(Symbol) ? :instance_id : "instance_id") => id)
             out[MetricsBackend._stable_key(data[:name], labels)] = data.merge(labels: labels)
           else
             out[key] = out.key?(key) ? add(out[key], data) : data
