@@ -26,11 +26,9 @@ module TaskerMetrics
     #
     # @param options [Hash] settings merged into {configuration} first
     # @return [Configuration]
-    # @raise [ArgumentError] when Tasker is loaded and the configured path is Tasker's metrics route
     def install!(**options)
       config = configuration.frozen? ? configuration : configuration.merge!(options).freeze.apply_limits.apply_multiprocess
       @installed_at ||= caller_locations(1, 1).first.to_s
-      TaskerRoute.check!(config.path)
       require_relative "tasker" if tasker?(config)
       MetricsBackend.instance.refresh_cache_strategy!
       Subscriber.subscribe!(config.subscribe == true ? nil : config.subscribe, suffix: config.event_suffix) if config.subscribe

@@ -5,7 +5,7 @@ module TaskerMetrics
   # {TaskerMetrics.install!}.
   #
   # @example config/application.rb
-  #   config.tasker_metrics.path = "/tasker/metrics"
+  #   config.tasker_metrics.path = "/ops/metrics"
   #   config.tasker_metrics.auth = { bearer_token: ENV.fetch("METRICS_TOKEN") }
   class Railtie < ::Rails::Railtie
     config.tasker_metrics = ActiveSupport::OrderedOptions.new
@@ -13,6 +13,9 @@ module TaskerMetrics
     initializer "tasker_metrics.install" do |app|
       TaskerMetrics.configuration.merge!(app.config.tasker_metrics)
       app.config.middleware.use(TaskerMetrics::Rack::Exporter, configuration: TaskerMetrics.configuration)
+      # Appended blocks run each time the routes are loaded, after config/routes.rb: by then the
+      # app's mount of Tasker's engine is known (after_initialize runs before the routes load).
+      app.routes.append { TaskerMetrics::TaskerRoute.verify! }
     end
 
     config.after_initialize { TaskerMetrics.install! }

@@ -15,7 +15,7 @@ RSpec.describe TaskerMetrics::MetricsBackend do
       saved = ENV.delete("HOSTNAME")
       example.run
     ensure
-      ENV["HOSTNAME"] = saved if saved
+      ENV["HOSTNAME"] = saved
       backend.refresh_instance_id
     end
 

@@ -15,13 +15,12 @@ module TaskerMetrics
       # @param configuration [Configuration, nil] take path, auth and enabled from it (the Railtie
       #   does this; the stack is built after the app's initializers have configured the gem)
       # @param options [Hash] see {Responder#initialize}
-      # @raise [ArgumentError] when Tasker is loaded and +path+ is Tasker's metrics route
       def initialize(app, registry: TaskerMetrics.registry, path: "/metrics", configuration: nil, **options)
         if configuration
           path = configuration.path
           options = { auth: configuration.auth, enabled: -> { TaskerMetrics.enabled? } }.merge(options)
         end
-        TaskerRoute.check!(path)
+        TaskerRoute.register(path)
         @app = app
         @path = path
         @responder = Responder.new(registry: registry, **options)
