@@ -91,7 +91,7 @@ module TaskerMetrics
       klass.declared_cache_capabilities.to_h.transform_keys(&:to_sym)
     end
 
-    def option?(name) = @store.respond_to?(:options) && @store.options.key?(name) ? true : false
+    def option?(name) = (@store.respond_to?(:options) && @store.options.key?(name)) || false
 
     def default_capabilities
       { distributed: false, atomic_increment: false, locking: false, ttl_inspection: false, namespace_support: false,

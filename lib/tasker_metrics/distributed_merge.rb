@@ -10,26 +10,34 @@ module TaskerMetrics
     def self.merge(per_instance)
       per_instance.sort.each_with_object({}) do |(id, metrics), out|
         metrics.each do |key, data|
-          if data[:type] == :gauge
-            # The key type of the labels given; Strings, as derived metrics have, when there are none.
-            labels = data[:labels].merge((data[:labels].keys.first.is_a?(Symbol) ? :instance_id : "instance_id") => id)
-            out[MetricsBackend._stable_key(data[:name], labels)] = data.merge(labels: labels)
-          else
-            out[key] = out.key?(key) ? add(out[key], data) : data
-          end
+          next out.store(*per_instance_gauge(data, id)) if data[:type] == :gauge
+
+          out[key] = out.key?(key) ? add(out[key], data) : data
         end
       end
+    end
+
+    # A gauge's key and data with an +instance_id+ label, of the key type its labels have
+    # (Strings, as derived metrics have, when there are none).
+    # @api private
+    def self.per_instance_gauge(data, id)
+      labels = data[:labels].merge((data[:labels].keys.first.is_a?(Symbol) ? :instance_id : "instance_id") => id)
+      [MetricsBackend._stable_key(data[:name], labels), data.merge(labels: labels)]
     end
 
     # @api private
     def self.add(total, data)
       created_at = [total[:created_at], data[:created_at]].compact.min
-      return total.merge(value: total[:value] + data[:value], created_at: created_at) unless data[:type] == :histogram
+      sum = data[:type] == :histogram ? add_histogram(total, data) : { value: total[:value] + data[:value] }
+      total.merge(sum, created_at: created_at)
+    end
 
+    # @api private
+    def self.add_histogram(total, data)
       count = total[:count] + data[:count]
       sum = total[:sum] + data[:sum]
-      buckets = total[:buckets].merge(data[:buckets]) { |_, a, b| a + b }
-      total.merge(count: count, sum: sum, buckets: buckets, average: count.zero? ? 0.0 : sum / count, created_at: created_at)
+      { count: count, sum: sum, buckets: total[:buckets].merge(data[:buckets]) { |_, a, b| a + b },
+        average: count.zero? ? 0.0 : sum / count, }
     end
   end
 end

@@ -112,11 +112,7 @@ module TaskerMetrics
       return {} unless mask
 
       event_name = mapping_for(event_name)&.event_name || event_name if mask.anybits?(MAPPED_ELSEWHERE)
-      result = {}
-      result[:metrics] = MetricsBackend.instance.handle_event(event_name, payload) if mask.anybits?(METRICS)
-      result[:traces] = deliver(@trace_handler, :TraceBackend, event_name, payload) if mask.anybits?(TRACE)
-      result[:logs] = deliver(@log_handler, :LogBackend, event_name, payload) if mask.anybits?(LOGS)
-      result
+      routed(mask, event_name, payload)
     end
 
     # Sets what {#route_event} calls for events routed to traces.
@@ -153,6 +149,14 @@ module TaskerMetrics
 
       name, backends = pair.first
       [name, { backends: Array(backends) }.merge(options.slice(*OPTIONS))]
+    end
+
+    def routed(mask, event_name, payload)
+      result = {}
+      result[:metrics] = MetricsBackend.instance.handle_event(event_name, payload) if mask.anybits?(METRICS)
+      result[:traces] = deliver(@trace_handler, :TraceBackend, event_name, payload) if mask.anybits?(TRACE)
+      result[:logs] = deliver(@log_handler, :LogBackend, event_name, payload) if mask.anybits?(LOGS)
+      result
     end
 
     def deliver(handler, tasker_backend, event_name, payload)

@@ -30,7 +30,6 @@ module TaskerMetrics
       config = configuration.frozen? ? configuration : configuration.merge!(options).freeze.apply_limits.apply_multiprocess
       @installed_at ||= caller_locations(1, 1).first.to_s
       require_relative "tasker" if tasker?(config)
-      MetricsBackend.instance.refresh_cache_strategy!
       Subscriber.subscribe!(config.subscribe == true ? nil : config.subscribe, suffix: config.event_suffix) if config.subscribe
       config
     end

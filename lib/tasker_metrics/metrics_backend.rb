@@ -15,6 +15,7 @@ module TaskerMetrics
   class MetricsBackend
     include Singleton
     include CacheSync
+    include CacheIndex
 
     # @return [Time] frozen
     attr_reader :created_at
@@ -41,6 +42,7 @@ module TaskerMetrics
       @metric_creation_lock = Mutex.new
       refresh_instance_id
       refresh_cache_strategy!
+      notice_replaced_methods
     end
 
     # Gets or creates a counter series; the same name and labels (any order, Symbol or String
@@ -60,14 +62,20 @@ module TaskerMetrics
     # @raise [ArgumentError] as {#counter}
     def histogram(name, buckets: nil, **labels) = metric_object(:histogram, name, labels, buckets)
 
-    # Derives metrics from one event (it does not consult the router or sample).
+    # Derives metrics from one event (it does not consult the router or sample). Natively; when
+    # {#counter}, {#gauge} or {#histogram} are replaced (on this object or in a subclass), through
+    # them instead, as Tasker's backend does.
     # @param event_name [String, Symbol]
     # @param payload [Hash]
     # @return [Boolean] false when the payload is not a Hash or deriving failed (warned, never raised)
     def handle_event(event_name, payload = {})
       return false unless payload.is_a?(Hash)
 
-      _handle_event(event_name, payload)
+      if @derive_through_methods
+        _derivation(event_name, payload).each { |type, name, labels, op, arg| public_send(type, name, **labels).public_send(op, *arg) }
+      else
+        _handle_event(event_name, payload)
+      end
       true
     rescue StandardError => e
       warn "MetricsBackend failed to handle event #{event_name}: #{e.message}"
@@ -137,6 +145,15 @@ module TaskerMetrics
     end
 
     private
+
+    # Keeps {#handle_event} on the native path unless a getter is replaced: checked when this
+    # object is made (a subclass) and whenever a singleton method comes or goes.
+    def notice_replaced_methods(*)
+      @derive_through_methods = TYPES.keys.any? { |name| method(name).owner != MetricsBackend }
+    end
+    alias singleton_method_added notice_replaced_methods
+    alias singleton_method_removed notice_replaced_methods
+    alias singleton_method_undefined notice_replaced_methods
 
     def metric_object(type, name, labels, buckets)
       key, handle = _series(type, name, labels, buckets)

@@ -73,7 +73,7 @@ module TaskerMetrics
     def count_error(error)
       errors.increment(labels: { error: error.class.name.to_s })
       TaskerMetrics.log(:error, { message: "Prometheus export failed", error: error.message, backtrace: error.backtrace&.first(5),
-                                  timestamp: Time.now.utc.iso8601, component: "prometheus_exporter", }.to_json)
+                                  timestamp: Time.now.utc.iso8601, component: "prometheus_exporter", }.to_json,)
     end
 
     def errors

@@ -18,6 +18,10 @@ module TaskerMetrics
       app.routes.append { TaskerMetrics::TaskerRoute.verify! }
     end
 
-    config.after_initialize { TaskerMetrics.install! }
+    config.after_initialize do
+      TaskerMetrics.install!
+      # Rails.cache is configured by now; what it can do decides Tasker's cache sync strategy.
+      MetricsBackend.instance.refresh_cache_strategy!
+    end
   end
 end

@@ -39,10 +39,8 @@ RSpec.describe "A Tasker app on the gem" do
     end
     expect(seen).to eq(gem: 200, tasker: 401)
   end
-end
 
-RSpec.describe "A Tasker app with the exporter middleware added by hand" do
-  it "refuses at boot an exporter whose path is Tasker's metrics route" do
+  it "refuses at boot an exporter middleware added by hand whose path is Tasker's metrics route" do
     seen = ForkHelper.in_child do
       require "rails"
       Rails::Application.class_eval { initializer("hand_added") { |app| app.config.middleware.use(TaskerMetrics::Rack::Exporter, path: "/tasker/metrics") } }

@@ -74,28 +74,28 @@ RSpec.describe TaskerMetrics::EventMapping do
     expect(described_class.new(event_name: "a")).to eq(described_class.new("event_name" => "a"))
     expect(described_class.new(event_name: "a")).not_to eq(described_class.new(event_name: "b"))
   end
-end
 
-RSpec.describe TaskerMetrics::EventMapping, "as a dry-struct (Tasker's base class)" do
-  subject(:mapping) { described_class.new(event_name: "task.completed", backends: %i[trace metrics], sampling_rate: 0.5) }
+  describe "as a dry-struct (Tasker's base class) answers" do
+    subject(:struct) { described_class.new(event_name: "task.completed", backends: %i[trace metrics], sampling_rate: 0.5) }
 
-  it "reads a field with [] by Symbol or String, and refuses other names" do
-    expect(mapping[:backends]).to eq(%i[trace metrics])
-    expect(mapping["sampling_rate"]).to eq(0.5)
-    expect { mapping[:colour] }.to raise_error(ArgumentError, "unknown attribute: :colour")
-  end
+    it "reads a field with [] by Symbol or String, and refuses other names" do
+      expect(struct[:backends]).to eq(%i[trace metrics])
+      expect(struct["sampling_rate"]).to eq(0.5)
+      expect { struct[:colour] }.to raise_error(ArgumentError, "unknown attribute: :colour")
+    end
 
-  it "has attributes and to_hash, the same Hash as to_h" do
-    expect(mapping.attributes).to eq(mapping.to_h)
-    expect(mapping.to_hash).to eq(mapping.to_h)
-    splat = ->(**fields) { fields }
-    expect(splat.call(**mapping)).to eq(mapping.to_h)
-  end
+    it "has attributes and to_hash, the same Hash as to_h" do
+      expect(struct.attributes).to eq(struct.to_h)
+      expect(struct.to_hash).to eq(struct.to_h)
+      splat = ->(**fields) { fields }
+      expect(splat.call(**struct)).to eq(struct.to_h)
+    end
 
-  it "makes a validated copy with new(changes), leaving itself as it was" do
-    copy = mapping.new(sampling_rate: 0.25, "priority" => :high)
-    expect(copy.to_h).to include(event_name: "task.completed", sampling_rate: 0.25, priority: :high)
-    expect(mapping.sampling_rate).to eq(0.5)
-    expect { mapping.new(sampling_rate: 2) }.to raise_error(ArgumentError, /sampling_rate must be a Numeric between 0.0 and 1.0/)
+    it "makes a validated copy with new(changes), leaving itself as it was" do
+      copy = struct.new(sampling_rate: 0.25, "priority" => :high)
+      expect(copy.to_h).to include(event_name: "task.completed", sampling_rate: 0.25, priority: :high)
+      expect(struct.sampling_rate).to eq(0.5)
+      expect { struct.new(sampling_rate: 2) }.to raise_error(ArgumentError, /sampling_rate must be a Numeric between 0.0 and 1.0/)
+    end
   end
 end

@@ -261,7 +261,7 @@ RSpec.describe TaskerMetrics::EventRouter do
       router.map("order.paid_late", backends: [:metrics])
       expect { router.map("order_paid.late", backends: [:metrics]) }
         .to raise_error(ArgumentError, 'event_name "order_paid.late" is ambiguous with the mapped "order.paid_late": ' \
-                                       "Tasker's subscriber passes both on as \"order.paid.late\"")
+                                       "Tasker's subscriber passes both on as \"order.paid.late\"",)
       expect(router.mapping_exists?("order_paid.late")).to be(false)
       expect(router.mapping_for("order.paid.late").event_name).to eq("order.paid_late")
     end

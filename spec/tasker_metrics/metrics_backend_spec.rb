@@ -170,6 +170,27 @@ RSpec.describe TaskerMetrics::MetricsBackend do
                                                   "task_completed_total",)
     end
 
+    it "derives through counter, gauge and histogram when they are replaced on the backend (as Tasker's spec stubs them)" do
+      allow(backend).to receive(:counter).and_raise(StandardError, "stubbed") # rubocop:disable RSpec/SubjectStub -- Tasker's spec does this
+
+      expect { expect(backend.handle_event("task.completed", duration: 1.0)).to be(false) }
+        .to output("MetricsBackend failed to handle event task.completed: stubbed\n").to_stderr
+      RSpec::Mocks.space.proxy_for(backend).reset
+      expect(backend.handle_event("task.completed", duration: 1.0)).to be(true)
+      expect(value("task_completed_total")).to eq(1), "back on the native path once the stub is gone"
+    end
+
+    it "derives through a subclass's getters, which may add labels" do
+      tagged = Class.new(described_class) do
+        def counter(name, **labels) = super(name, **labels, "app" => "shop")
+        def histogram(name, buckets: nil, **labels) = super(name, buckets: buckets, **labels, "app" => "shop")
+      end.instance
+      expect(tagged.handle_event("step.completed", status: "ok", duration: 0.25)).to be(true)
+      expect(backend.all_metrics.keys).to include('step_completed_total{app="shop",status="ok"}', 'step_duration_seconds{app="shop",status="ok"}',
+                                                  'tasker_events_total{app="shop",event="step.completed"}',)
+      expect(hist('step_duration_seconds{app="shop",status="ok"}').sum).to eq(0.25)
+    end
+
     it "returns false for a payload that is not a Hash" do
       expect(backend.handle_event("task.completed", "nope")).to be(false)
     end

@@ -268,46 +268,32 @@ impl MetricsBackend {
                 plan
             }
         };
-        // Every number this plan will use is checked before anything is updated, so a refused
-        // event leaves no partial trace.
-        let duration = payload.duration.as_ref().or(payload.execution_duration.as_ref());
-        if plan.duration.is_some() {
-            check_amount(duration, "Observed value")?;
-        }
-        if plan.workflow.is_some() {
-            check_amount(payload.active_task_count.as_ref(), "Gauge value")?;
-            check_amount(payload.iteration_duration.as_ref(), "Observed value")?;
-        }
-        if plan.health.is_some() {
-            check_amount(payload.healthy_task_count.as_ref(), "Gauge value")?;
-            check_amount(payload.failed_task_count.as_ref(), "Gauge value")?;
-        }
-        let duration = if plan.duration.is_some() { duration } else { None };
-        if last.series_for(&payload.labels, plan.counter.is_some(), duration.is_some()) {
+        let values = Values::checked(&plan, payload)?;
+        if last.series_for(&payload.labels, plan.counter.is_some(), values.duration.is_some()) {
             // The same labels as this thread's previous event: its series, without the maps.
             if let Some(counter) = &last.counter {
                 counter.increment(Number::Int(1))?;
             }
-            if let (Some(series), Some(Amount::Num(d))) = (&last.duration, duration) {
-                series.observe(d.as_f64())?;
+            if let (Some(series), Some(d)) = (&last.duration, values.duration) {
+                series.observe(d)?;
             }
         } else {
-            self.derive_labelled(last, &plan, &payload.labels, duration)?;
+            self.derive_labelled(last, &plan, &payload.labels, values.duration)?;
         }
         if let Some((active, iteration)) = &plan.workflow {
-            if let Some(v) = &payload.active_task_count {
-                set(active, v)?;
+            if let Some(v) = values.active {
+                active.update(b"", Update::Set(v)).map(drop)?;
             }
-            if let Some(v) = &payload.iteration_duration {
-                observe(iteration, b"", v)?;
+            if let Some(v) = values.iteration {
+                iteration.update(b"", Update::Observe(v)).map(drop)?;
             }
         }
         if let Some((healthy, failed)) = &plan.health {
-            if let Some(v) = &payload.healthy_task_count {
-                set(healthy, v)?;
+            if let Some(v) = values.healthy {
+                healthy.update(b"", Update::Set(v)).map(drop)?;
             }
-            if let Some(v) = &payload.failed_task_count {
-                set(failed, v)?;
+            if let Some(v) = values.failed {
+                failed.update(b"", Update::Set(v)).map(drop)?;
             }
         }
         last.events_series(&plan)?.increment(Number::Int(1))
@@ -315,7 +301,7 @@ impl MetricsBackend {
 
     /// The counter and duration of a plan for these label values, through the maps; remembers
     /// the series for the next event with the same labels.
-    fn derive_labelled(&self, last: &mut LastEvent, plan: &Plan, labels: &[Option<&[u8]>; 3], duration: Option<&Amount>) -> Result<()> {
+    fn derive_labelled(&self, last: &mut LastEvent, plan: &Plan, labels: &[Option<&[u8]>; 3], duration: Option<f64>) -> Result<()> {
         let mut key = KeyBuf::new();
         for ((_, label), value) in LABEL_KEYS.iter().zip(labels) {
             if let Some(v) = value {
@@ -330,12 +316,52 @@ impl MetricsBackend {
             counter.update(key, Update::Increment(Number::Int(1))).map(drop)?;
         }
         if let (Some(hist), Some(d)) = (&plan.duration, duration) {
-            observe(hist, key, d)?;
+            hist.update(key, Update::Observe(d)).map(drop)?;
         }
         last.remember_labels(labels);
         last.counter = plan.counter.as_ref().and_then(|f| f.find(key));
         last.duration = plan.duration.as_ref().and_then(|f| f.find(key));
         Ok(())
+    }
+
+    /// The updates [`MetricsBackend::handle_event`] makes for `event`, in order, without making
+    /// them: for a backend whose `counter`/`gauge`/`histogram` were replaced, so derivation goes
+    /// through them. Registers the families it names, as deriving would.
+    ///
+    /// # Errors
+    /// As [`MetricsBackend::handle_event`]; then nothing is listed.
+    pub fn derivation(&self, event: &str, payload: &Payload<'_>) -> Result<Vec<Derived>> {
+        let plan = self.plan(event)?;
+        let values = Values::checked(&plan, payload)?;
+        let mut labels = Vec::new();
+        for ((_, label), value) in LABEL_KEYS.iter().zip(&payload.labels) {
+            if let Some(v) = value {
+                let text = std::str::from_utf8(v).map_err(|_| Error::argument("payload label values must be valid UTF-8"))?;
+                labels.push((*label, text.to_owned()));
+            }
+        }
+        let mut out = Vec::new();
+        let mut push = |family: &Family, labels: Vec<(&'static str, String)>, update| {
+            out.push(Derived { kind: family.desc().kind, name: family.desc().name.clone(), labels, update });
+        };
+        if let Some(counter) = &plan.counter {
+            push(counter, labels.clone(), DerivedUpdate::Increment);
+        }
+        if let (Some(hist), Some(d)) = (&plan.duration, values.duration) {
+            push(hist, labels, DerivedUpdate::Observe(d));
+        }
+        for (family, value, update) in [
+            (plan.workflow.as_ref().map(|w| &w.0), values.active, DerivedUpdate::Set as fn(f64) -> DerivedUpdate),
+            (plan.workflow.as_ref().map(|w| &w.1), values.iteration, DerivedUpdate::Observe),
+            (plan.health.as_ref().map(|h| &h.0), values.healthy, DerivedUpdate::Set),
+            (plan.health.as_ref().map(|h| &h.1), values.failed, DerivedUpdate::Set),
+        ] {
+            if let (Some(family), Some(v)) = (family, value) {
+                push(family, Vec::new(), update(v));
+            }
+        }
+        push(&plan.events.0, vec![("event", event.to_owned())], DerivedUpdate::Increment);
+        Ok(out)
     }
 
     /// `TaskerMetrics.record`: one routing decision (one sampling draw), then derivation when the
@@ -420,29 +446,66 @@ impl MetricsBackend {
 }
 
 // A full family counts its own drops (tasker_metrics_series_dropped_total); deriving carries
-// on with the other metrics, so the update outcomes below are not inspected.
+// on with the other metrics, so the update outcomes above are not inspected.
 
-/// Observes `v` into the series `key` of a histogram.
-fn observe(family: &Family, key: &[u8], v: &Amount) -> Result<()> {
-    match v {
-        Amount::Num(n) => family.update(key, Update::Observe(n.as_f64())).map(drop),
-        Amount::NotNumeric(class) => Err(Error::argument(format!("Observed value must be numeric, got: {class}"))),
+/// The numbers an event's plan uses, each checked (present: a finite number) before anything
+/// is updated, so a refused event leaves no partial trace.
+#[derive(Debug, Clone, Copy, Default)]
+struct Values {
+    duration: Option<f64>,
+    active: Option<f64>,
+    iteration: Option<f64>,
+    healthy: Option<f64>,
+    failed: Option<f64>,
+}
+
+impl Values {
+    fn checked(plan: &Plan, payload: &Payload<'_>) -> Result<Self> {
+        let mut v = Values::default();
+        if plan.duration.is_some() {
+            v.duration = check_amount(payload.duration.as_ref().or(payload.execution_duration.as_ref()), "Observed value")?;
+        }
+        if plan.workflow.is_some() {
+            v.active = check_amount(payload.active_task_count.as_ref(), "Gauge value")?;
+            v.iteration = check_amount(payload.iteration_duration.as_ref(), "Observed value")?;
+        }
+        if plan.health.is_some() {
+            v.healthy = check_amount(payload.healthy_task_count.as_ref(), "Gauge value")?;
+            v.failed = check_amount(payload.failed_task_count.as_ref(), "Gauge value")?;
+        }
+        Ok(v)
     }
 }
 
-/// Sets an unlabelled gauge to `v`.
-fn set(family: &Family, v: &Amount) -> Result<()> {
-    match v {
-        Amount::Num(n) => family.update(b"", Update::Set(n.as_f64())).map(drop),
-        Amount::NotNumeric(class) => Err(Error::argument(format!("Gauge value must be numeric, got: {class}"))),
-    }
+/// One update derivation makes, for a caller that applies it through its own methods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    /// The metric's type.
+    pub kind: MetricKind,
+    /// The metric's name.
+    pub name: String,
+    /// Its labels, by label name.
+    pub labels: Vec<(&'static str, String)>,
+    /// What to do to it.
+    pub update: DerivedUpdate,
+}
+
+/// The operation of a [`Derived`] update.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DerivedUpdate {
+    /// A counter's `increment` by 1.
+    Increment,
+    /// A histogram's `observe`.
+    Observe(f64),
+    /// A gauge's `set`.
+    Set(f64),
 }
 
 /// A present amount must be a finite number.
-fn check_amount(amount: Option<&Amount>, what: &str) -> Result<()> {
+fn check_amount(amount: Option<&Amount>, what: &str) -> Result<Option<f64>> {
     match amount {
-        None => Ok(()),
-        Some(Amount::Num(n)) => crate::core::metric::check_finite("value", n.as_f64()).map(drop),
+        None => Ok(None),
+        Some(Amount::Num(n)) => crate::core::metric::check_finite("value", n.as_f64()).map(Some),
         Some(Amount::NotNumeric(class)) => Err(Error::argument(format!("{what} must be numeric, got: {class}"))),
     }
 }
@@ -591,6 +654,32 @@ mod tests {
             .unwrap();
         assert!(b.record(&router, "task.start.requested", &Payload::default()).unwrap());
         assert_eq!(value(&b, r#"tasker_events_total{event="task.start.requested"}"#).unwrap().as_f64(), 2.0);
+    }
+
+    #[test]
+    fn derivation_lists_what_handle_event_does() {
+        let b = backend();
+        let p =
+            Payload { labels: [Some(b"Ship"), None, Some(b"ok")], duration: num(0.5), active_task_count: num(3.0), ..Payload::default() };
+        let listed = b.derivation("task.completed", &p).unwrap();
+        let labels = vec![("handler", "Ship".to_owned()), ("status", "ok".to_owned())];
+        let derived = |kind, name: &str, labels, update| Derived { kind, name: name.to_owned(), labels, update };
+        assert_eq!(
+            listed,
+            vec![
+                derived(MetricKind::Counter, "task_completed_total", labels.clone(), DerivedUpdate::Increment),
+                derived(MetricKind::Histogram, "task_duration_seconds", labels, DerivedUpdate::Observe(0.5)),
+                derived(MetricKind::Counter, EVENTS_TOTAL, vec![("event", "task.completed".to_owned())], DerivedUpdate::Increment),
+            ]
+        );
+        let w = b.derivation("workflow.iteration", &Payload { active_task_count: num(3.0), ..Payload::default() }).unwrap();
+        assert_eq!(
+            w[0],
+            Derived { kind: MetricKind::Gauge, name: "workflow_active_tasks".into(), labels: vec![], update: DerivedUpdate::Set(3.0) }
+        );
+        let bad = Payload { duration: Some(Amount::NotNumeric("String".into())), ..Payload::default() };
+        assert_eq!(b.derivation("task.failed", &bad).unwrap_err().to_string(), "Observed value must be numeric, got: String");
+        assert!(b.all_series().is_empty(), "listing updates nothing");
     }
 
     /// A thread remembers its last event's route, series and labels; each must give way when

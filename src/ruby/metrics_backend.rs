@@ -95,6 +95,31 @@ fn handle_event(_rb_self: Value, name: Value, payload: RHash) -> Result<(), Erro
     })
 }
 
+/// `_derivation(name, payload)`: the updates deriving would make, as
+/// `[[type, name, labels, method, argument or nil], ...]` for the Ruby side to apply through the
+/// backend's own `counter`/`gauge`/`histogram` when those were replaced.
+fn derivation(ruby: &Ruby, _rb_self: Value, name: Value, payload: RHash) -> Result<RArray, Error> {
+    use crate::core::backend::DerivedUpdate;
+    guard(|| {
+        let name = event_name(name)?;
+        let mut read = payload::read(payload)?;
+        let out = ruby.ary_new();
+        for d in backend().derivation(&name, &read.payload())? {
+            let labels = ruby.hash_new();
+            for (k, v) in &d.labels {
+                labels.aset(ruby.str_new(k), ruby.str_new(v))?;
+            }
+            let (method, argument) = match d.update {
+                DerivedUpdate::Increment => ("increment", ruby.qnil().as_value()),
+                DerivedUpdate::Observe(v) => ("observe", ruby.float_from_f64(v).as_value()),
+                DerivedUpdate::Set(v) => ("set", ruby.float_from_f64(v).as_value()),
+            };
+            out.push((ruby.to_symbol(d.kind.as_str()), ruby.str_new(&d.name), labels, ruby.to_symbol(method), argument))?;
+        }
+        Ok(out)
+    })
+}
+
 /// `TaskerMetrics.record(event_name, payload = {}, duration = nil)`: route (one sampling draw),
 /// derive, update.
 fn record(args: &[Value]) -> Result<bool, Error> {
@@ -238,6 +263,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_singleton_method("_stable_key", function!(stable_key, 2))?;
     class.define_private_method("_series", method!(series, 4))?;
     class.define_private_method("_handle_event", method!(handle_event, 2))?;
+    class.define_private_method("_derivation", method!(derivation, 2))?;
     class.define_private_method("_all_series", method!(all_series, 0))?;
     class.define_private_method("_clear", method!(|_s: Value| backend().clear(), 0))?;
     class.define_private_method("_export", method!(export, 1))?;

@@ -158,7 +158,7 @@ fn sample(entry: &Entry, family: &FamilySnapshot) -> Result<Sample> {
 
 /// `now - before` when both are whole and it is not negative.
 fn delta(now: f64, before: f64) -> Option<u64> {
-    (now.fract() == 0.0 && before.fract() == 0.0 && now >= before && now < 2f64.powi(63)).then(|| (now - before) as u64)
+    (now.fract() == 0.0 && before.fract() == 0.0 && now >= before && now < 2f64.powi(63)).then_some((now - before) as u64)
 }
 
 #[cfg(test)]
@@ -188,5 +188,66 @@ tasker_events_total{event="task.completed"} 1
 tasker_events_total{event="system.health.tick"} 1
 "#;
         assert_eq!(text, expected);
+    }
+
+    fn counter(name: &str, labels: &[(&str, &str)], value: i64) -> Entry {
+        let labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Entry { name: name.into(), kind: MetricKind::Counter, labels, value: EntryValue::Number(Number::Int(value)) }
+    }
+
+    fn histogram(buckets: &[(&str, f64)], count: f64) -> Entry {
+        Entry {
+            name: "lat_seconds".into(),
+            kind: MetricKind::Histogram,
+            labels: vec![],
+            value: EntryValue::Histogram { buckets: buckets.iter().map(|(l, c)| ((*l).to_owned(), *c)).collect(), sum: 1.5, count },
+        }
+    }
+
+    #[test]
+    fn entries_group_by_name_keep_label_order_and_take_registered_help() {
+        let entries = [
+            counter("jobs", &[("status", "ok"), ("handler", "A")], 2),
+            Entry { name: "depth".into(), kind: MetricKind::Gauge, labels: vec![], value: EntryValue::Number(Number::Float(2.5)) },
+            counter("jobs", &[("status", "err"), ("handler", "B")], 1),
+            counter("tasker_events_total", &[("event", "x")], 1),
+        ];
+        let help = |name: &str| (name == "depth").then(|| "Queue depth".to_owned());
+        let text = render_entries(&entries, "T", 9, help).unwrap();
+        let expected = "# Tasker metrics export\n# GENERATED T\n# TOTAL_METRICS 9\n\
+# HELP jobs Tasker counter metric: jobs\n# TYPE jobs counter\njobs{status=\"ok\",handler=\"A\"} 2\njobs{status=\"err\",handler=\"B\"} 1\n\
+# HELP tasker_events_total Events routed to metrics, by event name\n# TYPE tasker_events_total counter\ntasker_events_total{event=\"x\"} 1\n\
+# HELP depth Queue depth\n# TYPE depth gauge\ndepth 2.5\n";
+        assert_eq!(text, expected);
+        assert_eq!(render_entries(&[], "T", 0, |_| None).unwrap(), "");
+    }
+
+    #[test]
+    fn histogram_entries_sort_buckets_and_add_a_missing_inf() {
+        let text = render_entries(&[histogram(&[("1.0", 2.0), ("0.5", 1.0)], 3.0)], "T", 1, |_| None).unwrap();
+        assert!(
+            text.contains("lat_seconds_bucket{le=\"0.5\"} 1\nlat_seconds_bucket{le=\"1.0\"} 2\nlat_seconds_bucket{le=\"+Inf\"} 3\nlat_seconds_sum 1.5\nlat_seconds_count 3\n"),
+            "{text}"
+        );
+        let inf = render_entries(&[histogram(&[("0.5", 1.0), ("Inf", 4.0)], 4.0)], "T", 1, |_| None).unwrap();
+        assert!(inf.contains("lat_seconds_bucket{le=\"+Inf\"} 4\n"), "{inf}");
+    }
+
+    #[test]
+    fn entries_that_cannot_be_rendered_validly_are_refused() {
+        let err = |entries: &[Entry]| render_entries(entries, "T", 1, |_| None).unwrap_err().to_string();
+        assert!(err(&[counter("bad name", &[], 1)]).contains("invalid metric name \"bad name\""));
+        assert!(err(&[counter("ok", &[("bad-label", "x")], 1)]).contains("bad-label"));
+        let gauge = Entry { kind: MetricKind::Gauge, ..counter("dual", &[], 1) };
+        assert_eq!(err(&[counter("dual", &[], 1), gauge]), "metric \"dual\" is exported both as a counter and as a gauge");
+        assert_eq!(err(&[histogram(&[("slow", 1.0)], 1.0)]), "metric \"lat_seconds\" has a bucket le=\"slow\" that is not a number");
+        assert_eq!(
+            err(&[histogram(&[("0.5", 3.0), ("1", 2.0)], 3.0)]),
+            "metric \"lat_seconds\" has bucket counts that are not whole, non-negative and cumulative"
+        );
+        assert_eq!(
+            err(&[histogram(&[("0.5", 1.5)], 2.0)]),
+            "metric \"lat_seconds\" has bucket counts that are not whole, non-negative and cumulative"
+        );
     }
 }
