@@ -21,10 +21,11 @@ Gem::Specification.new do |spec|
 
   spec.metadata["rubygems_mfa_required"] = "true"
 
-  # No runtime dependencies: Rack, ActiveSupport and Rails are used when the app has them.
+  # Rack, ActiveSupport and Rails are used when the app has them. concurrent-ruby (which every
+  # Rails app has through ActiveSupport) gives MetricsBackend#metrics Tasker's Concurrent::Hash.
+  spec.add_dependency "concurrent-ruby", "~> 1.1"
   spec.add_development_dependency "activesupport", ">= 6.1"
   spec.add_development_dependency "benchmark-ips", "~> 2.7"
-  spec.add_development_dependency "concurrent-ruby", "~> 1.1"
   spec.add_development_dependency "prometheus-client-mmap", "~> 0.16"
   spec.add_development_dependency "puma", ">= 5.6"
   spec.add_development_dependency "rack-test", ">= 2.0"

@@ -12,7 +12,11 @@ backend = TaskerMetrics::MetricsBackend.instance
 
 results = Harness.measure({
                             "TaskerMetrics.record(\"step.completed\", payload)" => 'TaskerMetrics.record("step.completed", payload)',
+                            "TaskerMetrics.record(\"step.retry.requested\", payload): Tasker's dotted name" =>
+                              'TaskerMetrics.record("step.retry.requested", payload)',
                             "EventRouter#route_event (native)" => 'router.route_event("step.completed", payload)',
+                            "EventRouter#route_event(\"step.retry.requested\"): Tasker's dotted name" =>
+                              'router.route_event("step.retry.requested", payload)',
                             "MetricsBackend#handle_event (native)" => 'backend.handle_event("step.completed", payload)',
                             "pure-Ruby reference (Tasker's design)" => 'reference.route_event("step.completed", payload)',
                           }, binding,)

@@ -51,6 +51,12 @@ module TaskerMetrics
       _build(*fields.values_at(*FIELDS))
     end
 
+    class << self
+      # A dry-struct class is a type: +call+ and +[]+ build like {new}.
+      alias call new
+      alias [] new
+    end
+
     # One field, as dry-struct (Tasker's base class) answers it.
     # @param field [Symbol, String]
     # @return [Object]

@@ -64,13 +64,13 @@ RSpec.describe "Tasker cache coordination across processes" do
       view, instances, raw = in_process(store) do |backend|
         result = backend.export_distributed_metrics
         key = ["tasker", "metrics", id_a, 'task_completed_total{status="ok"}']
-        [merged_view(result), result[:instances], [result[:distributed], result[:sync_strategy], Rails.cache.read(key)&.slice(:value)]]
+        [merged_view(result), result[:instances], [result[:distributed], result[:sync_strategy], Rails.cache.read(key)&.slice(:value, :instance_id)]]
       end
       expect(view[:counter]).to eq(7), "3 + 4, though the first process synced twice"
       expect(view[:histogram]).to eq(count: 3, sum: 2.7, buckets: { 0.25 => 1, 1.0 => 2, Float::INFINITY => 3 })
       expect(view[:gauges]).to eq(id_a => 5.0, id_b => 7.0)
       expect(instances).to include(id_a, id_b)
-      expect(raw).to eq([true, strategy, { value: 3 }])
+      expect(raw).to eq([true, strategy, { value: 3, instance_id: id_a }])
     end
 
     it "leaves out an instance whose index entry expired" do

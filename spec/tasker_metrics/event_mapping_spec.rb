@@ -91,6 +91,11 @@ RSpec.describe TaskerMetrics::EventMapping do
       expect(splat.call(**struct)).to eq(struct.to_h)
     end
 
+    it "builds through call and [] as a dry-struct class does" do
+      expect(described_class.call(event_name: "a")).to eq(described_class.new(event_name: "a"))
+      expect(described_class[{ "event_name" => "a", "backends" => [:logs] }].backends).to eq([:logs])
+    end
+
     it "makes a validated copy with new(changes), leaving itself as it was" do
       copy = struct.new(sampling_rate: 0.25, "priority" => :high)
       expect(copy.to_h).to include(event_name: "task.completed", sampling_rate: 0.25, priority: :high)

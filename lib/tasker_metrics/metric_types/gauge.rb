@@ -27,16 +27,21 @@ module TaskerMetrics
       end
 
       # @param amount [Numeric] may be negative
-      # @return [Float] the new value
-      def increment(amount = 1) = @handle.__send__(:_tasker_increment, amount)
+      # @return [Numeric] the new value (see {#value})
+      def increment(amount = 1) = Gauge.number(@handle.__send__(:_tasker_increment, amount))
 
       # @param amount [Numeric] >= 0
-      # @return [Float] the new value
+      # @return [Numeric] the new value (see {#value})
       # @raise [ArgumentError] "Gauge decrement amount must be positive, got: -5"
-      def decrement(amount = 1) = @handle.__send__(:_tasker_decrement, amount)
+      def decrement(amount = 1) = Gauge.number(@handle.__send__(:_tasker_decrement, amount))
 
-      # @return [Float]
-      def value = @handle.get
+      # The value is stored as a Float; a whole number reads back as an Integer, as the Integers
+      # a Tasker app sets its gauges with did in Tasker.
+      # @return [Integer, Float]
+      def value = Gauge.number(@handle.get)
+
+      # @api private
+      def self.number(value) = value.finite? && value % 1 == 0 && value.abs < 2**53 ? value.to_i : value
 
       # @return [Symbol]
       def type = :gauge
