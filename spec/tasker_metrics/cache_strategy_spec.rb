@@ -6,7 +6,7 @@ RSpec.describe TaskerMetrics::CacheStrategy do
   # Rails with `cache` answering the given store (or raising what the block raises).
   def with_rails_cache(store = nil, &raising)
     rails = stub_const("Rails", Module.new)
-    rails.define_singleton_method(:cache) { raising ? raising.call : store }
+    rails.define_singleton_method(:cache) { raising ? yield : store }
   end
 
   # A store of the given class name, with options.

@@ -41,7 +41,7 @@ module TaskerMetrics
       def value = Gauge.number(@handle.get)
 
       # @api private
-      def self.number(value) = value.finite? && value % 1 == 0 && value.abs < 2**53 ? value.to_i : value
+      def self.number(value) = value.finite? && (value % 1).zero? && value.abs < 2**53 ? value.to_i : value
 
       # @return [Symbol]
       def type = :gauge

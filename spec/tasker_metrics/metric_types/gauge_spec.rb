@@ -51,20 +51,17 @@ RSpec.describe TaskerMetrics::MetricTypes::Gauge do
     Array.new(5) { Thread.new { 1000.times { gauge.increment(0.001) } } }.each(&:join)
     expect(gauge.value).to be_within(0.001).of(15.0)
   end
-end
-
-RSpec.describe TaskerMetrics::MetricTypes::Gauge, "value types" do
-  subject(:gauge) { described_class.new("depth", labels: { q: "a" }) }
 
   it "reads whole numbers back as Integers, as Tasker's gauges set with Integers did, and fractions as Floats" do
-    expect(gauge.value).to eql(0)
-    expect(gauge.set(42)).to eql(42)
-    expect(gauge.value).to eql(42)
-    expect(gauge.description).to eq('depth{:q=>"a"} = 42 (gauge)')
-    expect(gauge.increment(0.5)).to eql(42.5)
-    expect(gauge.decrement(1.5)).to eql(41)
-    expect(gauge.to_h[:value]).to eql(41)
-    gauge.set(2**60)
-    expect(gauge.value).to eql(2.0**60), "beyond 2**53 a Float is what is stored"
+    depth = described_class.new("depth", labels: { q: "a" })
+    expect(depth.value).to eq(0).and be_a(Integer)
+    expect(depth.set(42)).to eq(42).and be_a(Integer)
+    expect(depth.value).to eq(42).and be_a(Integer)
+    expect(depth.description).to eq('depth{:q=>"a"} = 42 (gauge)')
+    expect(depth.increment(0.5)).to eq(42.5)
+    expect(depth.decrement(1.5)).to eq(41).and be_a(Integer)
+    expect(depth.to_h[:value]).to eq(41).and be_a(Integer)
+    depth.set(2**60)
+    expect(depth.value).to eq(2.0**60).and be_a(Float), "beyond 2**53 a Float is what is stored"
   end
 end
