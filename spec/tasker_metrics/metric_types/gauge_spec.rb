@@ -62,6 +62,6 @@ RSpec.describe TaskerMetrics::MetricTypes::Gauge do
     expect(depth.decrement(1.5)).to eq(41).and be_a(Integer)
     expect(depth.to_h[:value]).to eq(41).and be_a(Integer)
     depth.set(2**60)
-    expect(depth.value).to eq(2.0**60).and be_a(Float), "beyond 2**53 a Float is what is stored"
+    expect(depth.value).to(eq(2.0**60).and(be_a(Float)), "beyond 2**53 a Float is what is stored")
   end
 end
