@@ -33,6 +33,7 @@ module TaskerMetrics
         natives.filter_map { |name, native| install_constant(namespace, name, native) }
       end
       warn "tasker_metrics: replaced #{replaced.join(", ")} with the native implementation" unless replaced.empty?
+      EventRouter.instance.tasker_installed!
       replaced
     end
 

@@ -190,6 +190,7 @@ RSpec.describe TaskerMetrics::EventRouter do
     end
 
     before do
+      require "tasker_metrics/tasker" # the Tasker constants installed, as in a Tasker app
       stub_const("Tasker::Telemetry::TraceBackend", stand_in_backend(:trace, :span))
       stub_const("Tasker::Telemetry::LogBackend", stand_in_backend(:log, :logged))
     end
