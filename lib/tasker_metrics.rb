@@ -37,7 +37,18 @@ require_relative "tasker_metrics/push"
 require_relative "tasker_metrics/multiprocess"
 require_relative "tasker_metrics/configuration"
 require_relative "tasker_metrics/installer"
-require_relative "tasker_metrics/railtie" if defined?(Rails::Railtie)
+if defined?(Rails::Railtie)
+  require_relative "tasker_metrics/railtie"
+else
+  # Required before Rails (at the top of config/puma.rb, say): define the Railtie when the app
+  # class is defined, which is before its configuration is read.
+  begin
+    require "active_support/lazy_load_hooks"
+    ActiveSupport.on_load(:before_configuration) { require_relative "tasker_metrics/railtie" }
+  rescue LoadError
+    nil # no ActiveSupport: no Rails either
+  end
+end
 
 # Lock-free native metrics for Ruby and Rails, with a Tasker telemetry backend.
 #

@@ -29,6 +29,13 @@ module TaskerMetrics
     attr_accessor :max_series
     # @return [Numeric, nil] default seconds without an update after which a series expires
     attr_accessor :expires_after
+    # @return [Hash{String=>Array<Numeric>}] buckets of the histograms derived from events, by
+    #   name (+"step_duration_seconds" => [0.1, 1, 10]+); others keep the defaults
+    attr_accessor :derived_buckets
+    # @return [Symbol] which processes join {multiprocess_dir}: +:servers+ (web server processes:
+    #   Puma with the plugin, Unicorn, Passenger, Falcon, Pitchfork) or +:all+ (consoles, rake
+    #   tasks, runners too)
+    attr_accessor :multiprocess_scope
 
     def initialize
       @enabled = true
@@ -40,6 +47,8 @@ module TaskerMetrics
       @multiprocess_dir = ENV.fetch("TASKER_METRICS_MULTIPROC_DIR", nil)
       @max_series = 10_000
       @expires_after = nil
+      @derived_buckets = {}
+      @multiprocess_scope = ENV.fetch("TASKER_METRICS_MULTIPROC_SCOPE", "servers").to_sym
     end
 
     # Makes {max_series} and {expires_after} the defaults of metrics registered from now on.
@@ -50,12 +59,31 @@ module TaskerMetrics
       self
     end
 
-    # Puts the default registry in multi-process mode when {multiprocess_dir} is set.
+    # Puts the default registry in multi-process mode when {multiprocess_dir} is set and this
+    # process is one that joins it (see {multiprocess_scope}); says so in the log when it does not.
     # @return [self]
     def apply_multiprocess
-      TaskerMetrics.registry.enable_multiprocess(multiprocess_dir) if multiprocess_dir
+      return self unless multiprocess_dir
+      return self if TaskerMetrics.registry.multiprocess_dir == multiprocess_dir.to_s
+
+      if multiprocess_scope == :all || TaskerMetrics.server_process?
+        TaskerMetrics.registry.enable_multiprocess(multiprocess_dir)
+      else
+        TaskerMetrics.log(:debug, "tasker_metrics: not joining #{multiprocess_dir} (not a server process; multiprocess_scope :servers)")
+      end
       self
     end
+
+    # Makes {derived_buckets} the buckets of the histograms the event router derives.
+    # @return [self]
+    def apply_derived_buckets
+      TaskerMetrics._set_derived_buckets(derived_buckets.transform_keys(&:to_s))
+      self
+    end
+
+    # The {Rack::Auth} for {auth}, built once the configuration is frozen.
+    # @return [Rack::Auth]
+    def rack_auth = @rack_auth || Rack::Auth.new(auth)
 
     # Copies settings from a Hash-like (Rails' +config.tasker_metrics+).
     # @return [self]
@@ -85,6 +113,8 @@ module TaskerMetrics
       multiprocess_dir: ->(v) { v.nil? || (v.is_a?(String) && !v.empty?) || v.respond_to?(:to_path) },
       max_series: ->(v) { v.is_a?(Integer) && v.positive? },
       expires_after: ->(v) { v.nil? || (v.is_a?(Numeric) && v.positive? && v.finite?) },
+      derived_buckets: ->(v) { v.is_a?(Hash) && v.all? { |k, b| (k.is_a?(String) || k.is_a?(Symbol)) && b.is_a?(Array) } },
+      multiprocess_scope: ->(v) { %i[servers all].include?(v) },
     }.freeze
     private_constant :RULES
 
@@ -92,6 +122,7 @@ module TaskerMetrics
     # @return [self]
     def freeze
       validate!
+      @rack_auth = Rack::Auth.new(auth)
       super
     end
 

@@ -32,7 +32,7 @@ module TaskerMetrics
     # @api private
     def after_fork
       # First: until it runs, this child's series still point into its parent's file.
-      _multiprocess_after_fork.each { |problem| warn "tasker_metrics: after fork: #{problem}" }
+      _multiprocess_after_fork.each { |problem| log(:warn, "tasker_metrics: after fork: #{problem}") }
       @worker_id = nil
       _reseed_sampler
       MetricsBackend.instance.refresh_instance_id

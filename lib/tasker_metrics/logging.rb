@@ -6,14 +6,14 @@ module TaskerMetrics
     # Logs through +Rails.logger+ when there is one; otherwise warnings and errors go to stderr
     # and the rest is dropped.
     # @param level [Symbol] +:debug+, +:info+, +:warn+ or +:error+
-    # @param message [String]
+    # @param message [String, nil] or a block giving it, called only when it will be written
     # @return [nil]
-    def log(level, message)
+    def log(level, message = nil, &block)
       logger = defined?(::Rails) && ::Rails.respond_to?(:logger) ? ::Rails.logger : nil
       if logger
-        logger.public_send(level, message)
+        logger.public_send(level) { message || block.call }
       elsif %i[warn error].include?(level)
-        warn "tasker_metrics: #{message}"
+        warn(message || block.call)
       end
       nil
     end

@@ -146,6 +146,10 @@ module TaskerMetrics
 
     private
 
+    # Tasker's backend warns through Kernel#warn on itself; here that goes to Rails.logger when
+    # there is one.
+    def warn(message) = TaskerMetrics.log(:warn, message)
+
     # Keeps {#handle_event} on the native path unless a getter is replaced: checked when this
     # object is made (a subclass) and whenever a singleton method comes or goes.
     def notice_replaced_methods(*)

@@ -16,7 +16,7 @@ module TaskerMetrics
         problems.each do |path, reason|
           next unless @lock.synchronize { @warned.size < 1_000 && !@warned.key?([path, reason]) && (@warned[[path, reason]] = true) }
 
-          warn "tasker_metrics: skipped multi-process file #{path}: #{reason}"
+          TaskerMetrics.log :warn, "tasker_metrics: skipped multi-process file #{path}: #{reason}"
         end
       end
     end

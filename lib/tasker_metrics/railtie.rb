@@ -12,7 +12,10 @@ module TaskerMetrics
 
     initializer "tasker_metrics.install" do |app|
       TaskerMetrics.configuration.merge!(app.config.tasker_metrics)
-      app.config.middleware.use(TaskerMetrics::Rack::Exporter, configuration: TaskerMetrics.configuration)
+      # First in the stack: a scrape skips the Rails middleware (request ids, logging, ETag
+      # hashing, host checks). Path, auth and enabled are read from TaskerMetrics.configuration
+      # at each request, so config/initializers that call TaskerMetrics.configure take effect.
+      app.config.middleware.insert_before(0, TaskerMetrics::Rack::Exporter)
       # Appended blocks run each time the routes are loaded, after config/routes.rb: by then the
       # app's mount of Tasker's engine is known (after_initialize runs before the routes load).
       app.routes.append { TaskerMetrics::TaskerRoute.verify! }
@@ -22,6 +25,7 @@ module TaskerMetrics
       TaskerMetrics.install!
       # Rails.cache is configured by now; what it can do decides Tasker's cache sync strategy.
       MetricsBackend.instance.refresh_cache_strategy!
+      TaskerMetrics.log(:info, TaskerMetrics.summary)
     end
   end
 end

@@ -65,20 +65,23 @@ module TaskerMetrics
     #
     # @param format [Symbol] +:prometheus+ (text 0.0.4) or +:openmetrics+ (1.0.0, ends in +# EOF+)
     # @param created [Boolean] OpenMetrics only: add +_created+ samples
+    # @param names [Array<String, Symbol>, nil] only these families (by registered, family or
+    #   sample name, as +?name[]=+ asks); nil for all
     # @return [String]
     # @raise [ArgumentError] for an unknown format
     # @example
     #   puts TaskerMetrics.registry.export
-    def export(format: :prometheus, created: false) = rendered(format, false, created)
+    #   TaskerMetrics.registry.export(names: %w[task_completed_total step_duration_seconds])
+    def export(format: :prometheus, created: false, names: nil) = rendered(format, false, created, names)
 
     # The exposition gzipped (level 1) as a binary String, for HTTP responses.
     # @return [String]
-    def export_gzip(format: :prometheus, created: false) = rendered(format, true, created)
+    def export_gzip(format: :prometheus, created: false, names: nil) = rendered(format, true, created, names)
 
     private
 
-    def rendered(format, gzip, created)
-      body, problems = _render(format, gzip, created)
+    def rendered(format, gzip, created, names)
+      body, problems = _render(format, gzip, created, names)
       Multiprocess.report(problems) unless problems.empty?
       body
     end

@@ -32,7 +32,7 @@ module TaskerMetrics
       replaced = constants.flat_map do |namespace, natives|
         natives.filter_map { |name, native| install_constant(namespace, name, native) }
       end
-      warn "tasker_metrics: replaced #{replaced.join(", ")} with the native implementation" unless replaced.empty?
+      TaskerMetrics.log :warn, "tasker_metrics: replaced #{replaced.join(", ")} with the native implementation" unless replaced.empty?
       EventRouter.instance.tasker_installed!
       replaced
     end

@@ -129,15 +129,35 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
     expect(TaskerMetrics.configuration.multiprocess_dir).to be_nil, "a refused configure changes nothing"
   end
 
-  it "is switched on for the default registry by TASKER_METRICS_MULTIPROC_DIR" do
-    script = <<~RUBY
-      require "tasker_metrics"
-      c = TaskerMetrics.registry.counter(:boot_total, docstring: "b")
-      3.times { fork { c.increment; exit!(0) } }
-      Process.waitall
-      print TaskerMetrics.registry.multiprocess_dir, "|", TaskerMetrics.registry.export[/^boot_total .*/]
-    RUBY
-    out = IO.popen({ "TASKER_METRICS_MULTIPROC_DIR" => dir }, [RbConfig.ruby, "-I", File.expand_path("../../lib", __dir__), "-e", script], &:read)
-    expect(out).to eq("#{File.realpath(dir)}|boot_total 3")
+  describe "TASKER_METRICS_MULTIPROC_DIR" do
+    let(:script) do
+      <<~RUBY
+        $0 = ARGV.first # the program name a server process has
+        require "tasker_metrics"
+        c = TaskerMetrics.registry.counter(:boot_total, docstring: "b")
+        3.times { fork { c.increment; exit!(0) } }
+        Process.waitall
+        print TaskerMetrics.registry.multiprocess_dir.inspect, "|", TaskerMetrics.registry.export[/^boot_total .*/]
+      RUBY
+    end
+
+    def run(program, env = {})
+      IO.popen({ "TASKER_METRICS_MULTIPROC_DIR" => dir }.merge(env),
+               [RbConfig.ruby, "-I", File.expand_path("../../lib", __dir__), "-e", script, program], &:read)
+    end
+
+    it "switches a server process's default registry on (puma, unicorn, ...)" do
+      expect(run("/usr/bin/puma")).to eq("#{File.realpath(dir).inspect}|boot_total 3")
+      expect(run("unicorn master -c config/unicorn.rb")).to start_with(File.realpath(dir).inspect)
+    end
+
+    it "leaves other processes (a console, a rake task) out of the server's directory" do
+      expect(run("bin/rails")).to eq("nil|boot_total 0")
+      expect(Dir.children(dir)).to be_empty
+    end
+
+    it "takes them in with TASKER_METRICS_MULTIPROC_SCOPE=all" do
+      expect(run("bin/rake", "TASKER_METRICS_MULTIPROC_SCOPE" => "all")).to eq("#{File.realpath(dir).inspect}|boot_total 3")
+    end
   end
 end

@@ -9,6 +9,7 @@ use crate::core::registry::{Family, FamilyDesc, Number, Registry, Series, Update
 use crate::core::router::{Backend, EventRouter, Route};
 use crate::core::tasker::{self, Amount};
 use dashmap::DashMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use crate::core::tasker::EVENTS_TOTAL;
@@ -180,6 +181,8 @@ fn with_last<R>(f: impl FnOnce(&mut LastEvent) -> R) -> R {
 pub struct MetricsBackend {
     registry: Arc<Registry>,
     plans: DashMap<Box<str>, Arc<Plan>, ahash::RandomState>,
+    /// Buckets of derived histograms by name, read only when a plan is built.
+    derived_buckets: parking_lot::RwLock<HashMap<String, Buckets>>,
 }
 
 static GLOBAL: once_cell::sync::Lazy<MetricsBackend> = once_cell::sync::Lazy::new(|| MetricsBackend::new(Arc::clone(Registry::global())));
@@ -187,7 +190,7 @@ static GLOBAL: once_cell::sync::Lazy<MetricsBackend> = once_cell::sync::Lazy::ne
 impl MetricsBackend {
     /// A backend writing into `registry`.
     pub fn new(registry: Arc<Registry>) -> Self {
-        MetricsBackend { registry, plans: DashMap::with_hasher(ahash::RandomState::new()) }
+        MetricsBackend { registry, plans: DashMap::with_hasher(ahash::RandomState::new()), derived_buckets: Default::default() }
     }
 
     /// The backend over the default registry.
@@ -218,6 +221,38 @@ impl MetricsBackend {
             )));
         }
         self.registry.register(FamilyDesc::dynamic(name, &tasker::help_for(name, kind), kind, buckets)?)
+    }
+
+    /// Sets the buckets of the histograms derivation creates, by name (`step_duration_seconds`);
+    /// others keep the defaults.
+    ///
+    /// # Errors
+    /// A name that is not a derived histogram's (`<entity>_duration_seconds`), or one already
+    /// registered with other buckets; then nothing changes.
+    pub fn set_derived_buckets(&self, buckets: HashMap<String, Buckets>) -> Result<()> {
+        for (name, b) in &buckets {
+            crate::core::labels::validate_metric_name(name)?;
+            if !name.ends_with("_duration_seconds") || name.len() == "_duration_seconds".len() {
+                return Err(Error::argument(format!(
+                    "derived_buckets names a derived histogram, <entity>_duration_seconds (step_duration_seconds, ...), got: {name:?}"
+                )));
+            }
+            if let Some(existing) = self.registry.get(name).and_then(|f| f.desc().buckets.clone()) {
+                if existing.bounds() != b.bounds() {
+                    return Err(Error::argument(format!(
+                        "derived_buckets for {name:?} come too late: it already exists with buckets {:?}",
+                        existing.bounds()
+                    )));
+                }
+            }
+        }
+        *self.derived_buckets.write() = buckets;
+        self.plans.clear();
+        Ok(())
+    }
+
+    fn buckets_for(&self, name: &str) -> Option<Buckets> {
+        self.derived_buckets.read().get(name).cloned()
     }
 
     /// The series of `family` for `(name, value)` label pairs in any order, created if needed:
@@ -398,15 +433,13 @@ impl MetricsBackend {
         let entity = event.split('.').next().unwrap_or(event);
         let suffix = ["started", "completed", "failed", "cancelled"].into_iter().find(|s| event.ends_with(&format!(".{s}")));
         let counter = suffix.map(|s| self.family(&format!("{entity}_{s}_total"), MetricKind::Counter, None)).transpose()?;
+        let histogram = |name: &str| self.family(name, MetricKind::Histogram, self.buckets_for(name));
         let duration = match suffix {
-            Some("completed" | "failed") => Some(self.family(&format!("{entity}_duration_seconds"), MetricKind::Histogram, None)?),
+            Some("completed" | "failed") => Some(histogram(&format!("{entity}_duration_seconds"))?),
             _ => None,
         };
         let workflow = if event.contains("workflow.iteration") {
-            Some((
-                self.family("workflow_active_tasks", MetricKind::Gauge, None)?,
-                self.family("workflow_iteration_duration_seconds", MetricKind::Histogram, None)?,
-            ))
+            Some((self.family("workflow_active_tasks", MetricKind::Gauge, None)?, histogram("workflow_iteration_duration_seconds")?))
         } else {
             None
         };
@@ -656,6 +689,26 @@ mod tests {
             .unwrap();
         assert!(b.record(&router, "task.start.requested", &Payload::default()).unwrap());
         assert_eq!(value(&b, r#"tasker_events_total{event="task.start.requested"}"#).unwrap().as_f64(), 2.0);
+    }
+
+    #[test]
+    fn derived_histograms_take_the_configured_buckets() {
+        let b = backend();
+        let mut buckets = HashMap::new();
+        buckets.insert("step_duration_seconds".to_owned(), Buckets::new(&[0.5, 5.0]).unwrap());
+        b.set_derived_buckets(buckets).unwrap();
+        b.handle_event("step.completed", &Payload { duration: num(1.0), ..Payload::default() }).unwrap();
+        b.handle_event("task.completed", &Payload { duration: num(1.0), ..Payload::default() }).unwrap();
+        let bounds = |name: &str| b.registry().get(name).unwrap().desc().buckets.clone().unwrap().bounds().to_vec();
+        assert_eq!(bounds("step_duration_seconds"), [0.5, 5.0]);
+        assert_eq!(bounds("task_duration_seconds"), crate::core::metric::histogram::DEFAULT_BUCKETS.to_vec());
+        let one = |name: &str, v: &[f64]| HashMap::from([(name.to_owned(), Buckets::new(v).unwrap())]);
+        assert_eq!(
+            b.set_derived_buckets(one("step_duration_seconds", &[1.0])).unwrap_err().to_string(),
+            "derived_buckets for \"step_duration_seconds\" come too late: it already exists with buckets [0.5, 5.0]"
+        );
+        assert!(b.set_derived_buckets(one("queue_size", &[1.0])).unwrap_err().to_string().contains("<entity>_duration_seconds"));
+        assert!(b.set_derived_buckets(one("step_duration_seconds", &[0.5, 5.0])).is_ok(), "the same buckets again are fine");
     }
 
     #[test]

@@ -177,7 +177,9 @@ fn warn_dropping(family: &Family) -> Result<(), Error> {
         family.desc().name,
         family.max_series()
     );
-    ruby.module_kernel().funcall::<_, _, Value>("warn", (message,)).map(drop)
+    // TaskerMetrics.log: Rails.logger in a Rails app, stderr elsewhere.
+    let module: magnus::RModule = ruby.class_object().const_get("TaskerMetrics")?;
+    module.funcall::<_, _, Value>("log", (ruby.to_symbol("warn"), message)).map(drop)
 }
 
 /// A series handle with its labels fixed.

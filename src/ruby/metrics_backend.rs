@@ -86,6 +86,22 @@ pub(crate) fn label_pairs(labels: RHash) -> Result<Vec<(String, String)>, Error>
     Ok(owned)
 }
 
+/// `TaskerMetrics._set_derived_buckets({name => [bounds]})`
+fn set_derived_buckets(buckets: RHash) -> Result<(), Error> {
+    guard(|| {
+        let mut map = std::collections::HashMap::new();
+        buckets.foreach(|name: Value, bounds: Value| {
+            let name = convert::name("derived_buckets", name)?;
+            let bounds = RArray::from_value(bounds)
+                .ok_or_else(|| type_error(format!("derived_buckets for {name:?} must be an Array of numbers")))?;
+            let bounds = bounds.into_iter().map(|v| convert::float("derived_buckets", v)).collect::<Result<Vec<f64>, Error>>()?;
+            map.insert(name, Buckets::new(&bounds)?);
+            Ok(ForEach::Continue)
+        })?;
+        Ok(backend().set_derived_buckets(map)?)
+    })
+}
+
 /// `_handle_event(name, payload)`: derive; raises what failed (the Ruby side warns).
 fn handle_event(_rb_self: Value, name: Value, payload: RHash) -> Result<(), Error> {
     guard(|| {
@@ -258,6 +274,7 @@ fn standalone(ruby: &Ruby, kind: Symbol, name: Value, buckets: Value, initial: V
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     module.define_module_function("record", function!(record, -1))?;
+    module.define_singleton_method("_set_derived_buckets", function!(set_derived_buckets, 1))?;
     module.define_singleton_method("_reseed_sampler", function!(crate::core::sampler::reseed_after_fork, 0))?;
     let class = module.define_class("MetricsBackend", ruby.class_object())?;
     class.define_singleton_method("_stable_key", function!(stable_key, 2))?;

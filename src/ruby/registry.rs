@@ -110,14 +110,18 @@ pub(crate) fn format(v: Value, created: bool) -> Result<Format, Error> {
 
 /// `_render(format, gzip, created)`: the exposition, rendered (and gzipped) without the GVL.
 /// A gzipped body is a binary String, a plain one UTF-8.
-/// `_render(format, gzip, created)` → `[body, problems]`, where problems are `[path, reason]`
-/// pairs for multi-process files that could not be read.
-fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool) -> Result<RArray, Error> {
+/// `_render(format, gzip, created, names)` → `[body, problems]`, where problems are `[path, reason]`
+/// pairs for multi-process files that could not be read; `names` (nil: all) selects families.
+fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool, names: Option<RArray>) -> Result<RArray, Error> {
     guard(|| {
         let format = format(format_name, created)?;
+        let names = names.map(|a| convert::names("names", a.as_value())).transpose()?;
         let registry = Arc::clone(&rb_self.inner);
         let (text, compressed, problems) = without_gvl(move || {
-            let scrape = multiprocess::collect(&registry);
+            let mut scrape = multiprocess::collect(&registry);
+            if let Some(names) = &names {
+                exposition::retain_names(&mut scrape.families, names);
+            }
             let text = exposition::render(format, &scrape.families);
             let compressed = gzip.then(|| exposition::gzip(text.as_bytes()));
             (text, compressed, scrape.problems)
@@ -157,7 +161,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_method("exist?", method!(exist, 1))?;
     class.define_method("unregister", method!(unregister, 1))?;
     class.define_method("metrics", method!(metrics, 0))?;
-    class.define_private_method("_render", method!(render, 3))?;
+    class.define_private_method("_render", method!(render, 4))?;
     class.define_private_method("_enable_multiprocess", method!(enable_multiprocess, 1))?;
     class.define_method("multiprocess_dir", method!(multiprocess_dir, 0))?;
     module.define_singleton_method("_multiprocess_after_fork", function!(multiprocess::after_fork, 0))?;
@@ -251,7 +255,7 @@ mod tests {
                r.__send__(:_enable_multiprocess, dir)
                g = r.gauge(:mp_gauge, docstring: "g", aggregation: :max)
                10.times { |i| c.increment(labels: { k: "v#{i % 5}" }); g.set(i) }
-               body, problems = r.__send__(:_render, :prometheus, false, false)
+               body, problems = r.__send__(:_render, :prometheus, false, false, nil)
                r.__send__(:_disable_multiprocess)
                GC.stress = false
                problems.empty? ? body : problems.inspect"#,

@@ -15,10 +15,18 @@ module TaskerMetrics
         @check, @challenge = build(config)
       end
 
+      # Whether the request may scrape. A callable that raises denies; the error is logged, never
+      # shown to the client.
       # @return [Boolean]
-      def allow?(env) = @check.call(env) ? true : false
+      def allow?(env)
+        @check.call(env) ? true : false
+      rescue StandardError => e
+        TaskerMetrics.log(:error, "tasker_metrics: the auth callable raised #{e.class}: #{e.message}; request denied")
+        false
+      end
 
-      # @return [String, nil] the WWW-Authenticate header for a 401
+      # @return [String, nil] the WWW-Authenticate header for a 401; nil for a callable, which
+      #   names no scheme (it is answered with 403)
       attr_reader :challenge
 
       private
@@ -26,18 +34,28 @@ module TaskerMetrics
       def build(config)
         case config
         in nil then [->(_env) { true }, nil]
-        in { bearer_token: String => token } unless token.empty?
+        in { bearer_token: String => token }
+          present!(token, "bearer_token")
           [->(env) { bearer(env, token) }, 'Bearer realm="metrics"']
         in { basic: [String => user, String => pass] }
+          present!(user, "basic user")
+          present!(pass, "basic password")
           [->(env) { basic(env, user, pass) }, 'Basic realm="metrics", charset="UTF-8"']
         else
           unless config.respond_to?(:call)
             raise ArgumentError,
-                  "auth must be nil, {bearer_token: String}, {basic: [user, pass]} or respond to #call"
+                  "auth must be nil, {bearer_token: String}, {basic: [user, pass]} or respond to #call, got: #{config.inspect[0, 60]}"
           end
 
-          [config, 'Bearer realm="metrics"']
+          [config, nil]
         end
+      end
+
+      # Empty credentials are refused: they are what an unset environment variable gives.
+      def present!(secret, what)
+        raise ArgumentError, "auth #{what} is empty (an unset environment variable?): refusing to protect metrics with it" if secret.strip.empty?
+
+        secret
       end
 
       def bearer(env, token)

@@ -4,10 +4,11 @@ require_relative "responder"
 
 module TaskerMetrics
   module Rack
-    # A Rack app that answers every request with the exposition, for mounting.
+    # A Rack app that answers every request with the exposition, for mounting. Unless given its
+    # own +auth:+ and +enabled:+, it uses the configured ones (read at each request).
     #
-    # @example Tasker apps (config/routes.rb)
-    #   mount TaskerMetrics::Rack::Endpoint.new, at: "/tasker/metrics"
+    # @example config/routes.rb, with config.tasker_metrics.path = nil
+    #   mount TaskerMetrics::Rack::Endpoint.new, at: "/ops/metrics"
     class Endpoint
       # @param registry [Registry]
       # @param options [Hash] see {Responder#initialize}

@@ -11,23 +11,22 @@ module TaskerMetrics
     class Exporter
       # @param app [#call] the next Rack app
       # @param registry [Registry]
-      # @param path [String]
-      # @param configuration [Configuration, nil] take path, auth and enabled from it (the Railtie
-      #   does this; the stack is built after the app's initializers have configured the gem)
-      # @param options [Hash] see {Responder#initialize}
-      def initialize(app, registry: TaskerMetrics.registry, path: "/metrics", configuration: nil, **options)
-        if configuration
-          path = configuration.path
-          options = { auth: configuration.auth, enabled: -> { TaskerMetrics.enabled? } }.merge(options)
-        end
-        TaskerRoute.register(path)
+      # @param path [String, nil] where to answer; default: the configured +path+ (read at each
+      #   request, so it follows {TaskerMetrics.configure} whenever it runs; nil answers nothing)
+      # @param options [Hash] see {Responder#initialize}; +auth:+ and +enabled:+ default to the
+      #   configured ones the same way
+      def initialize(app, registry: TaskerMetrics.registry, path: Responder::CONFIGURED, **options)
+        TaskerRoute.register(path) unless path.equal?(Responder::CONFIGURED)
         @app = app
         @path = path
         @responder = Responder.new(registry: registry, **options)
       end
 
       # @return [Array(Integer, Hash, #each)]
-      def call(env) = env["PATH_INFO"] == @path ? @responder.call(env) : @app.call(env)
+      def call(env)
+        path = @path.equal?(Responder::CONFIGURED) ? TaskerMetrics.configuration.path : @path
+        env["PATH_INFO"] == path && path ? @responder.call(env) : @app.call(env)
+      end
     end
   end
 end

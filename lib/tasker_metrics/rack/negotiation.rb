@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "rack/utils"
+
 module TaskerMetrics
   module Rack
     # HTTP content negotiation for the exposition: which format an Accept header asks for, and
@@ -27,6 +29,18 @@ module TaskerMetrics
         return nil if q.values.all? { |v| v <= 0 }
 
         q[:openmetrics] > q[:prometheus] ? :openmetrics : :prometheus
+      end
+
+      # The families a scrape asks for with +?name[]=a&name[]=b+ (Prometheus clients' convention).
+      # @param query [String, nil] the query string
+      # @return [Array<String>, nil] nil when none is named
+      def names(query)
+        return nil if query.nil? || !query.include?("name")
+
+        names = ::Rack::Utils.parse_nested_query(query)["name"]
+        names.is_a?(Array) && !names.empty? ? names.map(&:to_s) : nil
+      rescue ::Rack::Utils::ParameterTypeError, ::Rack::QueryParser::InvalidParameterError
+        nil
       end
 
       # @param accept_encoding [String, nil]

@@ -8,21 +8,27 @@ require_relative "negotiation"
 module TaskerMetrics
   module Rack
     # Answers one scrape: method check, auth, content negotiation, gzip, Tasker's no-cache
-    # headers, and errors as 503 JSON without a backtrace. Shared by {Exporter} and {Endpoint}.
-    # It reports on itself in its registry: scrape duration and size, by format.
+    # headers, and errors as 503 JSON that say what state the endpoint is in (the cause goes to
+    # the log, never to the client). Shared by {Exporter} and {Endpoint}. It reports on itself in
+    # its registry: scrape duration and size, by format.
     class Responder
       NO_CACHE = { "cache-control" => "no-store", "pragma" => "no-cache", "expires" => "0" }.freeze
       METHODS = %w[GET HEAD].freeze
       SCRAPE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1].freeze
+      # The default of +auth:+ and +enabled:+: whatever {TaskerMetrics.configuration} says at the
+      # time of each request, however and whenever it was configured.
+      CONFIGURED = Object.new.freeze
 
       # @param registry [Registry]
-      # @param auth [nil, Hash, #call] see {Auth}
-      # @param enabled [Boolean, #call] false (or a callable returning false) answers 503
+      # @param auth [nil, Hash, #call] see {Auth}; default: the configured +auth+
+      # @param enabled [Boolean, #call] false (or a callable returning false) answers 503; default:
+      #   the configured +enabled+
       # @param gzip [Boolean] compress when the client accepts gzip
       # @param self_metrics [Boolean] export scrape duration and size
-      def initialize(registry: TaskerMetrics.registry, auth: nil, enabled: true, gzip: true, self_metrics: true)
+      # @raise [ArgumentError] for an invalid +auth+
+      def initialize(registry: TaskerMetrics.registry, auth: CONFIGURED, enabled: CONFIGURED, gzip: true, self_metrics: true)
         @registry = registry
-        @auth = Auth.new(auth)
+        @auth = Auth.new(auth) unless auth.equal?(CONFIGURED)
         @enabled = enabled
         @gzip = gzip
         @scrape_seconds, @scrape_bytes = register_self_metrics if self_metrics
@@ -31,30 +37,37 @@ module TaskerMetrics
       # @return [Array(Integer, Hash, #each)] a Rack response
       def call(env)
         return method_not_allowed unless METHODS.include?(env["REQUEST_METHOD"])
-        return unauthorized unless @auth.allow?(env)
-        return unavailable("Metrics are disabled") unless enabled?
+
+        auth = @auth || TaskerMetrics.configuration.rack_auth
+        return denied(auth) unless auth.allow?(env)
+        return unavailable("Metrics are disabled", "this endpoint is turned off") unless enabled?
 
         format = Negotiation.format(env["HTTP_ACCEPT"])
         return not_acceptable unless format
 
-        respond(format, @gzip && Negotiation.gzip?(env["HTTP_ACCEPT_ENCODING"]), env["REQUEST_METHOD"] == "HEAD")
+        respond(format, @gzip && Negotiation.gzip?(env["HTTP_ACCEPT_ENCODING"]), env)
       rescue StandardError => e
-        unavailable(e.message)
+        TaskerMetrics.log(:error, "tasker_metrics: scrape failed: #{e.class}: #{e.message}")
+        unavailable("Metrics export failed", "the export raised an error (see the application log)")
       end
 
       private
 
-      def respond(format, gzip, head)
+      def respond(format, gzip, env)
         started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-        body = gzip ? @registry.export_gzip(format: format) : @registry.export(format: format)
+        names = Negotiation.names(env["QUERY_STRING"])
+        body = gzip ? @registry.export_gzip(format: format, names: names) : @registry.export(format: format, names: names)
         record_scrape(format, started, body.bytesize)
         headers = NO_CACHE.merge("content-type" => Negotiation::CONTENT_TYPES.fetch(format), "vary" => "Accept, Accept-Encoding",
                                  "content-length" => body.bytesize.to_s,)
         headers["content-encoding"] = "gzip" if gzip
-        [200, headers, head ? [] : [body]]
+        [200, headers, env["REQUEST_METHOD"] == "HEAD" ? [] : [body]]
       end
 
-      def enabled? = @enabled.respond_to?(:call) ? @enabled.call : @enabled
+      def enabled?
+        flag = @enabled.equal?(CONFIGURED) ? TaskerMetrics.configuration.enabled : @enabled
+        flag.respond_to?(:call) ? flag.call : flag
+      end
 
       def register_self_metrics
         [
@@ -65,10 +78,12 @@ module TaskerMetrics
       end
 
       def record_scrape(format, started, bytes)
+        seconds = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+        TaskerMetrics.log(:debug) { "tasker_metrics: scrape #{format} #{bytes} bytes in #{(seconds * 1000).round(1)} ms" }
         return unless @scrape_seconds
 
         labels = { format: format }
-        @scrape_seconds.observe(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, labels: labels)
+        @scrape_seconds.observe(seconds, labels: labels)
         @scrape_bytes.set(bytes, labels: labels)
       end
 
@@ -76,10 +91,12 @@ module TaskerMetrics
         [405, NO_CACHE.merge("allow" => METHODS.join(", "), "content-type" => "text/plain; charset=utf-8"), ["Method Not Allowed\n"]]
       end
 
-      def unauthorized
+      # 401 with the scheme's challenge for credentials; 403 for a callable, which names no scheme.
+      def denied(auth)
         headers = NO_CACHE.merge("content-type" => "text/plain; charset=utf-8")
-        headers["www-authenticate"] = @auth.challenge if @auth.challenge
-        [401, headers, ["Unauthorized\n"]]
+        return [403, headers, ["Forbidden\n"]] unless auth.challenge
+
+        [401, headers.merge("www-authenticate" => auth.challenge), ["Unauthorized\n"]]
       end
 
       def not_acceptable
@@ -87,8 +104,8 @@ module TaskerMetrics
         [406, NO_CACHE.merge("content-type" => "text/plain; charset=utf-8"), [body]]
       end
 
-      def unavailable(message)
-        body = JSON.generate(error: "Metrics export failed", message: message, timestamp: Time.now.utc.iso8601)
+      def unavailable(error, message)
+        body = JSON.generate(error: error, message: message, timestamp: Time.now.utc.iso8601)
         [503, NO_CACHE.merge("content-type" => "application/json; charset=utf-8"), [body]]
       end
     end

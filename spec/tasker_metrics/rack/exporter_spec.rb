@@ -81,17 +81,20 @@ RSpec.describe TaskerMetrics::Rack::Exporter do
     end
   end
 
-  it "answers 503 JSON without a backtrace when the export raises" do
+  it "answers 503 JSON saying only that the export failed, and logs the cause" do
     broken = Object.new
-    def broken.export(**) = raise(IOError, "disk on fire")
+    def broken.export(**) = raise(IOError, "disk on fire at /srv/secret")
     app = described_class.new(downstream, registry: broken, self_metrics: false)
+    logged = []
+    allow(TaskerMetrics).to receive(:log) { |level, message = nil| logged << [level, message] }
     status, headers, body = app.call(Rack::MockRequest.env_for("/metrics"))
     expect(status).to eq(503)
     expect(headers["content-type"]).to eq("application/json; charset=utf-8")
     json = JSON.parse(body.join)
     expect(json.keys).to eq(%w[error message timestamp])
-    expect(json).to include("error" => "Metrics export failed", "message" => "disk on fire")
-    expect(body.join).not_to match(%r{\.rb:\d+|/lib/})
+    expect(json).to include("error" => "Metrics export failed", "message" => "the export raised an error (see the application log)")
+    expect(body.join).not_to include("disk on fire", "/srv")
+    expect(logged).to include([:error, "tasker_metrics: scrape failed: IOError: disk on fire at /srv/secret"])
   end
 
   context "when disabled" do
@@ -100,7 +103,7 @@ RSpec.describe TaskerMetrics::Rack::Exporter do
     it "answers 503 JSON" do
       get "/metrics"
       expect(last_response.status).to eq(503)
-      expect(JSON.parse(last_response.body)).to include("error" => "Metrics export failed", "message" => "Metrics are disabled")
+      expect(JSON.parse(last_response.body)).to include("error" => "Metrics are disabled", "message" => "this endpoint is turned off")
     end
   end
 
@@ -160,17 +163,37 @@ RSpec.describe TaskerMetrics::Rack::Exporter do
     context "with a callable" do
       let(:options) { { auth: ->(env) { env["REMOTE_ADDR"] == "127.0.0.1" } } }
 
-      it "asks it" do
+      it "asks it, and answers a refusal with 403 and no challenge (a callable names no scheme)" do
         get "/metrics", {}, "REMOTE_ADDR" => "127.0.0.1"
         expect(last_response.status).to eq(200)
         get "/metrics", {}, "REMOTE_ADDR" => "10.1.2.3"
-        expect(last_response.status).to eq(401)
+        expect(last_response.status).to eq(403)
+        expect(last_response.headers).not_to have_key("www-authenticate")
+      end
+    end
+
+    context "with a callable that raises" do
+      let(:options) { { auth: ->(_env) { raise KeyError, "token store at 10.0.0.9 unreachable" } } }
+
+      it "denies with 403, logs the error and never shows it to the client" do
+        logged = []
+        allow(TaskerMetrics).to receive(:log) { |level, message = nil| logged << [level, message] }
+        get "/metrics"
+        expect(last_response.status).to eq(403)
+        expect(last_response.body).to eq("Forbidden\n")
+        expect(logged.first.last).to include("the auth callable raised KeyError: token store at 10.0.0.9 unreachable")
       end
     end
 
     it "refuses invalid auth settings at construction" do
-      [{ bearer_token: "" }, { basic: ["only-user"] }, "token", { token: "x" }].each do |bad|
+      [{ basic: ["only-user"] }, "token", { token: "x" }].each do |bad|
         expect { described_class.new(downstream, auth: bad) }.to raise_error(ArgumentError, /auth must be/)
+      end
+    end
+
+    it "refuses empty credentials, which unset environment variables give" do
+      [{ bearer_token: "" }, { bearer_token: " " }, { basic: ["", ""] }, { basic: ["prom", ""] }, { basic: ["", "pass"] }].each do |bad|
+        expect { described_class.new(downstream, auth: bad) }.to raise_error(ArgumentError, /is empty \(an unset environment variable\?\)/)
       end
     end
   end

@@ -93,6 +93,28 @@ impl FamilySnapshot {
     }
 }
 
+/// Keeps the families any of `names` asks for: by the name it was registered with, its
+/// OpenMetrics family name, or one of its sample names (`_total`, `_bucket`, `_sum`, `_count`,
+/// `_created`), as Prometheus clients read `?name[]=`.
+pub fn retain_names(families: &mut Vec<FamilySnapshot>, names: &[String]) {
+    families.retain(|f| names.iter().any(|n| f.answers_to(n)));
+}
+
+impl FamilySnapshot {
+    /// Whether `name` names this family or one of its samples.
+    pub fn answers_to(&self, name: &str) -> bool {
+        if name == self.name || name == self.family_name() {
+            return true;
+        }
+        let suffixes: &[&str] = match self.kind {
+            MetricKind::Counter => &["_total", "_created"],
+            MetricKind::Gauge => &[],
+            MetricKind::Histogram => &["_bucket", "_sum", "_count", "_created"],
+        };
+        suffixes.iter().any(|s| name.strip_suffix(s) == Some(self.family_name()))
+    }
+}
+
 /// An exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -264,6 +286,26 @@ mod tests {
         let mut s = String::new();
         write_f64(&mut s, v);
         s
+    }
+
+    #[test]
+    fn families_are_selected_by_any_of_their_names() {
+        let fam = |name: &str, kind| FamilySnapshot::named(name, "", kind, None, None);
+        let all = vec![
+            fam("jobs_total", MetricKind::Counter),
+            fam("hits", MetricKind::Counter),
+            fam("lat_seconds", MetricKind::Histogram),
+            fam("depth", MetricKind::Gauge),
+        ];
+        let pick = |names: &[&str]| {
+            let mut families = all.clone();
+            retain_names(&mut families, &names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>());
+            families.into_iter().map(|f| f.name).collect::<Vec<_>>()
+        };
+        assert_eq!(pick(&["jobs"]), ["jobs_total"], "the OpenMetrics family name");
+        assert_eq!(pick(&["jobs_total", "hits_total"]), ["jobs_total", "hits"], "registered or sample name");
+        assert_eq!(pick(&["lat_seconds_bucket", "depth"]), ["lat_seconds", "depth"]);
+        assert!(pick(&["depth_total", "lat", "nope"]).is_empty(), "no suffix a family does not have");
     }
 
     #[test]
