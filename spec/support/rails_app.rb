@@ -7,20 +7,27 @@ module RailsApp
 
   # @param tasker [Hash, nil] +{mount:, token:}+: also mount a stand-in for Tasker's engine
   #   (see {TaskerStandIn}) at +mount+, its metrics route requiring +token+
-  def boot(metrics_config = {}, tasker: nil)
+  # @param log [IO, nil] where the app's logger writes (debug level)
+  # @param initializer [Proc, nil] run as one of the app's own initializers, after the gem's,
+  #   as config/initializers/*.rb are
+  # @param more_routes [Proc, nil] more routes
+  def boot(metrics_config = {}, tasker: nil, log: nil, initializer: nil, more_routes: nil)
     require "rails"
     require "action_controller/railtie"
     require "tasker_metrics"
     require "tasker_metrics/railtie"
     TaskerStandIn.define(token: tasker[:token]) if tasker
+    extra_routes = more_routes
 
     app = Class.new(Rails::Application) do
       config.eager_load = false
-      config.logger = Logger.new(nil)
+      config.logger = Logger.new(log).tap { |l| l.level = Logger::DEBUG }
       config.secret_key_base = "x" * 64
       config.hosts.clear if config.respond_to?(:hosts)
       metrics_config.each { |key, value| config.tasker_metrics[key] = value }
+      initializer("spec.app_initializer", &initializer) if initializer
       routes.append do
+        instance_exec(&extra_routes) if extra_routes
         mount Tasker::Engine => tasker[:mount] if tasker
         get "/work", to: lambda { |_env|
           ActiveSupport::Notifications.instrument("task.completed.tasker", status: "complete", namespace: "rails") { :done }

@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "zlib"
+
 RSpec.describe TaskerMetrics::Registry do
   it "registers each type, and returns an equal metric for the same name, type and labels" do
     counter = registry.counter(:a_total, docstring: "A", labels: [:x])
@@ -102,5 +104,13 @@ RSpec.describe TaskerMetrics::Registry do
   it "has one process-wide default registry" do
     expect(TaskerMetrics.registry).to eq(described_class.default)
     expect(TaskerMetrics.registry).not_to eq(described_class.new)
+  end
+
+  it "exports only the named families with export(names:), gzipped too" do
+    registry.counter(:jobs_total, docstring: "j").increment
+    registry.gauge(:depth, docstring: "d").set(1)
+    expect(registry.export(names: [:depth])).to eq("# HELP depth d\n# TYPE depth gauge\ndepth 1\n")
+    expect(Zlib.gunzip(registry.export_gzip(names: ["jobs"]))).to eq("# HELP jobs_total j\n# TYPE jobs_total counter\njobs_total 1\n")
+    expect { registry.export(names: "depth") }.to raise_error(TypeError, /names must be an Array/)
   end
 end

@@ -112,10 +112,10 @@ pub(crate) fn format(v: Value, created: bool) -> Result<Format, Error> {
 /// A gzipped body is a binary String, a plain one UTF-8.
 /// `_render(format, gzip, created, names)` → `[body, problems]`, where problems are `[path, reason]`
 /// pairs for multi-process files that could not be read; `names` (nil: all) selects families.
-fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool, names: Option<RArray>) -> Result<RArray, Error> {
+fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool, names: Value) -> Result<RArray, Error> {
     guard(|| {
         let format = format(format_name, created)?;
-        let names = names.map(|a| convert::names("names", a.as_value())).transpose()?;
+        let names = if names.is_nil() { None } else { Some(convert::names("names", names)?) };
         let registry = Arc::clone(&rb_self.inner);
         let (text, compressed, problems) = without_gvl(move || {
             let mut scrape = multiprocess::collect(&registry);

@@ -107,6 +107,19 @@ RSpec.describe TaskerMetrics::Rack::Exporter do
     end
   end
 
+  it "renders only the families ?name[]= asks for, by registered, family or sample name" do
+    registry.gauge(:queue_depth, docstring: "q").set(3)
+    registry.histogram(:lat_seconds, docstring: "l").observe(0.2)
+    get "/metrics?name[]=queue_depth&name[]=lat_seconds_count"
+    expect(last_response.body.lines.grep(/^# TYPE/)).to eq(["# TYPE lat_seconds histogram\n", "# TYPE queue_depth gauge\n"])
+    get "/metrics?name[]=jobs", {}, "HTTP_ACCEPT" => "application/openmetrics-text"
+    expect(last_response.body).to eq("# HELP jobs Jobs\n# TYPE jobs counter\njobs_total{queue=\"default\"} 1\n# EOF\n")
+    get "/metrics?name[]=nothing_here"
+    expect([last_response.status, last_response.body]).to eq([200, ""])
+    get "/metrics?name=queue_depth"
+    expect(last_response.body).to include("jobs_total", "queue_depth"), "a plain name= is not the convention: everything"
+  end
+
   it "exports its own scrape duration and size" do
     get "/metrics"
     get "/metrics", {}, "HTTP_ACCEPT" => "application/openmetrics-text"
