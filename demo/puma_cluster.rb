@@ -10,5 +10,7 @@ bind "tcp://127.0.0.1:#{ENV.fetch("PORT", "9394")}"
 preload_app!
 quiet
 
-# A stable name per worker slot: a replaced worker takes over its predecessor's gauge series.
-on_worker_boot { |index| TaskerMetrics.worker_id = "puma_#{index}" }
+# Names workers puma_0, puma_1, ... (a replaced worker takes over its predecessor's gauge
+# series) and empties the metrics directory of an earlier run as the master boots.
+$LOAD_PATH.unshift File.expand_path("../lib", __dir__) # a Bundler app has the gem's lib on it
+plugin :tasker_metrics

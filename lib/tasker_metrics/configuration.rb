@@ -51,6 +51,18 @@ module TaskerMetrics
       @multiprocess_scope = ENV.fetch("TASKER_METRICS_MULTIPROC_SCOPE", "servers").to_sym
     end
 
+    # Applies limits, derived buckets and multi-process mode.
+    # @return [self]
+    def apply = apply_limits.apply_derived_buckets.apply_multiprocess
+
+    # One line for the log at boot: where metrics are served, how, and what is recorded.
+    # @return [String]
+    def summary
+      "tasker_metrics #{VERSION}: serving #{path || "no path (mount TaskerMetrics::Rack::Endpoint)"} (auth: #{auth_kind}" \
+        "#{", enabled: #{enabled.inspect}" unless enabled == true}), multi-process: #{multiprocess_state}, " \
+        "subscribed: #{subscribe ? "#{EventRouter.instance.metrics_events.size} events" : "no"}"
+    end
+
     # Makes {max_series} and {expires_after} the defaults of metrics registered from now on.
     # @return [self]
     def apply_limits
@@ -67,6 +79,7 @@ module TaskerMetrics
       return self if TaskerMetrics.registry.multiprocess_dir == multiprocess_dir.to_s
 
       if multiprocess_scope == :all || TaskerMetrics.server_process?
+        reset_before_joining
         TaskerMetrics.registry.enable_multiprocess(multiprocess_dir)
       else
         TaskerMetrics.log(:debug, "tasker_metrics: not joining #{multiprocess_dir} (not a server process; multiprocess_scope :servers)")
@@ -127,6 +140,19 @@ module TaskerMetrics
     end
 
     private
+
+    def auth_kind = auth.is_a?(Hash) ? auth.keys.first : { nil => "none" }.fetch(auth, "callable")
+
+    def multiprocess_state = TaskerMetrics.registry.multiprocess_dir || (multiprocess_dir ? "not joined (#{multiprocess_scope})" : "off")
+
+    # The Puma master (see the plugin) empties the directory of an earlier run before it joins.
+    def reset_before_joining
+      return unless TaskerMetrics.multiprocess_reset_pid == Process.pid && File.directory?(multiprocess_dir.to_s)
+
+      removed = TaskerMetrics.reset_multiprocess_dir(multiprocess_dir)
+      TaskerMetrics.multiprocess_reset_pid = nil
+      TaskerMetrics.log(:info, "tasker_metrics: emptied #{multiprocess_dir} of #{removed} files of an earlier run")
+    end
 
     def check(name, valid)
       raise ArgumentError, "tasker_metrics setting #{name} is invalid: #{public_send(name).inspect}" unless valid

@@ -29,7 +29,7 @@ module TaskerMetrics
     # @param options [Hash] settings merged into {configuration} first
     # @return [Configuration]
     def install!(**options)
-      config = configuration.frozen? ? configuration : configuration.merge!(options).freeze.apply_limits.apply_derived_buckets.apply_multiprocess
+      config = configuration.frozen? ? configuration : configuration.merge!(options).freeze.apply
       @installed_at ||= caller_locations(1, 1).first.to_s
       require_relative "tasker" if tasker?(config)
       Subscriber.subscribe!(config.subscribe == true ? nil : config.subscribe, suffix: config.event_suffix) if config.subscribe
@@ -50,17 +50,6 @@ module TaskerMetrics
       return true if @server_process || defined?(::Rails::Server)
 
       SERVER_PROCESS.match?(File.basename($PROGRAM_NAME.to_s))
-    end
-
-    # One line for the log at boot: where metrics are served and how.
-    # @return [String]
-    def summary
-      c = configuration
-      auth = { NilClass => "none", Hash => c.auth.is_a?(Hash) ? c.auth.keys.first : nil }.fetch(c.auth.class, "callable")
-      dir = registry.multiprocess_dir
-      "tasker_metrics #{VERSION}: serving #{c.path || "no path (mount TaskerMetrics::Rack::Endpoint)"} (auth: #{auth}" \
-        "#{c.enabled == true ? "" : ", enabled: #{c.enabled.inspect}"}), multi-process: #{dir || (c.multiprocess_dir ? "not joined" : "off")}, " \
-        "subscribed: #{c.subscribe ? "#{EventRouter.instance.metrics_events.size} events" : "no"}#{tasker?(c) ? ", Tasker constants native" : ""}"
     end
 
     # @return [Boolean] whether to load the Tasker constants

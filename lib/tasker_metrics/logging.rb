@@ -8,12 +8,12 @@ module TaskerMetrics
     # @param level [Symbol] +:debug+, +:info+, +:warn+ or +:error+
     # @param message [String, nil] or a block giving it, called only when it will be written
     # @return [nil]
-    def log(level, message = nil, &block)
+    def log(level, message = nil)
       logger = defined?(::Rails) && ::Rails.respond_to?(:logger) ? ::Rails.logger : nil
       if logger
-        logger.public_send(level) { message || block.call }
+        logger.public_send(level) { message || yield }
       elsif %i[warn error].include?(level)
-        warn(message || block.call)
+        warn(message || yield)
       end
       nil
     end

@@ -24,6 +24,18 @@ module TaskerMetrics
 
   # Process identity for multi-process mode.
   class << self
+    # Empties a multi-process directory of everything no live process owns (files of exited
+    # processes and the archive), so a new deploy starts from zero. Live processes' files stay.
+    # The Puma plugin calls it in the master at boot.
+    # @param dir [String, Pathname]
+    # @return [Integer] files removed
+    # @raise [StoreError] when the directory cannot be read
+    def reset_multiprocess_dir(dir) = _reset_multiprocess_dir(dir.respond_to?(:to_path) ? dir.to_path : dir.to_s)
+
+    # The pid of the process that empties the directory when it joins it (the Puma master).
+    # @api private
+    attr_accessor :multiprocess_reset_pid
+
     # Names this process on +:all+ and +:liveall+ gauges in multi-process mode (+pid="puma_0"+
     # instead of the pid), so a replaced worker takes over its predecessor's series.
     #

@@ -25,7 +25,7 @@ module TaskerMetrics
       TaskerMetrics.install!
       # Rails.cache is configured by now; what it can do decides Tasker's cache sync strategy.
       MetricsBackend.instance.refresh_cache_strategy!
-      TaskerMetrics.log(:info, TaskerMetrics.summary)
+      TaskerMetrics.log(:info, TaskerMetrics.configuration.summary)
     end
   end
 end

@@ -99,7 +99,8 @@ module TaskerMetrics
       return if @warned[name]
 
       @warned[name] = true
-      TaskerMetrics.log :warn, "tasker_metrics: failed to record #{name}: #{error.class}: #{error.message} (further failures of this event are only counted)"
+      TaskerMetrics.log(:warn, "tasker_metrics: failed to record #{name}: #{error.class}: #{error.message} " \
+                               "(further failures of this event are only counted)",)
     rescue StandardError
       nil
     end

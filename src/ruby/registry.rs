@@ -181,6 +181,15 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
             1
         ),
     )?;
+    module.define_singleton_method(
+        "_reset_multiprocess_dir",
+        function!(
+            |dir: Value| -> Result<usize, Error> {
+                guard(|| Ok(multiprocess::reset_dir(std::path::Path::new(&convert::name("multiprocess_dir", dir)?))?))
+            },
+            1
+        ),
+    )?;
     class.define_method("clear", method!(|s: &Registry| s.inner.clear(), 0))?;
     module.define_singleton_method(
         "_set_default_max_series",

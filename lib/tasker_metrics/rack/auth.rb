@@ -41,21 +41,22 @@ module TaskerMetrics
           present!(user, "basic user")
           present!(pass, "basic password")
           [->(env) { basic(env, user, pass) }, 'Basic realm="metrics", charset="UTF-8"']
-        else
-          unless config.respond_to?(:call)
-            raise ArgumentError,
-                  "auth must be nil, {bearer_token: String}, {basic: [user, pass]} or respond to #call, got: #{config.inspect[0, 60]}"
-          end
-
-          [config, nil]
+        else [callable!(config), nil]
         end
+      end
+
+      def callable!(config)
+        return config if config.respond_to?(:call)
+
+        raise ArgumentError,
+              "auth must be nil, {bearer_token: String}, {basic: [user, pass]} or respond to #call, got: #{config.inspect[0, 60]}"
       end
 
       # Empty credentials are refused: they are what an unset environment variable gives.
       def present!(secret, what)
-        raise ArgumentError, "auth #{what} is empty (an unset environment variable?): refusing to protect metrics with it" if secret.strip.empty?
+        return secret unless secret.strip.empty?
 
-        secret
+        raise ArgumentError, "auth #{what} is empty (an unset environment variable?): refusing to protect metrics with it"
       end
 
       def bearer(env, token)

@@ -40,18 +40,23 @@ module TaskerMetrics
 
         auth = @auth || TaskerMetrics.configuration.rack_auth
         return denied(auth) unless auth.allow?(env)
-        return unavailable("Metrics are disabled", "this endpoint is turned off") unless enabled?
 
-        format = Negotiation.format(env["HTTP_ACCEPT"])
-        return not_acceptable unless format
-
-        respond(format, @gzip && Negotiation.gzip?(env["HTTP_ACCEPT_ENCODING"]), env)
+        negotiated(env)
       rescue StandardError => e
         TaskerMetrics.log(:error, "tasker_metrics: scrape failed: #{e.class}: #{e.message}")
         unavailable("Metrics export failed", "the export raised an error (see the application log)")
       end
 
       private
+
+      def negotiated(env)
+        return unavailable("Metrics are disabled", "this endpoint is turned off") unless enabled?
+
+        format = Negotiation.format(env["HTTP_ACCEPT"])
+        return not_acceptable unless format
+
+        respond(format, @gzip && Negotiation.gzip?(env["HTTP_ACCEPT_ENCODING"]), env)
+      end
 
       def respond(format, gzip, env)
         started = Process.clock_gettime(Process::CLOCK_MONOTONIC)

@@ -131,6 +131,41 @@ pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
 }
 
 /// Whether a half-created process file is still locked by its creator.
+/// Empties `dir` of everything no live process owns, the archive included: what a fresh deploy
+/// wants, so counts of an earlier run do not carry forward. Files of live processes (another
+/// server sharing the directory, or this process's own) stay. Runs under the compaction lock.
+///
+/// # Errors
+/// The directory cannot be read, or a compaction holds the lock (try again).
+pub fn reset(dir: &Path) -> std::io::Result<usize> {
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir.join(COMPACT_LOCK))?;
+    file::lock(&lock)?;
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let ours = name == ARCHIVE
+            || name.starts_with(".archive-")
+            || ((name.starts_with("proc-") || name.starts_with(".tmp-")) && name.ends_with(SUFFIX));
+        // Only regular files (never a FIFO or a link someone planted), never this process's own
+        // (its record locks are invisible to itself), and no other live process's.
+        let own = name.strip_prefix("proc-").and_then(|r| r.split('-').next()) == Some(&std::process::id().to_string());
+        if ours && !own && entry.file_type()?.is_file() && (name == ARCHIVE || name.starts_with(".archive-") || !in_use(&path)) {
+            std::fs::remove_file(&path)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 fn in_use(path: &Path) -> bool {
     std::fs::OpenOptions::new()
         .read(true)

@@ -187,6 +187,15 @@ pub fn disable(registry: &Arc<Registry>) -> Result<()> {
     Ok(())
 }
 
+/// Empties `dir` of the files of processes that have exited and of the archive, keeping live
+/// processes' files (see [`compact::reset`]); returns how many files were removed.
+///
+/// # Errors
+/// The directory cannot be read, or a compaction holds its lock.
+pub fn reset_dir(dir: &Path) -> Result<usize> {
+    compact::reset(dir).map_err(|e| crate::core::error::Error::Store(format!("cannot reset {}: {e}", dir.display())))
+}
+
 /// Names this process on per-process gauges of every multi-process registry (`pid="puma_0"`
 /// instead of the pid); a forked child starts unnamed.
 pub fn set_identity(identity: &str) {
@@ -502,6 +511,29 @@ mod tests {
         let path = dir.join(format!("proc-{pid}-{nonce:016x}.tmm"));
         std::fs::write(&path, bytes).unwrap();
         path
+    }
+
+    #[test]
+    fn reset_removes_what_no_live_process_owns_and_keeps_live_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, ss) = registry(&dir.path().join("src"));
+        inc(&counter(&src, "jobs_total", &["queue"]), &["q"], 5);
+        let (reg, store) = registry(dir.path());
+        inc(&counter(&reg, "jobs_total", &["queue"]), &["q"], 2);
+        for i in 0..3 {
+            dead_copy(ss.path(), dir.path(), 4_000_000 + i, 70 + u64::from(i));
+        }
+        assert_eq!(value(&text(&store, &reg).0, "jobs_total", &[("queue", "q")]), Some(17.0), "compacted into the archive");
+        dead_copy(ss.path(), dir.path(), 4_000_009, 79);
+        std::fs::write(dir.path().join("notes.txt"), b"not ours").unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("proc-9-0000000000000009.tmm")).unwrap();
+        assert_eq!(reset_dir(dir.path()).unwrap(), 2, "the archive and the dead file");
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.retain(|n| n != "src" && !n.starts_with(".compact"));
+        left.sort();
+        assert_eq!(left.len(), 3, "this process's own file, the stranger's text and the planted link: {left:?}");
+        assert_eq!(value(&text(&store, &reg).0, "jobs_total", &[("queue", "q")]), Some(2.0), "the live file's 2 stay, the rest is gone");
     }
 
     #[test]
