@@ -36,6 +36,10 @@ module TaskerMetrics
     #   Puma with the plugin, Unicorn, Passenger, Falcon, Pitchfork) or +:all+ (consoles, rake
     #   tasks, runners too)
     attr_accessor :multiprocess_scope
+    # @return [Boolean] record controller requests ({RailsMetrics}; Rails only)
+    attr_accessor :rails_metrics
+    # @return [Boolean] record ActiveJob jobs ({RailsMetrics}; Rails only)
+    attr_accessor :active_job_metrics
 
     def initialize
       @enabled = true
@@ -49,6 +53,8 @@ module TaskerMetrics
       @expires_after = nil
       @derived_buckets = {}
       @multiprocess_scope = ENV.fetch("TASKER_METRICS_MULTIPROC_SCOPE", "servers").to_sym
+      @rails_metrics = true
+      @active_job_metrics = true
     end
 
     # Applies limits, derived buckets and multi-process mode.
@@ -128,6 +134,8 @@ module TaskerMetrics
       expires_after: ->(v) { v.nil? || (v.is_a?(Numeric) && v.positive? && v.finite?) },
       derived_buckets: ->(v) { v.is_a?(Hash) && v.all? { |k, b| (k.is_a?(String) || k.is_a?(Symbol)) && b.is_a?(Array) } },
       multiprocess_scope: ->(v) { %i[servers all].include?(v) },
+      rails_metrics: ->(v) { [true, false].include?(v) },
+      active_job_metrics: ->(v) { [true, false].include?(v) },
     }.freeze
     private_constant :RULES
 

@@ -22,7 +22,8 @@ module TaskerMetrics
     end
 
     config.after_initialize do
-      TaskerMetrics.install!
+      config = TaskerMetrics.install!
+      RailsMetrics.install!(requests: config.rails_metrics, jobs: config.active_job_metrics)
       # Rails.cache is configured by now; what it can do decides Tasker's cache sync strategy.
       MetricsBackend.instance.refresh_cache_strategy!
       TaskerMetrics.log(:info, TaskerMetrics.configuration.summary)

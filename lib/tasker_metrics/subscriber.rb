@@ -49,6 +49,13 @@ module TaskerMetrics
       # @return [Boolean]
       def subscribed?(pattern = nil) = @subscribers.key?(pattern)
 
+      # ActiveSupport's monotonic subscribers call Concurrent.monotonic_time without loading it.
+      # @api private
+      def monotonic_ready
+        require "active_support/notifications"
+        require "concurrent/utility/monotonic_time" unless Concurrent.respond_to?(:monotonic_time)
+      end
+
       # Called when the router's mappings change, so events mapped later are heard too.
       # @api private
       def router_changed
@@ -72,8 +79,7 @@ module TaskerMetrics
     # Monotonic: ActiveSupport then hands over two clock readings (Floats) rather than building
     # two Time objects, which is cheaper for it and for the subtraction here.
     def attach
-      # ActiveSupport's monotonic subscribers call Concurrent.monotonic_time without loading it.
-      require "concurrent/utility/monotonic_time" unless Concurrent.respond_to?(:monotonic_time)
+      Subscriber.monotonic_ready
       # A native callable (src/ruby/metrics_backend.rs): ActiveSupport calls its C method
       # `call(name, started, finished, id, payload)` directly, which takes the suffix off, ignores
       # a non-Hash payload, computes the duration and records, then hands a StandardError to

@@ -9,6 +9,7 @@ pub mod exposition;
 pub mod labels;
 pub mod metric;
 pub mod multiprocess;
+pub mod rails;
 pub mod registry;
 pub mod router;
 pub mod sampler;

@@ -17,6 +17,7 @@ mod metric;
 mod metrics_backend;
 mod payload;
 mod prometheus_exporter;
+mod rails;
 mod registry;
 
 use magnus::{Error, Ruby};
@@ -32,6 +33,7 @@ pub(crate) fn init(ruby: &Ruby) -> Result<(), Error> {
     event_router::init(ruby, module)?;
     metrics_backend::init(ruby, module)?;
     prometheus_exporter::init(ruby, module)?;
+    rails::init(ruby, module)?;
     resolve_wrapped_classes(ruby);
     Ok(())
 }
@@ -53,6 +55,8 @@ fn resolve_wrapped_classes(ruby: &Ruby) {
         registry::Registry::class(ruby),
         event_mapping::EventMapping::class(ruby),
         metrics_backend::Listener::class(ruby),
+        rails::RequestListener::class(ruby),
+        rails::JobListener::class(ruby),
     );
 }
 
