@@ -19,20 +19,8 @@ cases = {
 # more from one second to the next, so one-second rounds mostly compare slow moments. Instead
 # both cases run in many short batches, alternating, and each keeps its fastest batch: noise
 # only ever adds time. The median of the paired batch differences is printed alongside.
-BATCH = 2_000
 BATCHES = Integer(ENV.fetch("BENCH_BATCHES", "300"))
-run = lambda do |name|
-  started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-  i = 0
-  while i < BATCH
-    ActiveSupport::Notifications.instrument(name, payload)
-    i += 1
-  end
-  (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1e9 / BATCH
-end
-cases.each_value { |name| 20.times { run.call(name) } } # warm-up
-batches = cases.transform_values { [] }
-BATCHES.times { cases.each { |label, name| batches[label] << run.call(name) } }
+batches = Harness.alternating_batches(cases, batches: BATCHES) { |name| ActiveSupport::Notifications.instrument(name, payload) }
 ActiveSupport::Notifications.unsubscribe(noop)
 
 results = batches.transform_values(&:min)

@@ -37,6 +37,26 @@ module Harness
     all
   end
 
+  # For costs that are a difference of two larger ones (a subscriber on top of
+  # ActiveSupport's dispatch): every case runs `batch` iterations of `body.call(arg)` in
+  # `batches` short batches, alternating with the others; returns { label => [ns per op, ...] }.
+  # Noise only ever adds time, so compare the fastest batches (and print a paired median).
+  def alternating_batches(cases, batch: 2_000, batches: Integer(ENV.fetch("BENCH_BATCHES", "300")), &body)
+    run = lambda do |arg|
+      started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      i = 0
+      while i < batch
+        body.call(arg)
+        i += 1
+      end
+      (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1e9 / batch
+    end
+    cases.each_value { |arg| 20.times { run.call(arg) } } # warm-up
+    out = cases.transform_values { [] }
+    batches.times { cases.each { |label, arg| out[label] << run.call(arg) } }
+    out
+  end
+
   def median(values)
     sorted = values.sort
     mid = sorted.size / 2
