@@ -12,7 +12,7 @@ notifications = ActiveSupport::Notifications
 # What ActionController's payload holds (the listener reads six of these keys).
 payload = { controller: "OrdersController", action: "show", method: "GET", status: 200, view_runtime: 4.2, db_runtime: 1.3,
             path: "/orders/42", format: :html, params: { "id" => "42" }, request: nil, headers: nil, }
-noop = notifications.monotonic_subscribe("noop.action_controller") { |*| nil }
+notifications.monotonic_subscribe("noop.action_controller") { |*| nil }
 TaskerMetrics::RailsMetrics.install!(jobs: false)
 
 ruby_registry = TaskerMetrics::Registry.new
@@ -44,7 +44,8 @@ Harness.table(
   "Rails request metrics, per request (#{Harness.machine})", results,
   reference: "instrument, no-op subscriber (AS dispatch)",
   checks: {
-    "instrument, tasker_metrics request listener" => ["our part #{format("%.0f", ours)} ns per request (Ruby block: #{format("%.0f", ruby)} ns)",
-                                                      ours < ruby,],
+    "instrument, tasker_metrics request listener" => [
+      "our part #{format("%.0f", ours)} ns per request (Ruby block: #{format("%.0f", ruby)} ns)", ours < ruby,
+    ],
   },
 )

@@ -41,12 +41,12 @@ module Harness
   # ActiveSupport's dispatch): every case runs `batch` iterations of `body.call(arg)` in
   # `batches` short batches, alternating with the others; returns { label => [ns per op, ...] }.
   # Noise only ever adds time, so compare the fastest batches (and print a paired median).
-  def alternating_batches(cases, batch: 2_000, batches: Integer(ENV.fetch("BENCH_BATCHES", "300")), &body)
+  def alternating_batches(cases, batch: 2_000, batches: Integer(ENV.fetch("BENCH_BATCHES", "300")))
     run = lambda do |arg|
       started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
       i = 0
       while i < batch
-        body.call(arg)
+        yield(arg)
         i += 1
       end
       (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1e9 / batch
