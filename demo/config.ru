@@ -41,5 +41,18 @@ app = lambda do |env|
   end
 end
 
+# The demo is a plain Rack app; it reports each request the way a Rails controller does
+# (process_action.action_controller), so the request metrics and their dashboard panels have data.
+TaskerMetrics::RailsMetrics.install!(jobs: false)
+report_requests = lambda do |inner|
+  lambda do |env|
+    payload = { controller: "DemoController", action: env["PATH_INFO"] == "/run" ? "run" : "show", method: env["REQUEST_METHOD"],
+                view_runtime: nil, db_runtime: nil, }
+    ActiveSupport::Notifications.instrument("process_action.action_controller", payload) do
+      inner.call(env).tap { |status, _headers, _body| payload[:status] = status }
+    end
+  end
+end
+
 use TaskerMetrics::Rack::Exporter, path: "/metrics"
-run app
+run report_requests.call(app)

@@ -63,13 +63,16 @@ module Servers
     Process.wait(pid)
   end
 
-  # Prometheus scraping one target every second, storing in `dir`.
-  def start_prometheus(dir, target, log:)
+  # Prometheus scraping one target every second, storing in `dir`; `rules` (a rules file) is
+  # evaluated every second too.
+  def start_prometheus(dir, target, log:, rules: nil)
     port = free_port
     File.write(File.join(dir, "prometheus.yml"), <<~YAML)
       global:
         scrape_interval: 1s
         scrape_timeout: 1s
+        evaluation_interval: 1s
+      #{"rule_files: [#{File.expand_path(rules).to_json}]" if rules}
       scrape_configs:
         - job_name: demo
           static_configs:
@@ -78,6 +81,14 @@ module Servers
     pid = spawn_server({}, "prometheus", "--config.file=#{dir}/prometheus.yml", "--storage.tsdb.path=#{dir}/data",
                        "--web.listen-address=127.0.0.1:#{port}", log: log,)
     [pid, "http://127.0.0.1:#{port}"]
+  end
+
+  # The result vector of an instant query (empty while there is none).
+  def query_vector(prometheus, expr)
+    body = JSON.parse(get("#{prometheus}/api/v1/query?query=#{URI.encode_www_form_component(expr)}").body)
+    raise "query failed: #{expr}: #{body["error"]}" unless body["status"] == "success"
+
+    body.dig("data", "result")
   end
 
   # The scalar result of an instant query, or nil while there is none.
