@@ -15,7 +15,7 @@ Gem::Specification.new do |spec|
   spec.license = "MIT"
   spec.required_ruby_version = ">= 3.1"
 
-  spec.files = Dir["lib/**/*.rb", "src/**/*.rs", "ext/**/*.rb", "Cargo.toml", "Cargo.lock", "README.md", "CHANGELOG.md",
+  spec.files = Dir["lib/**/*.rb", "lib/**/*.tt", "src/**/*.rs", "ext/**/*.rb", "Cargo.toml", "Cargo.lock", "README.md", "CHANGELOG.md",
                    "ops/**/*",]
   spec.require_paths = ["lib"]
   spec.extensions = ["ext/tasker_metrics/extconf.rb"]
