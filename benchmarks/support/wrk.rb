@@ -11,10 +11,12 @@ module Wrk
 
   def available? = %w[wrk puma].all? { |c| system("command -v #{c} >/dev/null 2>&1") }
 
+  # @param app [String] the rackup file Puma serves
+  # @param env [Hash] its environment
   # @return [Hash] :requests, :non2xx, :socket_errors, :p50_ms, :p99_ms, :rps, :output
-  def run(seconds:, connections: 8, threads: 2)
+  def run(seconds:, connections: 8, threads: 2, app: "benchmarks/support/load_app.ru", env: {})
     port = TCPServer.open("127.0.0.1", 0) { |s| s.addr[1] }
-    puma = Process.spawn("puma", "-q", "-t", "4:4", "-b", "tcp://127.0.0.1:#{port}", "benchmarks/support/load_app.ru",
+    puma = Process.spawn(env, "puma", "-q", "-t", "4:4", "-b", "tcp://127.0.0.1:#{port}", app,
                          chdir: ROOT, out: File::NULL, err: File::NULL, pgroup: true,)
     url = "http://127.0.0.1:#{port}/metrics"
     wait_for(url)
