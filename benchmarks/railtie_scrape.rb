@@ -19,6 +19,10 @@ puts "\n### Scrape through the Railtie: wrk -t2 -c8, 5 000 series, best of 2 × 
 puts "| case | req/s | p50 | p99 | non-200 | target |"
 puts "|---|---:|---:|---:|---:|---|"
 best.each do |label, r|
-  target = label == cases.keys.last ? "p50 ≤ 1.5× the exporter alone (#{format("%.2f", ratio)}×) #{ratio <= 1.5 ? "✓" : "✗"}" : ""
+  target = if label == cases.keys.last
+             "p50 ≤ 1.5× the exporter alone (#{format("%.2f", ratio)}×) #{ratio <= 1.5 ? "✓" : "✗"}"
+           else
+             ""
+           end
   puts "| #{label} | #{r[:rps].round(1)} | #{r[:p50_ms]&.round(2)} ms | #{r[:p99_ms]&.round(2)} ms | #{r[:non2xx]} | #{target} |"
 end

@@ -36,6 +36,20 @@ RSpec.describe "Puma's tasker_metrics plugin" do
     end
   end
 
+  it "names the workers of a phased restart as their predecessors, keeping the counts" do
+    url = boot_cluster
+    Servers.wait_for("both workers loaded the app") { loaded_workers(url).size == 2 }
+    20.times { Servers.get(url) }
+    before = Scrape.samples(Servers.get(url).body).select { |k, _| k.start_with?("tasker_metrics_scrape_duration_seconds_count") }.values.sum
+    Process.kill("USR1", run.puma) # phased restart: workers replaced one by one, the master stays
+    Servers.wait_for("both workers replaced") { File.read(run.log).scan(/phase: 1/).size >= 2 && loaded_workers(url).size == 2 }
+    expect(loaded_workers(url)).to eq(['app_loaded{pid="puma_0"}', 'app_loaded{pid="puma_1"}'])
+    after = Scrape.samples(Servers.get(url).body).select { |k, _| k.start_with?("tasker_metrics_scrape_duration_seconds_count") }.values.sum
+    expect(after).to be > before, "the replaced workers' scrapes still count"
+  rescue RuntimeError => e
+    raise "#{e.message}\n--- server log ---\n#{File.exist?(run.log) ? File.read(run.log) : ""}"
+  end
+
   it "keeps the directory with TASKER_METRICS_KEEP_MULTIPROC_DIR=1" do
     earlier_run
     url = boot_cluster("TASKER_METRICS_KEEP_MULTIPROC_DIR" => "1")

@@ -5,39 +5,47 @@
 module RailsApp
   module_function
 
-  # @param tasker [Hash, nil] +{mount:, token:}+: also mount a stand-in for Tasker's engine
-  #   (see {TaskerStandIn}) at +mount+, its metrics route requiring +token+
-  # @param log [IO, nil] where the app's logger writes (debug level)
-  # @param initializer [Proc, nil] run as one of the app's own initializers, after the gem's,
-  #   as config/initializers/*.rb are
-  # @param more_routes [Proc, nil] more routes
-  def boot(metrics_config = {}, tasker: nil, log: nil, initializer: nil, more_routes: nil)
+  # @param options [Hash]
+  #   +tasker:+ +{mount:, token:}+ also mounts a stand-in for Tasker's engine (see
+  #   {TaskerStandIn}) at +mount+, its metrics route requiring +token+;
+  #   +log:+ where the app's logger writes (debug level);
+  #   +initializer:+ a Proc run as one of the app's own initializers, after the gem's, as
+  #   config/initializers/*.rb are;
+  #   +more_routes:+ a Proc drawing more routes;
+  #   +hosts:+ Rails' allowed hosts (default: any)
+  def boot(metrics_config = {}, **options)
     require "rails"
     require "action_controller/railtie"
     require "tasker_metrics"
     require "tasker_metrics/railtie"
-    TaskerStandIn.define(token: tasker[:token]) if tasker
-    extra_routes = more_routes
-
-    app = Class.new(Rails::Application) do
-      config.eager_load = false
-      config.logger = Logger.new(log).tap { |l| l.level = Logger::DEBUG }
-      config.secret_key_base = "x" * 64
-      config.hosts.clear if config.respond_to?(:hosts)
-      metrics_config.each { |key, value| config.tasker_metrics[key] = value }
-      initializer("spec.app_initializer", &initializer) if initializer
-      routes.append do
-        instance_exec(&extra_routes) if extra_routes
-        mount Tasker::Engine => tasker[:mount] if tasker
-        get "/work", to: lambda { |_env|
-          ActiveSupport::Notifications.instrument("task.completed.tasker", status: "complete", namespace: "rails") { :done }
-          [200, { "content-type" => "text/plain" }, ["worked"]]
-        }
-      end
-    end
+    TaskerStandIn.define(token: options[:tasker][:token]) if options[:tasker]
+    app = Class.new(Rails::Application)
+    configure(app, metrics_config, options)
     Object.const_set(:TaskerMetricsSpecApp, app)
     app.initialize!
     app
+  end
+
+  def configure(app, metrics_config, options)
+    config = app.config
+    config.eager_load = false
+    config.logger = Logger.new(options[:log]).tap { |l| l.level = Logger::DEBUG }
+    config.secret_key_base = "x" * 64
+    config.hosts.replace(Array(options[:hosts]))
+    metrics_config.each { |key, value| config.tasker_metrics[key] = value }
+    app.initializer("spec.app_initializer", &options[:initializer]) if options[:initializer]
+    draw_routes(app, options[:more_routes], options[:tasker])
+  end
+
+  def draw_routes(app, more_routes, tasker)
+    app.routes.append do
+      instance_exec(&more_routes) if more_routes
+      mount Tasker::Engine => tasker[:mount] if tasker
+      get "/work", to: lambda { |_env|
+        ActiveSupport::Notifications.instrument("task.completed.tasker", status: "complete", namespace: "rails") { :done }
+        [200, { "content-type" => "text/plain" }, ["worked"]]
+      }
+    end
   end
 end
 

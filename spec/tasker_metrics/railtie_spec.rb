@@ -103,6 +103,14 @@ RSpec.describe "TaskerMetrics::Railtie" do
       log&.close!
     end
 
+    it "answers scrapes before Rails' host authorization, which still guards the app" do
+      seen = in_rails_app({ auth: { bearer_token: "t0k" } }, hosts: ["app.example"]) do |http|
+        scrape = http.get("/metrics", "HTTP_HOST" => "10.0.0.5:9394", "HTTP_AUTHORIZATION" => "Bearer t0k")
+        { scrape: scrape.status, app: http.get("/work", "HTTP_HOST" => "10.0.0.5:9394").status }
+      end
+      expect(seen).to eq(scrape: 200, app: 403)
+    end
+
     it "sends the gem's warnings to Rails.logger, not stderr" do
       log = Tempfile.new("rails-log")
       seen = in_rails_app({}, log: log.path) do |_http|
