@@ -49,21 +49,72 @@ unsafe extern "C" fn trampoline<F: FnOnce() -> R, R>(data: *mut c_void) -> *mut 
 
 /// Runs `func` with the GVL released. `func` must not touch any Ruby object or call Ruby.
 /// A panic inside is carried back and resumed here, where `guard` can turn it into an exception.
-pub(crate) fn without_gvl<F: FnOnce() -> R, R>(func: F) -> R {
+///
+/// Interrupt-safe: `rb_thread_call_without_gvl` raises a pending interrupt (`Thread#raise`,
+/// `Timeout`, a signal) by longjmp right after the work, over this frame, so the result (a whole
+/// scrape body) was never dropped. Here the call is `rb_thread_call_without_gvl2`, which never
+/// raises, and pending interrupts are delivered afterwards through `rb_protect`: the result is
+/// dropped first, then the exception comes back as an ordinary `Err`.
+///
+/// # Errors
+/// The exception of an interrupt that arrived before or during the work.
+pub(crate) fn without_gvl<F: FnOnce() -> R, R>(func: F) -> Result<R, magnus::Error> {
     let mut call = Call { func: Some(func), result: None };
-    // SAFETY: the trampoline only touches `call`, which outlives the blocking call; no unblocking
-    // function is needed because the work is bounded.
-    unsafe {
-        rb_sys::rb_thread_call_without_gvl(
-            Some(trampoline::<F, R>),
-            &mut call as *mut Call<F, R> as *mut c_void,
-            None,
-            std::ptr::null_mut(),
-        );
+    loop {
+        // SAFETY: the trampoline only touches `call`, which outlives the blocking call. No
+        // unblocking function: the work is bounded, so an interrupt waits for it to finish.
+        unsafe {
+            rb_sys::rb_thread_call_without_gvl2(
+                Some(trampoline::<F, R>),
+                &mut call as *mut Call<F, R> as *mut c_void,
+                None,
+                std::ptr::null_mut(),
+            );
+        }
+        // Delivers a pending interrupt as an Err, without unwinding over Rust frames.
+        let interrupted = magnus::rb_sys::protect(|| {
+            // SAFETY: called with the GVL held, on a Ruby thread.
+            unsafe { rb_sys::rb_thread_check_ints() };
+            rb_sys::Qnil as rb_sys::VALUE
+        });
+        match (call.result.take(), interrupted) {
+            (_, Err(e)) => return Err(e), // the result, if any, is dropped here
+            (Some(Ok(r)), Ok(_)) => return Ok(r),
+            (Some(Err(panic)), Ok(_)) => std::panic::resume_unwind(panic),
+            // Skipped because an interrupt was pending, which turned out to raise nothing
+            // (a trap that returned): run the work now.
+            (None, Ok(_)) => {}
+        }
     }
-    match call.result {
-        Some(Ok(r)) => r,
-        Some(Err(panic)) => std::panic::resume_unwind(panic),
-        None => std::panic::panic_any("work skipped by rb_thread_call_without_gvl"),
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ruby::test_support::eval;
+    use rb_sys_test_helpers::ruby_test;
+
+    /// Thread#raise aimed at a thread inside a GVL-free scrape arrives as an ordinary exception,
+    /// after the Rust state is dropped, and the registry keeps working.
+    #[ruby_test]
+    fn an_interrupt_during_gvl_free_work_raises_after_rust_state_is_dropped() {
+        let seen: String = eval(
+            r#"r = TaskerMetrics::Registry.new
+               c = r.counter(:big_total, docstring: "b", labels: [:k], max_series: 30_000)
+               20_000.times { |i| c.increment(labels: { k: "value-#{i}" }) }
+               raised = 0
+               200.times do
+                 t = Thread.new { loop { r.export } }
+                 sleep 0.001
+                 t.raise(RuntimeError, "stop")
+                 begin
+                   t.join
+                 rescue RuntimeError
+                   raised += 1
+                 end
+               end
+               [raised, r.export.lines.size].inspect"#,
+        )
+        .unwrap();
+        assert_eq!(seen, "[200, 20002]");
     }
 }

@@ -248,7 +248,7 @@ fn export(ruby: &Ruby, _rb_self: Value, generated: String) -> Result<RString, Er
     guard(|| {
         let text = without_gvl(move || {
             tasker_format::render(&crate::core::multiprocess::collect(backend().registry()).families, &generated, None)
-        });
+        })?;
         Ok(ruby.str_new(&text))
     })
 }

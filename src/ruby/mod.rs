@@ -78,5 +78,5 @@ pub(crate) mod test_support {
     }
 
     /// Ruby files that complete the native classes, in load order.
-    const RUBY_PARTS: &[&str] = &["registry", "metric", "counter", "gauge", "histogram"];
+    const RUBY_PARTS: &[&str] = &["logging", "registry", "metric", "counter", "gauge", "histogram"];
 }

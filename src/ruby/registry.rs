@@ -125,7 +125,7 @@ fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, creat
             let text = exposition::render(format, &scrape.families);
             let compressed = gzip.then(|| exposition::gzip(text.as_bytes()));
             (text, compressed, scrape.problems)
-        });
+        })?;
         let body = match compressed {
             Some(bytes) => ruby.str_from_slice(&bytes),
             None => ruby.str_new(&text),
