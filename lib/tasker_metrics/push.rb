@@ -1,6 +1,5 @@
 # frozen_string_literal: true
 
-require "base64"
 require "net/http"
 require "uri"
 
@@ -64,7 +63,8 @@ module TaskerMetrics
     # specifies (a path segment cannot be empty).
     def segment(value)
       return "@base64/=" if value.empty?
-      return "@base64/#{Base64.urlsafe_encode64(value)}" if value.include?("/")
+      # base64url by hand: the base64 gem is no longer a default gem on Ruby 3.4.
+      return "@base64/#{[value].pack("m0").tr("+/", "-_")}" if value.include?("/")
 
       "/#{URI.encode_www_form_component(value).gsub("+", "%20")}"
     end

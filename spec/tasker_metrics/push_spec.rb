@@ -69,4 +69,11 @@ RSpec.describe TaskerMetrics::Push do
     expect { described_class.new(job: "j", grouping_key: { "bad-name": "x" }) }.to raise_error(ArgumentError, /grouping_key label name/)
     expect { described_class.new(job: "j", grouping_key: { job: "x" }) }.to raise_error(ArgumentError, /grouping_key label name "job"/)
   end
+
+  it "loads and base64url-encodes without the base64 gem (not a default gem on Ruby 3.4)" do
+    script = 'module Kernel; alias orig_require require; def require(n) = n == "base64" ? raise(LoadError, "no base64") : orig_require(n); end
+              require "tasker_metrics"; print TaskerMetrics::Push.new(job: "a/??>", gateway: "http://127.0.0.1:9").path'
+    out = IO.popen([RbConfig.ruby, "-I", File.expand_path("../../lib", __dir__), "-e", script], err: %i[child out], &:read)
+    expect(out).to eq("/metrics/job@base64/YS8_Pz4=")
+  end
 end
