@@ -11,6 +11,20 @@ rescue LoadError
 end
 
 require_relative "tasker_metrics/logging"
+
+# Loaded on first use: a rake task or a console that only records metrics needs neither
+# net/http (Push) nor the Rack classes (and rack/utils).
+module TaskerMetrics
+  autoload :Push, File.expand_path("tasker_metrics/push", __dir__)
+
+  # The Rack endpoint: middleware, mountable app, and what they share.
+  module Rack
+    %i[Exporter Endpoint Responder Auth Negotiation].each do |name|
+      autoload name, File.expand_path("tasker_metrics/rack/#{name.downcase}", __dir__)
+    end
+  end
+end
+
 require_relative "tasker_metrics/registry"
 require_relative "tasker_metrics/metric"
 require_relative "tasker_metrics/counter"
@@ -30,11 +44,8 @@ require_relative "tasker_metrics/metrics_backend"
 require_relative "tasker_metrics/prometheus_exporter"
 require_relative "tasker_metrics/fork_hook"
 require_relative "tasker_metrics/tasker_route"
-require_relative "tasker_metrics/rack/exporter"
-require_relative "tasker_metrics/rack/endpoint"
 require_relative "tasker_metrics/subscriber"
 require_relative "tasker_metrics/rails_metrics"
-require_relative "tasker_metrics/push"
 require_relative "tasker_metrics/multiprocess"
 require_relative "tasker_metrics/configuration"
 require_relative "tasker_metrics/installer"

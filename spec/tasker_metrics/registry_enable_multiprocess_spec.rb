@@ -156,6 +156,12 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
       expect(Dir.children(dir)).to be_empty
     end
 
+    it "does not load net/http or the Rack classes for a process that only records" do
+      probe = 'require "tasker_metrics"; print $LOADED_FEATURES.grep(%r{/net/http\\.rb|/rack/|tasker_metrics/push}).inspect'
+      out = IO.popen([RbConfig.ruby, "-I", File.expand_path("../../lib", __dir__), "-e", probe], err: %i[child out], &:read)
+      expect(out).to eq("[]")
+    end
+
     it "takes them in with TASKER_METRICS_MULTIPROC_SCOPE=all" do
       expect(run("bin/rake", "TASKER_METRICS_MULTIPROC_SCOPE" => "all")).to eq("#{File.realpath(dir).inspect}|boot_total 3")
     end
