@@ -191,6 +191,21 @@ RSpec.describe TaskerMetrics::MetricsBackend do
       expect(hist('step_duration_seconds{app="shop",status="ok"}').sum).to eq(0.25)
     end
 
+    it "fills a derived metric registered ahead (to choose its buckets) by label name, never names as values" do
+      TaskerMetrics.registry.histogram(:step_duration_seconds, docstring: "Step time", labels: %i[status handler], buckets: [0.5, 5])
+      TaskerMetrics.record("step.completed", status: "complete", handler_class: "Ship", namespace: "orders", duration: 2)
+      text = TaskerMetrics.registry.export
+      expect(text).to include('step_duration_seconds_bucket{status="complete",handler="Ship",le="5.0"} 1')
+      expect(text).not_to include('status="status"', 'handler="complete"')
+    end
+
+    it "refuses, changing nothing, a metric registered ahead with a label derivation cannot fill" do
+      TaskerMetrics.registry.counter(:task_completed_total, docstring: "t", labels: [:region])
+      expect { expect(backend.handle_event("task.completed", status: "ok")).to be(false) }
+        .to output(/registered with labels \[:region\], but metrics derived from events carry only/).to_stderr
+      expect(TaskerMetrics.registry.export).not_to include("tasker_events_total", "task_completed_total{")
+    end
+
     it "returns false for a payload that is not a Hash" do
       expect(backend.handle_event("task.completed", "nope")).to be(false)
     end

@@ -2,6 +2,7 @@
 //! and the metrics derived from events (§5.1 of the contract). Each event name is turned once into
 //! a cached [`Plan`] (which families it updates), so deriving a known event allocates nothing.
 
+use crate::core::derived_labels::Shape;
 use crate::core::error::{Error, Result};
 use crate::core::labels::{self, KeyBuf, KEY_SEPARATOR};
 use crate::core::metric::{Buckets, MetricKind};
@@ -36,6 +37,9 @@ pub struct Payload<'a> {
 /// Payload keys that become labels, with their label names, in label-name order.
 pub const LABEL_KEYS: [(&str, &str); 3] = [("handler_class", "handler"), ("namespace", "namespace"), ("status", "status")];
 
+/// The label names derivation fills, in [`Payload::labels`] order.
+pub const DERIVED_LABELS: [&str; 3] = [LABEL_KEYS[0].1, LABEL_KEYS[1].1, LABEL_KEYS[2].1];
+
 /// Payload keys read as numbers.
 pub const NUMBER_KEYS: [&str; 6] =
     ["duration", "execution_duration", "active_task_count", "iteration_duration", "healthy_task_count", "failed_task_count"];
@@ -46,6 +50,8 @@ struct Plan {
     generation: u64,
     counter: Option<Arc<Family>>,
     duration: Option<Arc<Family>>,
+    /// How `counter` and `duration` take their labels (see [`Shape`]).
+    shapes: (Shape, Shape),
     workflow: Option<(Arc<Family>, Arc<Family>)>,
     health: Option<(Arc<Family>, Arc<Family>)>,
     /// `tasker_events_total` and this event's key in it; the series is created by the first
@@ -337,25 +343,18 @@ impl MetricsBackend {
     /// The counter and duration of a plan for these label values, through the maps; remembers
     /// the series for the next event with the same labels.
     fn derive_labelled(&self, last: &mut LastEvent, plan: &Plan, labels: &[Option<&[u8]>; 3], duration: Option<f64>) -> Result<()> {
-        let mut key = KeyBuf::new();
-        for ((_, label), value) in LABEL_KEYS.iter().zip(labels) {
-            if let Some(v) = value {
-                key.push_name(label);
-                key.push(v);
-            }
+        // Both keys are built before either update, so a refused label leaves nothing behind.
+        let key = |family: &Option<Arc<Family>>, shape: &Shape| family.as_ref().map(|f| shape.key(f, &DERIVED_LABELS, labels)).transpose();
+        let (counter_key, duration_key) = (key(&plan.counter, &plan.shapes.0)?, key(&plan.duration, &plan.shapes.1)?);
+        if let (Some(counter), Some(k)) = (&plan.counter, &counter_key) {
+            counter.update(k.as_bytes(), Update::Increment(Number::Int(1))).map(drop)?;
         }
-        let key = key
-            .checked(&crate::core::labels::LabelNames::default())
-            .map_err(|_| Error::argument("payload label values must be valid UTF-8"))?;
-        if let Some(counter) = &plan.counter {
-            counter.update(key, Update::Increment(Number::Int(1))).map(drop)?;
-        }
-        if let (Some(hist), Some(d)) = (&plan.duration, duration) {
-            hist.update(key, Update::Observe(d)).map(drop)?;
+        if let (Some(hist), Some(k), Some(d)) = (&plan.duration, &duration_key, duration) {
+            hist.update(k.as_bytes(), Update::Observe(d)).map(drop)?;
         }
         last.remember_labels(labels);
-        last.counter = plan.counter.as_ref().and_then(|f| f.find(key));
-        last.duration = plan.duration.as_ref().and_then(|f| f.find(key));
+        last.counter = plan.counter.as_ref().zip(counter_key.as_ref()).and_then(|(f, k)| f.find(k.as_bytes()));
+        last.duration = plan.duration.as_ref().zip(duration_key.as_ref()).and_then(|(f, k)| f.find(k.as_bytes()));
         Ok(())
     }
 
@@ -451,11 +450,18 @@ impl MetricsBackend {
         } else {
             None
         };
-        let mut key = KeyBuf::new();
-        key.push_name("event");
-        key.push(event.as_bytes());
-        let events = (self.family(EVENTS_TOTAL, MetricKind::Counter, None)?, key.as_bytes().into());
-        Ok(Plan { generation, counter, duration, workflow, health, events })
+        // Families the app registered ahead must have a shape derivation can fill: the counter
+        // and duration by handler, namespace and status, events by event, the gauges and the
+        // iteration histogram without labels.
+        let shape = |family: &Option<Arc<Family>>| family.as_ref().map_or(Ok(Shape::Dynamic), |f| Shape::of(f, &DERIVED_LABELS));
+        let shapes = (shape(&counter)?, shape(&duration)?);
+        for family in workflow.iter().chain(&health).flat_map(|(a, b)| [a, b]) {
+            Shape::of(family, &[])?;
+        }
+        let events_family = self.family(EVENTS_TOTAL, MetricKind::Counter, None)?;
+        let events_key = Shape::of(&events_family, &["event"])?.key(&events_family, &["event"], &[Some(event.as_bytes())])?;
+        let events = (events_family, events_key.as_bytes().into());
+        Ok(Plan { generation, counter, duration, shapes, workflow, health, events })
     }
 
     /// Every series of every family, with Tasker's key `name{k="v",...}` (label names sorted).
@@ -689,6 +695,30 @@ mod tests {
             .unwrap();
         assert!(b.record(&router, "task.start.requested", &Payload::default()).unwrap());
         assert_eq!(value(&b, r#"tasker_events_total{event="task.start.requested"}"#).unwrap().as_f64(), 2.0);
+    }
+
+    #[test]
+    fn families_registered_ahead_get_their_labels_by_name_or_refuse_changing_nothing() {
+        let b = backend();
+        let reg = b.registry();
+        let buckets = crate::core::metric::Buckets::new(&[0.5, 5.0]).unwrap();
+        reg.register(FamilyDesc::new("step_duration_seconds", "s", MetricKind::Histogram, &["status", "handler"], Some(buckets)).unwrap())
+            .unwrap();
+        reg.register(FamilyDesc::new("step_completed_total", "c", MetricKind::Counter, &["handler", "status"], None).unwrap()).unwrap();
+        // The namespace has no place in the declared labels: left out, as the app chose.
+        let p = Payload { labels: [Some(b"Ship"), Some(b"orders"), Some(b"complete")], duration: num(1.0), ..Payload::default() };
+        b.handle_event("step.completed", &p).unwrap();
+        b.handle_event("step.completed", &Payload { labels: [Some(b"Ship"), None, Some(b"complete")], ..p.clone() }).unwrap();
+        assert_eq!(value(&b, r#"step_completed_total{handler="Ship",status="complete"}"#).unwrap().as_f64(), 2.0);
+        assert_eq!(value(&b, r#"step_duration_seconds{handler="Ship",status="complete"}"#).unwrap().as_f64(), 2.0);
+        assert!(b.all_series().iter().all(|(k, _, _)| !k.contains("status=\"status\"") && !k.contains("handler=\"complete\"")));
+        b.handle_event("step.completed", &Payload { labels: [None, None, Some(b"retry")], ..Payload::default() }).unwrap();
+        assert!(value(&b, r#"step_completed_total{handler="",status="retry"}"#).is_some(), "an absent label is empty");
+        reg.register(FamilyDesc::new("task_completed_total", "t", MetricKind::Counter, &["region"], None).unwrap()).unwrap();
+        let before = b.all_series().len();
+        let err = b.handle_event("task.completed", &Payload::default()).unwrap_err();
+        assert!(err.to_string().contains("carry only [:handler, :namespace, :status]"), "{err}");
+        assert_eq!(b.all_series().len(), before, "the refused event counted nothing, tasker_events_total included");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Nothing under `core` may name a magnus or rb-sys type.
 
 pub mod backend;
+pub mod derived_labels;
 pub mod desc;
 pub mod error;
 pub mod exemplar;
