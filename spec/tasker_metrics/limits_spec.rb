@@ -56,6 +56,17 @@ RSpec.describe "Series limits and expiry" do # rubocop:disable RSpec/DescribeCla
     expect(seen.values.keys).to eq([{ worker: "busy" }])
   end
 
+  it "brings an expired series back when a held handle (or a Tasker metric object) writes to it" do
+    jobs = registry.counter(:jobs_total, docstring: "j", labels: [:queue], expires_after: 0.01)
+    held = jobs.with_labels(queue: "rare")
+    held.increment(by: 2)
+    sleep 0.05
+    expect(registry.export).not_to include("rare"), "expired after its quiet period"
+    held.increment
+    expect(registry.export).to include('jobs_total{queue="rare"} 3'), "the write brought it back, nothing lost"
+    expect(jobs.values).to eq({ queue: "rare" } => 3)
+  end
+
   it "refuses label values over 16 KiB, naming the label" do
     c = registry.counter(:long_total, docstring: "l", labels: [:path])
     expect { c.increment(labels: { path: "x" * 16_385 }) }

@@ -13,8 +13,11 @@ use crate::core::store::{Cells, FamilySlot, LocalStore, Store};
 use dashmap::DashMap;
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::{
+    AtomicU64, AtomicU8, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
+use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
 /// A number as the caller gave it: integers stay exact in counters.
@@ -91,9 +94,23 @@ pub struct Series {
     exemplars: Exemplars,
     /// Milliseconds since [`clock_origin`] of the last update, kept only for expiring families.
     touched: Option<AtomicU64>,
-    /// Taken out of its family (still in the family's creation-order list until it is compacted).
-    removed: std::sync::atomic::AtomicBool,
+    /// [`LIVE`], [`REMOVED`] (taken out of its family by `remove` or `clear`) or [`EXPIRED`]
+    /// (taken out for want of updates: the next update through a held handle brings it back).
+    state: AtomicU8,
+    /// Still in the family's creation-order list (a taken-out series stays there until the list
+    /// is compacted).
+    listed: std::sync::atomic::AtomicBool,
+    /// For an expired series to find its way back.
+    family: Weak<Family>,
+    me: Weak<Series>,
 }
+
+/// A series in its family.
+const LIVE: u8 = 0;
+/// A series `remove` or `clear` took out: held handles keep working, unexported.
+const REMOVED: u8 = 1;
+/// A series expiry took out: an update through a held handle puts it back.
+const EXPIRED: u8 = 2;
 
 /// What became of an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,10 +258,22 @@ impl Series {
         }
     }
 
+    /// Only expiring families keep a time; an update through a handle of a series that expired
+    /// meanwhile puts it back in its family, so held handles never write into the void.
     #[inline]
     fn touch(&self) {
         if let Some(t) = &self.touched {
             t.store(now_ms(), Relaxed);
+            if self.state.load(Acquire) == EXPIRED {
+                self.revive();
+            }
+        }
+    }
+
+    #[cold]
+    fn revive(&self) {
+        if let (Some(family), Some(me)) = (self.family.upgrade(), self.me.upgrade()) {
+            family.relist(me);
         }
     }
 
@@ -310,7 +339,7 @@ impl Series {
     /// Whether the series was taken out of its family (removed, cleared or expired).
     #[inline]
     pub fn is_removed(&self) -> bool {
-        self.removed.load(Relaxed)
+        self.state.load(Relaxed) != LIVE
     }
 }
 
@@ -333,14 +362,16 @@ pub struct Family {
     count: AtomicUsize,
     limit: usize,
     expires_after_ms: Option<u64>,
+    me: Weak<Family>,
 }
 
 impl Family {
-    fn new(desc: FamilyDesc, store: Arc<dyn Store>) -> Result<Self> {
+    fn new(desc: FamilyDesc, store: Arc<dyn Store>) -> Result<Arc<Self>> {
         let limit = desc.max_series.unwrap_or_else(default_max_series);
         let expires_after_ms = desc.expires_after.or_else(default_expires_after).map(|s| (s * 1000.0).ceil() as u64);
         let slot = store.family(&desc)?;
-        Ok(Family {
+        Ok(Arc::new_cyclic(|me| Family {
+            me: me.clone(),
             desc,
             series: DashMap::with_hasher(ahash::RandomState::new()),
             store: RwLock::new(store),
@@ -350,7 +381,7 @@ impl Family {
             count: AtomicUsize::new(0),
             limit,
             expires_after_ms,
-        })
+        }))
     }
 
     /// The most series this family holds.
@@ -379,9 +410,9 @@ impl Family {
             let keep = s.touched.as_ref().is_none_or(|t| t.load(Relaxed) >= cutoff);
             if !keep {
                 if keep_share {
-                    self.unlist(s);
+                    self.unlist(s, EXPIRED);
                 } else {
-                    self.forget(&store, s);
+                    self.forget(&store, s, EXPIRED);
                 }
                 removed += 1;
             }
@@ -503,7 +534,7 @@ impl Family {
             let cells = store.allocate(&self.slot, key, &init).inspect_err(|_| {
                 self.count.fetch_sub(1, Relaxed);
             })?;
-            let series = Arc::new(Series {
+            let series = Arc::new_cyclic(|me| Series {
                 key: key.into(),
                 rendered,
                 created: SystemTime::now(),
@@ -511,7 +542,10 @@ impl Family {
                 cells,
                 exemplars: Exemplars::default(),
                 touched: self.expires_after_ms.map(|_| AtomicU64::new(now_ms())),
-                removed: std::sync::atomic::AtomicBool::new(false),
+                state: AtomicU8::new(LIVE),
+                listed: std::sync::atomic::AtomicBool::new(true),
+                family: self.me.clone(),
+                me: me.clone(),
             });
             self.order.write().push(Arc::clone(&series));
             Ok(series)
@@ -575,7 +609,7 @@ impl Family {
     /// # Errors
     /// Store errors only.
     pub fn detached(desc: FamilyDesc) -> Result<(Arc<Family>, Arc<Series>)> {
-        let family = Arc::new(Family::new(FamilyDesc { dynamic: true, labels: LabelNames::default(), ..desc }, Arc::new(LocalStore))?);
+        let family = Family::new(FamilyDesc { dynamic: true, labels: LabelNames::default(), ..desc }, Arc::new(LocalStore))?;
         let series = family.series(b"")?;
         Ok((family, series))
     }
@@ -587,7 +621,7 @@ impl Family {
             self.compact_order();
         }
         for series in self.order.read().iter() {
-            if !series.removed.load(Relaxed) {
+            if !series.is_removed() {
                 f(series);
             }
         }
@@ -597,26 +631,53 @@ impl Family {
     fn compact_order(&self) {
         let mut order = self.order.write();
         let before = order.len();
-        order.retain(|s| !s.removed.load(Relaxed));
+        order.retain(|s| {
+            let keep = !s.is_removed();
+            if !keep {
+                s.listed.store(false, Relaxed);
+            }
+            keep
+        });
         self.tombstones.fetch_sub(before - order.len(), Relaxed);
     }
 
-    /// A series leaves the family: the store stops exporting it, the order list skips it.
-    fn forget(&self, store: &Arc<dyn Store>, series: &Series) {
+    /// Puts an expired series back (its handle was written to): into the map when no new series
+    /// took its key meanwhile (then that handle's updates stay its own), the store exporting it
+    /// again, the order list holding it once.
+    fn relist(&self, series: Arc<Series>) {
+        let store = self.store.read();
+        let mut order = self.order.write();
+        if let dashmap::mapref::entry::Entry::Vacant(slot) = self.series.entry(series.key.clone()) {
+            if series.state.compare_exchange(EXPIRED, LIVE, AcqRel, Acquire).is_ok() {
+                store.revive(&series.cells);
+                self.count.fetch_add(1, Relaxed);
+                if series.listed.swap(true, Relaxed) {
+                    self.tombstones.fetch_sub(1, Relaxed);
+                } else {
+                    order.push(Arc::clone(&series));
+                }
+                slot.insert(series);
+            }
+        }
+    }
+
+    /// A series leaves the family (`state`: why): the store stops exporting it, the order list
+    /// skips it.
+    fn forget(&self, store: &Arc<dyn Store>, series: &Series, state: u8) {
         store.retire(&series.cells);
-        self.unlist(series);
+        self.unlist(series, state);
     }
 
     /// A series leaves the family's books (its cells stay with the store).
-    fn unlist(&self, series: &Series) {
-        series.removed.store(true, Relaxed);
+    fn unlist(&self, series: &Series, state: u8) {
+        series.state.store(state, Release);
         self.tombstones.fetch_add(1, Relaxed);
         self.count.fetch_sub(1, Relaxed);
     }
 
     /// All series in creation order.
     pub fn all_series(&self) -> Vec<Arc<Series>> {
-        self.order.read().iter().filter(|s| !s.removed.load(Relaxed)).cloned().collect()
+        self.order.read().iter().filter(|s| !s.is_removed()).cloned().collect()
     }
 
     /// Number of series.
@@ -634,7 +695,7 @@ impl Family {
     pub fn remove(&self, key: &[u8]) -> bool {
         match self.series.remove(key) {
             Some((_, series)) => {
-                self.forget(&self.store.read(), &series);
+                self.forget(&self.store.read(), &series, REMOVED);
                 true
             }
             None => false,
@@ -646,7 +707,7 @@ impl Family {
         let mut n = 0;
         let store = self.store.read();
         self.series.retain(|_, s| {
-            self.forget(&store, s);
+            self.forget(&store, s, REMOVED);
             n += 1;
             false
         });
@@ -735,7 +796,7 @@ impl Registry {
             });
         }
         let name: Box<str> = desc.name.as_str().into();
-        let family = Arc::new(Family::new(desc, Arc::clone(&self.store.read()))?);
+        let family = Family::new(desc, Arc::clone(&self.store.read()))?;
         for n in exposed {
             families.exposed.insert(n, name.clone());
         }
@@ -879,6 +940,42 @@ mod tests {
         assert!(fam.find(&encode_key(&["old"])).is_none());
         assert!(fam.find(&encode_key(&["held"])).is_some(), "an update through a handle keeps it alive");
         assert!(FamilyDesc::new("z", "", MetricKind::Gauge, &[] as &[&str], None).unwrap().with_expires_after(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn an_expired_series_written_through_its_handle_comes_back_once() {
+        let reg = Registry::default();
+        let desc = FamilyDesc::new("jobs_total", "j", MetricKind::Counter, &["k"], None).unwrap().with_expires_after(0.001).unwrap();
+        let fam = reg.register(desc).unwrap();
+        let held = fam.series(&encode_key(&["held"])).unwrap();
+        held.increment(Number::Int(2)).unwrap();
+        let removed = fam.series(&encode_key(&["removed"])).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        assert_eq!(fam.expire_stale(), 2);
+        assert!(held.is_removed() && fam.all_series().is_empty());
+        held.increment(Number::Int(3)).unwrap();
+        assert!(!held.is_removed(), "the write brought it back");
+        assert!(Arc::ptr_eq(&fam.find(&encode_key(&["held"])).unwrap(), &held));
+        assert_eq!(fam.all_series().len(), 1, "listed once");
+        assert_eq!(held.read().as_f64(), 5.0, "nothing written while it was out was lost");
+        // Expired again, the order list compacted meanwhile, and back again: still listed once.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        assert_eq!(fam.expire_stale(), 1);
+        fam.compact_order();
+        held.increment(Number::Int(1)).unwrap();
+        assert_eq!(fam.all_series().len(), 1);
+        // remove and clear are final: a held handle keeps working, unexported.
+        assert!(fam.remove(&encode_key(&["held"])));
+        held.increment(Number::Int(1)).unwrap();
+        assert!(held.is_removed() && fam.all_series().is_empty());
+        // A key a new series took meanwhile stays the new one's.
+        drop(removed);
+        let again = fam.series(&encode_key(&["k2"])).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        fam.expire_stale();
+        let newer = fam.series(&encode_key(&["k2"])).unwrap();
+        again.increment(Number::Int(1)).unwrap();
+        assert!(Arc::ptr_eq(&fam.find(&encode_key(&["k2"])).unwrap(), &newer));
     }
 
     #[test]

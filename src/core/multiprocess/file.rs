@@ -187,6 +187,14 @@ impl Writer {
         }
     }
 
+    /// Marks the retired record at `off` live again: readers count it again.
+    pub fn revive(&self, off: usize) {
+        if off >= format::HEADER_LEN && off < self.tail.lock().end {
+            // SAFETY: a published record's state byte, inside the file.
+            unsafe { (*(self.base.add(off + format::R_STATE) as *const AtomicU8)).store(format::STATE_LIVE, Ordering::Release) };
+        }
+    }
+
     /// In a forked child: close the inherited descriptor of the parent's file. The mapping stays
     /// (cells may still point into it until they move); the file and its lock stay the parent's.
     pub fn abandon(&self) {

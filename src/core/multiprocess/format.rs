@@ -41,6 +41,7 @@ pub const H_END: usize = 112;
 pub const TAG_FAMILY: u8 = 1;
 pub const TAG_SERIES: u8 = 2;
 pub const TAG_ABSORBED: u8 = 3;
+pub const STATE_LIVE: u8 = 0;
 pub const STATE_RETIRED: u8 = 1;
 
 pub const R_STATE: usize = 5;

@@ -86,6 +86,12 @@ impl Store for FileStore {
         Ok(self.cells(off, format::S_CELLS, init.len()))
     }
 
+    fn revive(&self, cells: &Cells) {
+        if self.writer.owns(cells.addr()) {
+            self.writer.revive(cells.record() as usize);
+        }
+    }
+
     fn retire(&self, cells: &Cells) {
         if self.writer.owns(cells.addr()) {
             self.writer.retire(cells.record() as usize);

@@ -40,6 +40,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// still held keep working.
     fn retire(&self, _cells: &Cells) {}
 
+    /// The series owning `cells` came back into its family (an expired series written through
+    /// a held handle): a shared store exports it again.
+    fn revive(&self, _cells: &Cells) {}
+
     /// The family owning `slot` was unregistered.
     fn retire_family(&self, slot: &FamilySlot) {
         self.retire(&slot.dropped);
