@@ -98,7 +98,7 @@ impl Store for FileStore {
         }
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
 }
@@ -148,12 +148,7 @@ pub fn enable(registry: &Arc<Registry>, dir: &Path) -> Result<()> {
 
 /// The registry's file store, when it is in multi-process mode.
 pub fn file_store(registry: &Registry) -> Option<Arc<FileStore>> {
-    let store = registry.store();
-    store.as_any().is::<FileStore>().then(|| {
-        let raw = Arc::into_raw(store) as *const FileStore;
-        // SAFETY: the pointee is a FileStore (checked just above), allocated by an Arc.
-        unsafe { Arc::from_raw(raw) }
-    })
+    registry.store().into_any().downcast::<FileStore>().ok()
 }
 
 /// In a forked child, before it writes: every multi-process registry gets its own file. A no-op

@@ -13,11 +13,13 @@ pub struct LocalStore;
 
 impl LocalStore {
     pub(super) fn cells(init: &[u64]) -> Cells {
-        let block: Box<[AtomicU64]> = init.iter().map(|v| AtomicU64::new(*v)).collect();
+        // The Arc is built first and the pointer taken from it: a pointer taken from a Box that
+        // is then moved into an Arc would not be valid under Stacked Borrows.
+        let block: Arc<[AtomicU64]> = init.iter().map(|v| AtomicU64::new(*v)).collect();
         let ptr = if block.is_empty() { std::ptr::NonNull::dangling().as_ptr() } else { block.as_ptr() as *mut AtomicU64 };
         let len = block.len();
-        // SAFETY: the boxed slice never moves (it is only ever behind this Arc) and lives as long as
-        // the owner does.
+        // SAFETY: the slice is never moved out of its Arc allocation and lives as long as the
+        // owner (a clone of that Arc) does.
         unsafe { Cells::from_raw(ptr, len, 0, Arc::new(block)) }
     }
 }
@@ -31,7 +33,7 @@ impl Store for LocalStore {
         Ok(Self::cells(init))
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
 }
