@@ -126,15 +126,22 @@ impl Writer {
         unsafe { format::View::new(self.base, end) }
     }
 
-    /// Names the process in the header (a worker index, shown on per-process gauges).
+    /// Names the process in the header (a worker index, shown on per-process gauges), under
+    /// the identity's seqlock (see [`format::ident_word`]) so a render never reads a torn name.
     pub fn set_identity(&self, identity: &str) {
         let id = format::truncate_identity(identity);
-        let _tail = self.tail.lock();
-        // SAFETY: header bytes are inside the file; readers take the length with acquire ordering.
+        let _tail = self.tail.lock(); // one writer at a time
+                                      // SAFETY: header words and bytes are inside the file and written through atomics.
         unsafe {
-            (*(self.base.add(format::H_IDENT_LEN) as *const AtomicU32)).store(0, Ordering::Release);
-            std::ptr::copy_nonoverlapping(id.as_ptr(), self.base.add(format::H_IDENT), id.len());
-            (*(self.base.add(format::H_IDENT_LEN) as *const AtomicU32)).store(id.len() as u32, Ordering::Release);
+            let word = &*(self.base.add(format::H_IDENT_LEN) as *const AtomicU32);
+            let seq = word.load(Ordering::Relaxed) >> 8;
+            let writing = if seq % 2 == 0 { seq.wrapping_add(1) } else { seq };
+            word.store(format::ident_word(writing, 0), Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Release);
+            for (i, b) in id.bytes().enumerate() {
+                (*(self.base.add(format::H_IDENT + i) as *const AtomicU8)).store(b, Ordering::Relaxed);
+            }
+            word.store(format::ident_word(writing.wrapping_add(1) & 0x00FF_FFFF, id.len()), Ordering::Release);
         }
     }
 
@@ -259,5 +266,35 @@ pub fn random_u64() -> u64 {
     } else {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         t ^ (u64::from(std::process::id()) << 32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `worker_id=` while another thread renders: every identity read is one that was written,
+    /// never a mix of two (or the pid, when the reader gave up on a busy seqlock).
+    #[test]
+    fn a_render_never_reads_a_torn_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::create(dir.path(), "").unwrap();
+        let (long, short) = ("a".repeat(format::IDENT_MAX), "puma_1".to_owned());
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 0..50_000 {
+                    writer.set_identity(if i % 2 == 0 { &long } else { &short });
+                }
+                stop.store(true, Ordering::Relaxed);
+            });
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) || reads == 0 {
+                let seen = format::Header::read(&writer.view()).unwrap().identity;
+                assert!(seen == long || seen == short || seen.is_empty(), "torn identity {seen:?}");
+                reads += 1;
+            }
+        });
+        assert_eq!(format::Header::read(&writer.view()).unwrap().identity, short);
     }
 }

@@ -208,6 +208,14 @@ impl View {
     }
 
     /// Copies bytes out (a record's immutable part, published before its length).
+    /// Bytes another process may be rewriting, read one atomic byte at a time (so a racing
+    /// write is no data race); the caller checks they did not change meanwhile.
+    pub fn atomic_bytes(&self, off: usize, n: usize) -> Option<Vec<u8>> {
+        let off = self.check(off, n, 1)?;
+        // SAFETY: in bounds (checked); every byte is read through an AtomicU8.
+        Some((0..n).map(|i| unsafe { &*(self.base.add(off + i) as *const AtomicU8) }.load(Ordering::Relaxed)).collect())
+    }
+
     pub fn bytes(&self, off: usize, n: usize) -> Option<Vec<u8>> {
         let off = self.check(off, n, 1)?;
         let mut out = vec![0u8; n];
@@ -248,8 +256,7 @@ impl Header {
         if role != ROLE_PROCESS && role != ROLE_ARCHIVE {
             return Err(format!("unknown role {role}"));
         }
-        let ident_len = (v.u32(H_IDENT_LEN, Ordering::Acquire).unwrap_or(0) as usize).min(IDENT_MAX);
-        let identity = String::from_utf8_lossy(&v.bytes(H_IDENT, ident_len).unwrap_or_default()).into_owned();
+        let identity = read_identity(v);
         Ok(Header {
             role,
             pid: v.u32(H_PID, Ordering::Relaxed).unwrap_or(0),
@@ -337,6 +344,31 @@ impl Builder {
     }
 }
 
+/// The identity word at [`H_IDENT_LEN`]: a sequence number above the length, odd while the
+/// owner rewrites the identity (a seqlock: `worker_id=` may run while another process renders).
+pub fn ident_word(seq: u32, len: usize) -> u32 {
+    (seq << 8) | len.min(IDENT_MAX) as u32
+}
+
+/// Reads the identity under its seqlock: retries while the owner is rewriting it, and gives up
+/// (an empty identity: the pid is shown) rather than return a torn one.
+fn read_identity(v: &View) -> String {
+    for _ in 0..64 {
+        let before = v.u32(H_IDENT_LEN, Ordering::Acquire).unwrap_or(0);
+        if (before >> 8) % 2 == 1 {
+            std::hint::spin_loop();
+            continue;
+        }
+        let len = ((before & 0xFF) as usize).min(IDENT_MAX);
+        let bytes = v.atomic_bytes(H_IDENT, len).unwrap_or_default();
+        std::sync::atomic::fence(Ordering::Acquire);
+        if v.u32(H_IDENT_LEN, Ordering::Relaxed) == Some(before) {
+            return String::from_utf8_lossy(&bytes).into_owned();
+        }
+    }
+    String::new()
+}
+
 /// Writes a header into the first [`HEADER_LEN`] bytes of `buf`.
 pub fn write_header(buf: &mut [u8], role: u32, pid: u32, nonce: u64, started_ms: u64, identity: &str) {
     buf[..8].copy_from_slice(&MAGIC);
@@ -347,7 +379,7 @@ pub fn write_header(buf: &mut [u8], role: u32, pid: u32, nonce: u64, started_ms:
     buf[H_STARTED..H_STARTED + 8].copy_from_slice(&started_ms.to_ne_bytes());
     let id = truncate_identity(identity);
     buf[H_IDENT..H_IDENT + id.len()].copy_from_slice(id.as_bytes());
-    buf[H_IDENT_LEN..H_IDENT_LEN + 4].copy_from_slice(&(id.len() as u32).to_ne_bytes());
+    buf[H_IDENT_LEN..H_IDENT_LEN + 4].copy_from_slice(&ident_word(0, id.len()).to_ne_bytes());
     buf[H_END..H_END + 8].copy_from_slice(&(HEADER_LEN as u64).to_ne_bytes());
 }
 
