@@ -315,6 +315,10 @@ pub fn walk(v: &View, from: usize) -> (Vec<Record>, usize, Option<String>) {
             Some(TAG_ABSORBED) => Record::Absorbed { nonce: v.u64(at + 8).unwrap_or(0) },
             tag => return (out, at, Some(damaged(&format!("unknown tag {tag:?}")))),
         };
+        // The file decides how many records there are: reserve fallibly (see merge.rs).
+        if out.try_reserve(1).is_err() {
+            return (out, at, Some(format!("too many records to index at byte {at}: memory ran out")));
+        }
         out.push(rec);
         at += len;
     }

@@ -12,6 +12,9 @@ use crate::core::metric::{counter, MetricKind, Sample};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// What a file too large to index in the memory there is is reported as.
+const OUT_OF_MEMORY: &str = "too large to index: memory ran out (the rest of the file is skipped)";
+
 /// Slots by key and origin.
 type SlotIndex = HashMap<(Box<[u8]>, Arc<str>), usize, ahash::RandomState>;
 
@@ -155,6 +158,10 @@ impl Merger {
                 }
                 Record::Series { off, family, ncells, key, origin } => {
                     let Some(Some(fam)) = index.families.get(&family).copied() else { continue };
+                    if index.series.try_reserve(1).is_err() {
+                        index.damage.get_or_insert(OUT_OF_MEMORY.to_owned());
+                        break;
+                    }
                     let identity = if origin.is_empty() { &*index.identity } else { origin.as_str() };
                     match self.slot_for(fam, key, identity, ncells) {
                         Ok(slot) => index.series.push(SeriesRef { off, ncells, family: fam, slot }),
@@ -170,6 +177,7 @@ impl Merger {
     }
 
     fn family_for(&mut self, desc: FamilyDesc) -> Result<usize, String> {
+        self.families.try_reserve(1).map_err(|_| OUT_OF_MEMORY.to_owned())?;
         if let Some(&i) = self.by_name.get(&desc.name) {
             let e = &self.families[i].desc;
             let same = e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets && e.dynamic == desc.dynamic;
@@ -213,6 +221,10 @@ impl Merger {
             (MetricKind::Gauge, _) => Acc::Gauge { value: 0.0, at: 0 },
             _ => Acc::Counter { int: 0, float: None },
         };
+        // A file decides how many slots there are: reserve fallibly, so a huge or hostile file is
+        // reported as damaged instead of aborting the process on allocation failure.
+        family.slots.try_reserve(1).map_err(|_| OUT_OF_MEMORY.to_owned())?;
+        family.by_key.try_reserve(1).map_err(|_| OUT_OF_MEMORY.to_owned())?;
         family.slots.push(Slot { key: key.clone(), origin: Arc::clone(&origin), labels: labels.into(), acc, gen: 0 });
         family.by_key.insert((key, origin), family.slots.len() - 1);
         Ok(family.slots.len() - 1)
