@@ -137,4 +137,13 @@ RSpec.describe TaskerMetrics::Counter do
       expect(metric.values.size).to eq(1 + 1000)
     end
   end
+
+  it "saturates into a Float past 2**64 instead of wrapping to zero (Prometheus counters are floats)" do
+    big = registry.counter(:big_total, docstring: "b")
+    big.increment(by: 2**63)
+    big.increment(by: 2**63)
+    big.increment(by: 5)
+    expect(big.get).to be_a(Float).and(be >= 2.0**64)
+    expect(registry.export).to include("big_total 1.8446744073709552e19\n")
+  end
 end

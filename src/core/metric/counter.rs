@@ -12,11 +12,24 @@ const UNTOUCHED: u64 = 0x8000_0000_0000_0000; // bits of -0.0
 /// Initial cell values.
 pub const INIT: [u64; 2] = [0, UNTOUCHED];
 
-/// Adds an integer.
+/// Adds an integer. Past 2^64 the exact cell wraps; the 2^64 it lost moves into the float cell
+/// (Prometheus counters are floats), so the total never drops. The hot path stays one
+/// `fetch_add` and a comparison of its result.
 #[inline]
 pub fn inc_int(cells: &Cells, by: u64) {
-    cells.as_slice()[0].fetch_add(by, Relaxed);
+    let before = cells.as_slice()[0].fetch_add(by, Relaxed);
+    if before.checked_add(by).is_none() {
+        carry(cells);
+    }
 }
+
+#[cold]
+fn carry(cells: &Cells) {
+    add_f64(&cells.as_slice()[1], WRAP);
+}
+
+/// What the exact cell loses when it wraps.
+pub const WRAP: f64 = 18_446_744_073_709_551_616.0; // 2^64
 
 /// Adds a float `by`, which must be finite and >= 0.
 ///
@@ -98,5 +111,17 @@ mod tests {
             .collect();
         ts.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(read(&c), Sample::Counter { int: 800_000, float: None });
+    }
+
+    #[test]
+    fn counts_past_two_to_the_64_saturate_into_the_float_cell_and_never_wrap_to_zero() {
+        let cells = Cells::local(&INIT);
+        inc_int(&cells, u64::MAX - 1);
+        inc_int(&cells, 5);
+        let total = read(&cells);
+        assert_eq!(total.as_f64(), 2f64.powi(64) + 3.0);
+        assert!(total.as_f64() >= (u64::MAX - 1) as f64, "no counter decrease");
+        inc_int(&cells, u64::MAX);
+        assert!(read(&cells).as_f64() >= 2f64.powi(65), "{:?}", read(&cells));
     }
 }

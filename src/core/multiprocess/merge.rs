@@ -271,7 +271,12 @@ fn fold_cells(acc: &mut Acc, fresh: bool, mode: GaugeMode, n: usize, cell: impl 
             if fresh {
                 (*int, *float) = (0, None);
             }
-            *int = int.wrapping_add(cell(0));
+            // Summing processes' exact cells past 2^64 moves what wraps into the float part.
+            let (sum, wrapped) = int.overflowing_add(cell(0));
+            *int = sum;
+            if wrapped {
+                *float = Some(float.unwrap_or(0.0) + counter::WRAP);
+            }
             let f = cell(1);
             if f != counter::INIT[1] {
                 *float = Some(float.unwrap_or(0.0) + f64::from_bits(f));
