@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "net/http"
+require "timeout"
 require "uri"
 
 module TaskerMetrics
@@ -13,6 +14,15 @@ module TaskerMetrics
   #   push.add(TaskerMetrics.registry)   # or push (replace the group) / delete
   class Push
     CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+    # The most of an answer's body read (for the error message); the rest is never read.
+    ANSWER_LIMIT = 4096
+
+    # Raised inside a request to stop reading an answer past {ANSWER_LIMIT}.
+    class AnswerRead < StandardError; end
+    # Raised into a request when its deadline passes (not a Net::ReadTimeout, which Net::HTTP
+    # would retry).
+    class DeadlinePassed < StandardError; end
+    private_constant :AnswerRead, :DeadlinePassed
 
     # @return [String]
     attr_reader :job
@@ -20,17 +30,17 @@ module TaskerMetrics
     attr_reader :gateway
 
     # @param job [String, Symbol] the job label of the group
-    # @param gateway [String] base URL of the Pushgateway
+    # @param gateway [String] base URL of the Pushgateway; credentials in it
+    #   (+https://user:pass@host:9091+) are sent as basic auth and never shown in errors; IPv6
+    #   literals (+http://[::1]:9091+) work
     # @param grouping_key [Hash] further labels identifying the group
-    # @param timeout [Numeric] seconds to wait for the whole request
+    # @param timeout [Numeric] seconds for the whole request: connect, send and read together
     # @raise [ArgumentError] for an empty job, a URL that is not http(s), or bad label names
     def initialize(job:, gateway: "http://127.0.0.1:9091", grouping_key: {}, timeout: 5)
       @job = job.to_s
       raise ArgumentError, "job must be a non-empty String or Symbol, got #{job.inspect}" if @job.empty?
 
-      @gateway = URI(gateway)
-      raise ArgumentError, "gateway must be an http(s) URL, got #{gateway.inspect}" unless @gateway.is_a?(URI::HTTP)
-
+      parse_gateway(gateway)
       @grouping_key = grouping_key.to_h { |k, v| [check_label(k), v.to_s] }
       @timeout = Float(timeout)
     end
@@ -59,15 +69,21 @@ module TaskerMetrics
 
     private
 
-    # Values with a slash travel base64url-encoded, and an empty one as "=", as the Pushgateway
-    # specifies (a path segment cannot be empty).
+    # Values with a slash, and "." or ".." (which HTTP path resolution would swallow), travel
+    # base64url-encoded, and an empty one as "=", as the Pushgateway specifies.
     def segment(value)
       return "@base64/=" if value.empty?
       # base64url by hand: the base64 gem is no longer a default gem on Ruby 3.4.
-      return "@base64/#{[value].pack("m0").tr("+/", "-_")}" if value.include?("/")
+      return "@base64/#{[value].pack("m0").tr("+/", "-_")}" if value.include?("/") || %w[. ..].include?(value)
 
       "/#{URI.encode_www_form_component(value).gsub("+", "%20")}"
     end
+
+    # A URL as errors show it: without credentials.
+    def shown(uri) = without_userinfo(uri).to_s.inspect
+
+    # (URI#userinfo= ignores nil, so the credentials are cleared through set_userinfo.)
+    def without_userinfo(uri) = uri.dup.tap { |u| u.__send__(:set_userinfo, nil, nil) }
 
     def check_label(name)
       name = name.to_s
@@ -79,16 +95,48 @@ module TaskerMetrics
       name
     end
 
+    # One deadline for the whole exchange (a gateway trickling bytes cannot hold it), and at most
+    # ANSWER_LIMIT bytes of the answer read.
     def request(verb, body)
-      response = http { |connection| connection.request(build(verb, body)) }
+      response, excerpt = Timeout.timeout(@timeout, DeadlinePassed) { exchange(verb, body) }
       return response if response.is_a?(Net::HTTPSuccess)
 
-      raise PushError,
-            "Pushgateway answered #{response.code} #{response.message} for #{verb::METHOD} #{path}: #{response.body.to_s[0, 200]}"
+      raise PushError, "Pushgateway answered #{response.code} #{response.message} for #{verb::METHOD} #{path}: #{excerpt[0, 200]}"
+    rescue DeadlinePassed, Net::OpenTimeout, Net::ReadTimeout, Net::WriteTimeout
+      raise PushError, "Pushgateway at #{@gateway} did not answer within #{@timeout}s"
+    rescue SystemCallError, IOError, SocketError => e
+      raise PushError, "could not reach the Pushgateway at #{@gateway}: #{e.message}"
+    end
+
+    def exchange(verb, body)
+      response = nil
+      excerpt = +""
+      http do |connection|
+        connection.request(build(verb, body)) do |answer|
+          response = answer
+          answer.read_body do |chunk|
+            excerpt << chunk
+            raise AnswerRead if excerpt.bytesize >= ANSWER_LIMIT # leave the rest unread: the connection closes
+          end
+        end
+      end
+      [response, excerpt.scrub]
+    rescue AnswerRead
+      [response, excerpt.byteslice(0, ANSWER_LIMIT).scrub]
+    end
+
+    # The URL without its credentials, which go to basic auth instead.
+    def parse_gateway(gateway)
+      uri = URI(gateway)
+      raise ArgumentError, "gateway must be an http(s) URL, got #{shown(uri)}" unless uri.is_a?(URI::HTTP)
+
+      @credentials = uri.userinfo&.split(":", 2)&.map { |part| URI.decode_www_form_component(part) }
+      @gateway = without_userinfo(uri)
     end
 
     def build(verb, body)
       verb.new(path).tap do |req|
+        req.basic_auth(*@credentials) if @credentials
         next unless body
 
         req["content-type"] = CONTENT_TYPE
@@ -97,12 +145,9 @@ module TaskerMetrics
     end
 
     def http(&)
-      options = { use_ssl: @gateway.scheme == "https", open_timeout: @timeout, read_timeout: @timeout, write_timeout: @timeout }
-      Net::HTTP.start(@gateway.host, @gateway.port, **options, &)
-    rescue Net::OpenTimeout, Net::ReadTimeout, Net::WriteTimeout => e
-      raise PushError, "Pushgateway at #{@gateway} timed out after #{@timeout}s (#{e.class})"
-    rescue SystemCallError, IOError, SocketError => e
-      raise PushError, "could not reach the Pushgateway at #{@gateway}: #{e.message}"
+      options = { use_ssl: @gateway.scheme == "https", open_timeout: @timeout, read_timeout: @timeout, write_timeout: @timeout,
+                  max_retries: 0, }
+      Net::HTTP.start(@gateway.hostname, @gateway.port, **options, &)
     end
   end
 end

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "socket"
+require "timeout"
 
 RSpec.describe TaskerMetrics::Push do
   describe "against a real Pushgateway (Debian prometheus-pushgateway on 127.0.0.1)" do
@@ -47,7 +48,7 @@ RSpec.describe TaskerMetrics::Push do
   it "raises PushError when the gateway does not answer in time" do
     server = TCPServer.new("127.0.0.1", 0)
     push = described_class.new(job: "j", gateway: "http://127.0.0.1:#{server.addr[1]}", timeout: 0.3)
-    expect { push.push(TaskerMetrics::Registry.new) }.to raise_error(TaskerMetrics::PushError, /timed out after 0.3s/)
+    expect { push.push(TaskerMetrics::Registry.new) }.to raise_error(TaskerMetrics::PushError, /did not answer within 0.3s/)
   ensure
     server&.close
   end
@@ -58,9 +59,74 @@ RSpec.describe TaskerMetrics::Push do
       .to raise_error(TaskerMetrics::PushError, /could not reach the Pushgateway/)
   end
 
-  it "encodes grouping values the Pushgateway way" do
-    push = described_class.new(job: "a/b", grouping_key: { instance: "h 1", empty: "" })
-    expect(push.path).to eq("/metrics/job@base64/YS9i/instance/h%201/empty@base64/=")
+  it "encodes grouping values the Pushgateway way, dot segments included" do
+    push = described_class.new(job: "a/b", grouping_key: { instance: "h 1", empty: "", dot: ".", dots: ".." })
+    expect(push.path).to eq("/metrics/job@base64/YS9i/instance/h%201/empty@base64/=/dot@base64/Lg==/dots@base64/Li4=")
+  end
+
+  describe "against stand-in gateways on 127.0.0.1" do
+    # A one-connection server: reads the request, then lets `answer` write to the socket (for at
+    # most 10 s). Returns [url, thread giving back the request text].
+    def stand_in(host = "127.0.0.1")
+      server = TCPServer.new(host, 0)
+      thread = Thread.new do
+        client = server.accept
+        request = +""
+        request << client.readpartial(65_536) until request.include?("\r\n\r\n")
+        length = request[/^content-length: (\d+)/i, 1].to_i
+        request << client.readpartial(65_536) while request.bytesize < request.index("\r\n\r\n") + 4 + length
+        Timeout.timeout(10) { yield(client) }
+        request
+      rescue Errno::EPIPE, Errno::ECONNRESET, IOError, Timeout::Error
+        request
+      ensure
+        client&.close
+        server.close
+      end
+      host_part = host.include?(":") ? "[#{host}]" : host
+      ["http://#{host_part}:#{server.addr[1]}", thread]
+    end
+
+    it "gives up at one deadline for the whole request when the gateway trickles its answer" do
+      url, = stand_in do |client|
+        client.write("HTTP/1.1 200 OK\r\n")
+        50.times do # one header line every 0.1 s, 5 s in all
+          client.write("X-Slow: y\r\n")
+          sleep 0.1
+        end
+      end
+      push = described_class.new(job: "j", gateway: url, timeout: 0.5)
+      expect { push.delete }.to raise_error(TaskerMetrics::PushError, /did not answer within 0.5s/)
+    end
+
+    it "reads at most #{TaskerMetrics::Push::ANSWER_LIMIT} bytes of an endless error answer" do
+      url, = stand_in do |client|
+        client.write("HTTP/1.1 500 Oops\r\nContent-Length: 1000000000\r\n\r\n")
+        2_000.times { client.write("e" * 65_536) } # 128 MiB unless the client stops reading
+      end
+      push = described_class.new(job: "j", gateway: url, timeout: 5)
+      expect { push.delete }.to raise_error(TaskerMetrics::PushError) { |e| expect(e.message).to match(/answered 500 Oops.*: e{200}\z/) }
+    end
+
+    it "sends the URL's credentials as basic auth and never shows them" do
+      url, request = stand_in { |client| client.write("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n") }
+      push = described_class.new(job: "j", gateway: url.sub("http://", "http://prom:p%40ss@"))
+      expect(push.delete).to be_a(Net::HTTPSuccess)
+      expect(request.value).to include("Authorization: Basic #{["prom:p@ss"].pack("m0")}")
+      expect(push.gateway.to_s).not_to include("prom", "p%40ss")
+      gone = described_class.new(job: "j", gateway: "http://prom:secret@127.0.0.1:#{Servers.free_port}")
+      expect { gone.delete }.to raise_error(TaskerMetrics::PushError) { |e| expect(e.message).not_to include("secret", "prom:") }
+    end
+
+    it "reaches a gateway at an IPv6 literal" do
+      url, request = begin
+        stand_in("::1") { |client| client.write("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n") }
+      rescue SystemCallError
+        skip "no IPv6 loopback in this sandbox"
+      end
+      expect(described_class.new(job: "j", gateway: url).delete).to be_a(Net::HTTPSuccess)
+      expect(request.value).to start_with("DELETE /metrics/job/j HTTP/1.1")
+    end
   end
 
   it "refuses bad arguments" do
