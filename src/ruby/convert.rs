@@ -4,9 +4,10 @@
 use crate::core::labels::{self, KeyBuf, LabelNames};
 use crate::core::metric::{histogram::cumulate, Buckets, Sample};
 use crate::core::registry::{Family, Number};
+use crate::ruby::errors::Failure;
 use crate::ruby::errors::{arg_error, type_error};
 use magnus::rb_sys::{AsRawValue, FromRawValue};
-use magnus::{prelude::*, r_hash::ForEach, Error, Fixnum, Float, Integer, RArray, RHash, RString, Ruby, Symbol, Value};
+use magnus::{prelude::*, r_hash::ForEach, Fixnum, Float, Integer, RArray, RHash, RString, Ruby, Symbol, Value};
 use once_cell::sync::OnceCell;
 use rb_sys::VALUE;
 
@@ -77,7 +78,7 @@ pub(crate) fn split_kwargs(args: &[Value]) -> (&[Value], Option<RHash>) {
 
 /// Reads the keywords a hot method accepts; anything else is `ArgumentError: unknown keyword`.
 #[inline]
-pub(crate) fn take_kwargs<const N: usize>(kw: Option<RHash>, names: [StaticSym; N]) -> Result<[Option<Value>; N], Error> {
+pub(crate) fn take_kwargs<const N: usize>(kw: Option<RHash>, names: [StaticSym; N]) -> Result<[Option<Value>; N], Failure> {
     let mut out = [None; N];
     if let Some(h) = kw {
         let mut found = 0;
@@ -93,7 +94,7 @@ pub(crate) fn take_kwargs<const N: usize>(kw: Option<RHash>, names: [StaticSym; 
 }
 
 #[cold]
-fn unknown_keyword(h: RHash, known: &[StaticSym]) -> Error {
+fn unknown_keyword(h: RHash, known: &[StaticSym]) -> Failure {
     let mut unknown = Vec::new();
     let _ = h.foreach(|k: Value, _: Value| {
         if !known.iter().any(|s| s.0 == k.as_raw()) {
@@ -104,9 +105,24 @@ fn unknown_keyword(h: RHash, known: &[StaticSym]) -> Error {
     arg_error(format!("unknown keyword: {}", unknown.join(", ")))
 }
 
+/// Visits a Hash's pairs in order; the first failure stops the walk and is what it returns.
+pub(crate) fn each_pair(hash: RHash, mut f: impl FnMut(Value, Value) -> Result<(), Failure>) -> Result<(), Failure> {
+    let mut failed = None;
+    hash.foreach(|k: Value, v: Value| {
+        Ok(match f(k, v) {
+            Ok(()) => ForEach::Continue,
+            Err(e) => {
+                failed = Some(e);
+                ForEach::Stop
+            }
+        })
+    })?;
+    failed.map_or(Ok(()), Err)
+}
+
 /// Requires exactly `n` positional arguments.
 #[inline]
-pub(crate) fn arity(args: &[Value], min: usize, max: usize) -> Result<(), Error> {
+pub(crate) fn arity(args: &[Value], min: usize, max: usize) -> Result<(), Failure> {
     if args.len() < min || args.len() > max {
         let expected = if min == max { min.to_string() } else { format!("{min}..{max}") };
         return Err(arg_error(format!("wrong number of arguments (given {}, expected {expected})", args.len())));
@@ -117,7 +133,7 @@ pub(crate) fn arity(args: &[Value], min: usize, max: usize) -> Result<(), Error>
 /// A Ruby number as a core [`Number`]: Integers that fit stay exact, Bignums, Rationals and other
 /// Numerics become Float. `arg` names the argument in errors.
 #[inline]
-pub(crate) fn number(arg: &str, v: Value) -> Result<Number, Error> {
+pub(crate) fn number(arg: &str, v: Value) -> Result<Number, Failure> {
     if let Some(i) = Fixnum::from_value(v) {
         return Ok(Number::Int(i.to_i64()));
     }
@@ -128,7 +144,7 @@ pub(crate) fn number(arg: &str, v: Value) -> Result<Number, Error> {
 }
 
 #[cold]
-fn number_slow(arg: &str, v: Value) -> Result<Number, Error> {
+fn number_slow(arg: &str, v: Value) -> Result<Number, Failure> {
     if let Some(i) = Integer::from_value(v) {
         return Ok(match i.to_i64() {
             Ok(n) => Number::Int(n),
@@ -146,12 +162,12 @@ fn number_slow(arg: &str, v: Value) -> Result<Number, Error> {
 
 /// A Ruby number as f64 (see [`number`]).
 #[inline]
-pub(crate) fn float(arg: &str, v: Value) -> Result<f64, Error> {
+pub(crate) fn float(arg: &str, v: Value) -> Result<f64, Failure> {
     number(arg, v).map(Number::as_f64)
 }
 
 /// A positive Integer (a count or limit).
-pub(crate) fn count(arg: &str, v: Value) -> Result<usize, Error> {
+pub(crate) fn count(arg: &str, v: Value) -> Result<usize, Failure> {
     let i = Integer::from_value(v).ok_or_else(|| type_error(format!("{arg} must be an Integer, got {}", describe(v))))?;
     i.to_u64()
         .ok()
@@ -195,7 +211,7 @@ pub(crate) fn text(v: Value) -> Option<String> {
 }
 
 /// A Symbol or String as a Rust String.
-pub(crate) fn name(arg: &str, v: Value) -> Result<String, Error> {
+pub(crate) fn name(arg: &str, v: Value) -> Result<String, Failure> {
     if let Some(t) = text(v) {
         return Ok(t);
     }
@@ -206,7 +222,7 @@ pub(crate) fn name(arg: &str, v: Value) -> Result<String, Error> {
 }
 
 /// An Array of Symbols or Strings.
-pub(crate) fn names(arg: &str, v: Value) -> Result<Vec<String>, Error> {
+pub(crate) fn names(arg: &str, v: Value) -> Result<Vec<String>, Failure> {
     let array =
         RArray::from_value(v).ok_or_else(|| type_error(format!("{arg} must be an Array of Symbols or Strings, got {}", describe(v))))?;
     array.into_iter().map(|item| name(arg, item)).collect()
@@ -260,7 +276,7 @@ impl LabelValues {
 
     /// Fills `buf` with the key these values make.
     #[inline]
-    pub(crate) fn key(&self, family: &Family, buf: &mut KeyBuf) -> Result<(), Error> {
+    pub(crate) fn key(&self, family: &Family, buf: &mut KeyBuf) -> Result<(), Failure> {
         for (&v, name) in self.raw().iter().zip(family.desc().labels.iter()) {
             // SAFETY: the VALUE came from a live Hash during this method call.
             push_value(buf, name, unsafe { Value::from_raw(v) })?;
@@ -292,7 +308,7 @@ pub(crate) fn label_values<'a>(syms: &LabelSyms, labels: Option<Value>, out: &'a
 
 /// Fills `buf` with the key of the label set `labels` (`None` = no labels given).
 #[inline]
-pub(crate) fn label_key(family: &Family, syms: &LabelSyms, labels: Option<Value>, buf: &mut KeyBuf) -> Result<(), Error> {
+pub(crate) fn label_key(family: &Family, syms: &LabelSyms, labels: Option<Value>, buf: &mut KeyBuf) -> Result<(), Failure> {
     match label_values(syms, labels, &mut LabelValues::new()) {
         Some(values) => values.key(family, buf),
         None => label_key_general(family, syms, labels, buf),
@@ -301,7 +317,7 @@ pub(crate) fn label_key(family: &Family, syms: &LabelSyms, labels: Option<Value>
 
 /// [`label_key`] once [`label_values`] gave `None`: a missing or non-Hash argument, more than
 /// [`FAST_LABELS`] labels, String keys or a wrong set.
-pub(crate) fn label_key_general(family: &Family, syms: &LabelSyms, labels: Option<Value>, buf: &mut KeyBuf) -> Result<(), Error> {
+pub(crate) fn label_key_general(family: &Family, syms: &LabelSyms, labels: Option<Value>, buf: &mut KeyBuf) -> Result<(), Failure> {
     let names = &family.desc().labels;
     let hash = match labels {
         None => {
@@ -330,14 +346,14 @@ pub(crate) fn label_key_general(family: &Family, syms: &LabelSyms, labels: Optio
 }
 
 #[cold]
-fn missing_labels(family: &Family) -> Error {
+fn missing_labels(family: &Family) -> Failure {
     let desc = family.desc();
     labels::mismatch(&desc.name, &desc.labels, "no labels given".to_owned()).into()
 }
 
 /// String keys, mixed keys, or a wrong label set: walk the hash and say exactly what is wrong.
 #[cold]
-fn label_key_slow(family: &Family, hash: RHash, buf: &mut KeyBuf) -> Result<(), Error> {
+fn label_key_slow(family: &Family, hash: RHash, buf: &mut KeyBuf) -> Result<(), Failure> {
     let desc = family.desc();
     let mut given: Vec<(String, Value)> = Vec::with_capacity(hash.len());
     let mut bad_name = None;
@@ -369,7 +385,7 @@ fn label_key_slow(family: &Family, hash: RHash, buf: &mut KeyBuf) -> Result<(), 
 }
 
 #[inline]
-fn push_value(buf: &mut KeyBuf, label: &str, v: Value) -> Result<(), Error> {
+fn push_value(buf: &mut KeyBuf, label: &str, v: Value) -> Result<(), Failure> {
     if let Some(s) = RString::from_value(v) {
         // SAFETY: the bytes are copied into `buf` before any further Ruby call.
         buf.push(unsafe { s.as_slice() });
@@ -392,7 +408,7 @@ fn push_value(buf: &mut KeyBuf, label: &str, v: Value) -> Result<(), Error> {
 
 /// A sample as Ruby: counters Integer (Float once a Float was added), gauges Float, histograms
 /// `{buckets: {le => cumulative count, ..., Float::INFINITY => count}, sum:, count:}`.
-pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> Result<Value, Error> {
+pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> Result<Value, Failure> {
     Ok(match sample {
         Sample::Counter { int, float: None } => ruby.integer_from_u64(int).as_value(),
         Sample::Counter { int, float: Some(f) } => ruby.float_from_f64(int as f64 + f).as_value(),
@@ -414,14 +430,14 @@ pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> 
 }
 
 /// An exemplar from a Hash of labels (`{trace_id: "..."}`), carrying the update's value.
-pub(crate) fn exemplar(v: Value, update: crate::core::registry::Update) -> Result<crate::core::exemplar::Exemplar, Error> {
+pub(crate) fn exemplar(v: Value, update: crate::core::registry::Update) -> Result<crate::core::exemplar::Exemplar, Failure> {
     use crate::core::registry::Update;
     let hash = RHash::from_value(v).ok_or_else(|| type_error(format!("exemplar must be a Hash of labels, got {}", describe(v))))?;
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(hash.len());
-    hash.foreach(|k: Value, x: Value| {
+    each_pair(hash, |k, x| {
         let value = if Fixnum::from_value(x).is_some() { x.funcall::<_, _, String>("to_s", ())? } else { name("exemplar label value", x)? };
         pairs.push((name("exemplar label name", k)?, value));
-        Ok(ForEach::Continue)
+        Ok(())
     })?;
     let value = match update {
         Update::Increment(n) => n.as_f64(),
@@ -432,7 +448,7 @@ pub(crate) fn exemplar(v: Value, update: crate::core::registry::Update) -> Resul
 }
 
 /// Labels as a Hash with Symbol keys.
-pub(crate) fn labels_hash(ruby: &Ruby, pairs: &[(&str, &str)]) -> Result<RHash, Error> {
+pub(crate) fn labels_hash(ruby: &Ruby, pairs: &[(&str, &str)]) -> Result<RHash, Failure> {
     let h = ruby.hash_new();
     for (name, value) in pairs {
         h.aset(ruby.to_symbol(name), ruby.str_new(value))?;
@@ -444,7 +460,7 @@ pub(crate) fn labels_hash(ruby: &Ruby, pairs: &[(&str, &str)]) -> Result<RHash, 
 /// every call). Our classes have no allocator, so a receiver of the right class is always one we
 /// wrapped; anything else gets a TypeError instead of a raise from inside Ruby.
 #[inline]
-pub(crate) fn this<'a, T: magnus::TypedData>(v: Value) -> Result<&'a T, Error> {
+pub(crate) fn this<'a, T: magnus::TypedData>(v: Value) -> Result<&'a T, Failure> {
     let data_type = T::data_type() as *const magnus::DataType as *const rb_sys::rb_data_type_t;
     // SAFETY: `DataType` is `repr(transparent)` over `rb_data_type_t`; `rb_typeddata_is_kind_of`
     // never raises. Once it said yes, `rb_check_typeddata` cannot raise either and returns the

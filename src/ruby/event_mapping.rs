@@ -4,8 +4,9 @@
 
 use crate::core::router::{self, Backend, EventMapping as CoreMapping, MappingSpec, Meta};
 use crate::ruby::convert::{describe, text};
-use crate::ruby::errors::{arg_error, guard};
-use magnus::{function, method, prelude::*, Error, Float, Integer, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
+use crate::ruby::errors::arg_error;
+use crate::ruby::errors::{rb_function, rb_method, Failure};
+use magnus::{prelude::*, Error, Float, Integer, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
 use std::sync::Arc;
 
 /// A routing rule for one event.
@@ -24,7 +25,7 @@ pub(crate) fn spec(
     rate: Value,
     priority: Value,
     metadata: Value,
-) -> Result<MappingSpec, Error> {
+) -> Result<MappingSpec, Failure> {
     let event_name = text(name).filter(|n| !n.trim().is_empty()).ok_or_else(|| field_error("event_name", name))?;
     let backends = match RArray::from_value(backends) {
         Some(array) => {
@@ -40,7 +41,7 @@ pub(crate) fn spec(
     Ok(MappingSpec { event_name, backends, enabled: enabled.to_bool(), sampling_rate, priority, metadata: meta(metadata, 0)? })
 }
 
-fn field_error(field: &str, v: Value) -> Error {
+fn field_error(field: &str, v: Value) -> Failure {
     router::field_error(field, &inspect(v)).into()
 }
 
@@ -48,7 +49,7 @@ fn inspect(v: Value) -> String {
     v.funcall::<_, _, String>("inspect", ()).unwrap_or_else(|_| describe(v))
 }
 
-fn meta(v: Value, depth: usize) -> Result<Meta, Error> {
+fn meta(v: Value, depth: usize) -> Result<Meta, Failure> {
     if depth > MAX_META_DEPTH {
         return Err(arg_error(format!("metadata is nested deeper than {MAX_META_DEPTH} levels")));
     }
@@ -72,9 +73,9 @@ fn meta(v: Value, depth: usize) -> Result<Meta, Error> {
         Meta::Array(a.into_iter().map(|x| meta(x, depth + 1)).collect::<Result<_, _>>()?)
     } else if let Some(h) = RHash::from_value(v) {
         let mut pairs = Vec::with_capacity(h.len());
-        h.foreach(|k: Value, x: Value| {
+        crate::ruby::convert::each_pair(h, |k, x| {
             pairs.push((meta(k, depth + 1)?, meta(x, depth + 1)?));
-            Ok(magnus::r_hash::ForEach::Continue)
+            Ok(())
         })?;
         Meta::Hash(pairs)
     } else {
@@ -86,7 +87,7 @@ fn meta(v: Value, depth: usize) -> Result<Meta, Error> {
 }
 
 /// A deep-frozen Ruby copy of metadata.
-pub(crate) fn meta_to_ruby(ruby: &Ruby, m: &Meta) -> Result<Value, Error> {
+pub(crate) fn meta_to_ruby(ruby: &Ruby, m: &Meta) -> Result<Value, Failure> {
     let v = match m {
         Meta::Nil => ruby.qnil().as_value(),
         Meta::Bool(b) => ruby.into_value(*b),
@@ -126,8 +127,16 @@ impl EventMapping {
     }
 }
 
-fn build(ruby: &Ruby, name: Value, backends: Value, enabled: Value, rate: Value, priority: Value, metadata: Value) -> Result<Value, Error> {
-    guard(|| Ok(EventMapping::wrap(ruby, Arc::new(CoreMapping::new(spec(name, backends, enabled, rate, priority, metadata)?)?))))
+fn build(
+    ruby: &Ruby,
+    name: Value,
+    backends: Value,
+    enabled: Value,
+    rate: Value,
+    priority: Value,
+    metadata: Value,
+) -> Result<Value, Failure> {
+    Ok(EventMapping::wrap(ruby, Arc::new(CoreMapping::new(spec(name, backends, enabled, rate, priority, metadata)?)?)))
 }
 
 fn backends(ruby: &Ruby, rb_self: &EventMapping) -> RArray {
@@ -136,7 +145,7 @@ fn backends(ruby: &Ruby, rb_self: &EventMapping) -> RArray {
     a
 }
 
-fn to_h(ruby: &Ruby, rb_self: &EventMapping) -> Result<RHash, Error> {
+fn to_h(ruby: &Ruby, rb_self: &EventMapping) -> Result<RHash, Failure> {
     let m = &rb_self.inner;
     let h = ruby.hash_new();
     h.aset(ruby.to_symbol("event_name"), m.event_name())?;
@@ -160,11 +169,11 @@ fn ruby() -> Ruby {
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("EventMapping", ruby.class_object())?;
     class.undef_default_alloc_func();
-    class.define_singleton_method("_build", function!(build, 6))?;
+    class.define_singleton_method("_build", rb_function!(ruby build, 6))?;
     class.define_method(
         "event_name",
-        method!(
-            |r: &Ruby, s: &EventMapping| {
+        rb_method!(
+            ruby |r: &Ruby, s: &EventMapping| {
                 let n = r.str_new(s.inner.event_name());
                 n.freeze();
                 n
@@ -172,19 +181,19 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
             0
         ),
     )?;
-    class.define_method("backends", method!(backends, 0))?;
-    class.define_method("enabled", method!(|s: &EventMapping| s.inner.enabled(), 0))?;
-    class.define_method("sampling_rate", method!(|s: &EventMapping| s.inner.sampling_rate(), 0))?;
-    class.define_method("priority", method!(|r: &Ruby, s: &EventMapping| r.to_symbol(s.inner.priority().as_str()), 0))?;
-    class.define_method("metadata", method!(|r: &Ruby, s: &EventMapping| meta_to_ruby(r, s.inner.metadata()), 0))?;
-    class.define_method("routes_to_traces?", method!(|s: &EventMapping| s.inner.routes_to(Backend::Trace), 0))?;
-    class.define_method("routes_to_metrics?", method!(|s: &EventMapping| s.inner.routes_to(Backend::Metrics), 0))?;
-    class.define_method("routes_to_logs?", method!(|s: &EventMapping| s.inner.routes_to(Backend::Logs), 0))?;
-    class.define_method("should_sample?", method!(|s: &EventMapping| s.inner.should_sample(), 0))?;
-    class.define_method("active?", method!(|s: &EventMapping| s.inner.is_active(), 0))?;
-    class.define_method("description", method!(|s: &EventMapping| s.inner.description(), 0))?;
-    class.define_method("to_h", method!(to_h, 0))?;
-    class.define_method("==", method!(eq, 1))?;
+    class.define_method("backends", rb_method!(ruby backends, 0))?;
+    class.define_method("enabled", rb_method!(|s: &EventMapping| s.inner.enabled(), 0))?;
+    class.define_method("sampling_rate", rb_method!(|s: &EventMapping| s.inner.sampling_rate(), 0))?;
+    class.define_method("priority", rb_method!(ruby |r: &Ruby, s: &EventMapping| r.to_symbol(s.inner.priority().as_str()), 0))?;
+    class.define_method("metadata", rb_method!(ruby |r: &Ruby, s: &EventMapping| meta_to_ruby(r, s.inner.metadata()), 0))?;
+    class.define_method("routes_to_traces?", rb_method!(|s: &EventMapping| s.inner.routes_to(Backend::Trace), 0))?;
+    class.define_method("routes_to_metrics?", rb_method!(|s: &EventMapping| s.inner.routes_to(Backend::Metrics), 0))?;
+    class.define_method("routes_to_logs?", rb_method!(|s: &EventMapping| s.inner.routes_to(Backend::Logs), 0))?;
+    class.define_method("should_sample?", rb_method!(|s: &EventMapping| s.inner.should_sample(), 0))?;
+    class.define_method("active?", rb_method!(|s: &EventMapping| s.inner.is_active(), 0))?;
+    class.define_method("description", rb_method!(|s: &EventMapping| s.inner.description(), 0))?;
+    class.define_method("to_h", rb_method!(ruby to_h, 0))?;
+    class.define_method("==", rb_method!(eq, 1))?;
     class.define_alias("eql?", "==")?;
     Ok(())
 }

@@ -4,9 +4,10 @@
 
 use crate::core::router::{self, Backend, EventMapping as CoreMapping, EventRouter as CoreRouter};
 use crate::ruby::convert::text;
-use crate::ruby::errors::{arg_error, guard};
+use crate::ruby::errors::arg_error;
+use crate::ruby::errors::{rb_method, Failure};
 use crate::ruby::event_mapping::{self, EventMapping};
-use magnus::{method, prelude::*, Error, RArray, RHash, RModule, Ruby, Value};
+use magnus::{prelude::*, Error, RArray, RHash, RModule, Ruby, Value};
 use std::sync::Arc;
 
 fn router() -> &'static CoreRouter {
@@ -14,21 +15,19 @@ fn router() -> &'static CoreRouter {
 }
 
 /// An event name: String or Symbol; nil is Tasker's "event_name cannot be nil".
-pub(crate) fn event_name(v: Value) -> Result<String, Error> {
+pub(crate) fn event_name(v: Value) -> Result<String, Failure> {
     if v.is_nil() {
         return Err(arg_error("event_name cannot be nil"));
     }
     text(v).ok_or_else(|| arg_error(format!("event_name must be a String or Symbol, got: {}", crate::ruby::convert::describe(v))))
 }
 
-fn map(ruby: &Ruby, _rb_self: Value, args: &[Value]) -> Result<Value, Error> {
-    guard(|| {
-        let [name, backends, enabled, rate, priority, metadata] =
-            <[Value; 6]>::try_from(args).map_err(|_| arg_error(format!("wrong number of arguments (given {}, expected 6)", args.len())))?;
-        event_name(name)?;
-        let spec = event_mapping::spec(name, backends, enabled, rate, priority, metadata)?;
-        Ok(EventMapping::wrap(ruby, router().map(CoreMapping::new(spec)?)?))
-    })
+fn map(ruby: &Ruby, _rb_self: Value, args: &[Value]) -> Result<Value, Failure> {
+    let [name, backends, enabled, rate, priority, metadata] =
+        <[Value; 6]>::try_from(args).map_err(|_| arg_error(format!("wrong number of arguments (given {}, expected 6)", args.len())))?;
+    event_name(name)?;
+    let spec = event_mapping::spec(name, backends, enabled, rate, priority, metadata)?;
+    Ok(EventMapping::wrap(ruby, router().map(CoreMapping::new(spec)?)?))
 }
 
 fn mapping_for(ruby: &Ruby, _rb_self: Value, name: Value) -> Option<Value> {
@@ -39,10 +38,10 @@ fn predicate(name: Value, backend: Backend) -> bool {
     text(name).is_some_and(|n| router().routes_to(&n, backend))
 }
 
-fn events_for_backend(ruby: &Ruby, _rb_self: Value, backend: Value) -> Result<RArray, Error> {
+fn events_for_backend(ruby: &Ruby, _rb_self: Value, backend: Value) -> Result<RArray, Failure> {
     let b = text(backend).and_then(|n| Backend::from_query_name(&n)).ok_or_else(|| {
         let shown = backend.funcall::<_, _, String>("inspect", ()).unwrap_or_else(|_| "?".into());
-        Error::from(router::unknown_backend(&shown))
+        Failure::from(router::unknown_backend(&shown))
     })?;
     let a = ruby.ary_from_iter(router().events_for(b).into_iter().map(|n| ruby.str_new(&n)));
     a.freeze();
@@ -60,7 +59,7 @@ fn decide(_rb_self: Value, name: Value) -> Option<u8> {
     route.draw().map(|b| b.bits() | if mapped.is_some() { MAPPED_ELSEWHERE } else { 0 })
 }
 
-fn routing_stats(ruby: &Ruby, _rb_self: Value) -> Result<RHash, Error> {
+fn routing_stats(ruby: &Ruby, _rb_self: Value) -> Result<RHash, Failure> {
     let s = router().stats();
     let h = ruby.hash_new();
     for (k, v) in [
@@ -81,7 +80,7 @@ fn configured_events(ruby: &Ruby, _rb_self: Value) -> RArray {
     ruby.ary_from_iter(router().snapshot().mappings().iter().map(|m| ruby.str_new(m.event_name())))
 }
 
-fn mappings(ruby: &Ruby, _rb_self: Value) -> Result<RHash, Error> {
+fn mappings(ruby: &Ruby, _rb_self: Value) -> Result<RHash, Failure> {
     let h = ruby.hash_new();
     for m in router().snapshot().mappings() {
         h.aset(ruby.str_new(m.event_name()), EventMapping::wrap(ruby, Arc::clone(m)))?;
@@ -92,18 +91,20 @@ fn mappings(ruby: &Ruby, _rb_self: Value) -> Result<RHash, Error> {
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("EventRouter", ruby.class_object())?;
-    class.define_private_method("_map", method!(map, -1))?;
-    class.define_private_method("_decide", method!(decide, 1))?;
-    class.define_method("mapping_for", method!(mapping_for, 1))?;
-    class
-        .define_method("mapping_exists?", method!(|_s: Value, n: Value| text(n).is_some_and(|n| router().mapping_for(&n).is_some()), 1))?;
-    class.define_method("routes_to_traces?", method!(|_s: Value, n: Value| predicate(n, Backend::Trace), 1))?;
-    class.define_method("routes_to_metrics?", method!(|_s: Value, n: Value| predicate(n, Backend::Metrics), 1))?;
-    class.define_method("routes_to_logs?", method!(|_s: Value, n: Value| predicate(n, Backend::Logs), 1))?;
-    class.define_method("events_for_backend", method!(events_for_backend, 1))?;
-    class.define_method("routing_stats", method!(routing_stats, 0))?;
-    class.define_method("configured_events", method!(configured_events, 0))?;
-    class.define_method("mappings", method!(mappings, 0))?;
-    class.define_private_method("_reset", method!(|_s: Value| router().reset(), 0))?;
+    class.define_private_method("_map", rb_method!(ruby map, -1))?;
+    class.define_private_method("_decide", rb_method!(decide, 1))?;
+    class.define_method("mapping_for", rb_method!(ruby mapping_for, 1))?;
+    class.define_method(
+        "mapping_exists?",
+        rb_method!(|_s: Value, n: Value| text(n).is_some_and(|n| router().mapping_for(&n).is_some()), 1),
+    )?;
+    class.define_method("routes_to_traces?", rb_method!(|_s: Value, n: Value| predicate(n, Backend::Trace), 1))?;
+    class.define_method("routes_to_metrics?", rb_method!(|_s: Value, n: Value| predicate(n, Backend::Metrics), 1))?;
+    class.define_method("routes_to_logs?", rb_method!(|_s: Value, n: Value| predicate(n, Backend::Logs), 1))?;
+    class.define_method("events_for_backend", rb_method!(ruby events_for_backend, 1))?;
+    class.define_method("routing_stats", rb_method!(ruby routing_stats, 0))?;
+    class.define_method("configured_events", rb_method!(ruby configured_events, 0))?;
+    class.define_method("mappings", rb_method!(ruby mappings, 0))?;
+    class.define_private_method("_reset", rb_method!(|_s: Value| router().reset(), 0))?;
     Ok(())
 }

@@ -3,9 +3,9 @@
 use crate::core::metric::histogram::DEFAULT_BUCKETS;
 use crate::core::registry::{Family, Update};
 use crate::ruby::convert;
-use crate::ruby::errors::guard;
+use crate::ruby::errors::{rb_method, Failure};
 use crate::ruby::metric::{self, bind_bound_common, bind_common, BoundInner, MetricInner};
-use magnus::{method, prelude::*, Error, RArray, RModule, Ruby, Value};
+use magnus::{prelude::*, Error, RArray, RModule, Ruby, Value};
 use std::sync::Arc;
 
 /// A histogram family.
@@ -34,11 +34,9 @@ impl Histogram {
 }
 
 /// `_observe(value, labels)`, behind the Ruby keyword method `observe(value, labels: nil)`.
-fn observe(rb_self: Value, value: Value, labels: Option<Value>, exemplar: Option<Value>) -> Result<(), Error> {
-    guard(|| {
-        let update = Update::Observe(convert::float("value", value)?);
-        convert::this::<Histogram>(rb_self)?.inner.update_maybe_exemplar(labels, update, exemplar)
-    })
+fn observe(rb_self: Value, value: Value, labels: Option<Value>, exemplar: Option<Value>) -> Result<(), Failure> {
+    let update = Update::Observe(convert::float("value", value)?);
+    convert::this::<Histogram>(rb_self)?.inner.update_maybe_exemplar(labels, update, exemplar)
 }
 
 fn buckets(ruby: &Ruby, rb_self: &Histogram) -> RArray {
@@ -51,12 +49,12 @@ fn bounds(ruby: &Ruby, family: &Family) -> RArray {
     a
 }
 
-fn with_labels(rb_self: &Histogram, args: &[Value]) -> Result<BoundHistogram, Error> {
-    guard(|| Ok(BoundHistogram { inner: metric::bind(&rb_self.inner, args)? }))
+fn with_labels(rb_self: &Histogram, args: &[Value]) -> Result<BoundHistogram, Failure> {
+    Ok(BoundHistogram { inner: metric::bind(&rb_self.inner, args)? })
 }
 
-fn bound_observe(rb_self: Value, value: Value) -> Result<(), Error> {
-    guard(|| Ok(convert::this::<BoundHistogram>(rb_self)?.inner.series.observe(convert::float("value", value)?).map(drop)?))
+fn bound_observe(rb_self: Value, value: Value) -> Result<(), Failure> {
+    Ok(convert::this::<BoundHistogram>(rb_self)?.inner.series.observe(convert::float("value", value)?).map(drop)?)
 }
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
@@ -65,21 +63,20 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     defaults.freeze();
     class.const_set("DEFAULT_BUCKETS", defaults)?;
     bind_common!(class, Histogram, "TaskerMetrics::Histogram");
-    class.define_private_method("_observe", method!(observe, 3))?;
-    class.define_method("buckets", method!(buckets, 0))?;
-    class.define_method("with_labels", method!(with_labels, -1))?;
+    class.define_private_method("_observe", rb_method!(observe, 3))?;
+    class.define_method("buckets", rb_method!(ruby buckets, 0))?;
+    class.define_method("with_labels", rb_method!(with_labels, -1))?;
 
     let bound = class.define_class("Bound", ruby.class_object())?;
     bind_bound_common!(bound, BoundHistogram);
-    bound.define_method("observe", method!(bound_observe, 1))?;
-    bound.define_method("buckets", method!(|r: &Ruby, s: &BoundHistogram| bounds(r, &s.inner.family), 0))?;
+    bound.define_method("observe", rb_method!(bound_observe, 1))?;
+    bound.define_method("buckets", rb_method!(ruby |r: &Ruby, s: &BoundHistogram| bounds(r, &s.inner.family), 0))?;
     bound.define_private_method(
         "_tasker_observe",
-        method!(
-            |s: &BoundHistogram, v: Value| guard(|| Ok(crate::core::tasker::histogram_observe(
-                &s.inner.series,
-                crate::ruby::payload::tasker_amount(v)
-            )?)),
+        rb_method!(
+            |s: &BoundHistogram, v: Value| {
+                crate::core::tasker::histogram_observe(&s.inner.series, crate::ruby::payload::tasker_amount(v))
+            },
             1
         ),
     )?;

@@ -6,6 +6,7 @@ use crate::core::labels::KeyBuf;
 use crate::core::metric::MetricKind;
 use crate::core::registry::{Family, Outcome, Series, Update};
 use crate::ruby::convert::{self, LabelSyms, LabelValues};
+use crate::ruby::errors::Failure;
 use magnus::{prelude::*, Error, IntoValue, RArray, RHash, Ruby, Symbol, Value};
 use rb_sys::VALUE;
 use std::sync::Arc;
@@ -50,7 +51,7 @@ impl MetricInner {
 
     /// Converts `labels` to a key and applies `update` to that series (creating it when needed).
     #[inline]
-    pub(crate) fn update(&self, labels: Option<Value>, update: Update) -> Result<(), Error> {
+    pub(crate) fn update(&self, labels: Option<Value>, update: Update) -> Result<(), Failure> {
         // SAFETY: only Ruby methods call this, on a Ruby thread holding the GVL.
         let ruby = unsafe { Ruby::get_unchecked() };
         let mut found = LabelValues::new();
@@ -74,7 +75,7 @@ impl MetricInner {
     /// [`MetricInner::update`] when the label values are not the last ones by identity: builds
     /// the key, then uses the last series if the bytes match, else the family's map.
     #[inline(never)]
-    fn update_by_key(&self, ruby: &Ruby, labels: Option<Value>, values: Option<&LabelValues>, update: Update) -> Result<(), Error> {
+    fn update_by_key(&self, ruby: &Ruby, labels: Option<Value>, values: Option<&LabelValues>, update: Update) -> Result<(), Failure> {
         let kind = self.family.desc().kind;
         let mut buf = KeyBuf::new();
         match values {
@@ -118,7 +119,7 @@ impl MetricInner {
     }
 
     /// [`MetricInner::update`], keeping `exemplar` (a Ruby Hash of labels) when one is given.
-    pub(crate) fn update_maybe_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Option<Value>) -> Result<(), Error> {
+    pub(crate) fn update_maybe_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Option<Value>) -> Result<(), Failure> {
         match exemplar {
             None => self.update(labels, update),
             Some(e) => self.update_with_exemplar(labels, update, convert::exemplar(e, update)?),
@@ -126,13 +127,13 @@ impl MetricInner {
     }
 
     /// [`MetricInner::update`] that also keeps an exemplar.
-    fn update_with_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Exemplar) -> Result<(), Error> {
+    fn update_with_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Exemplar) -> Result<(), Failure> {
         let key = self.key(labels)?;
         let outcome = self.family.update_with_exemplar(key.as_bytes(), update, exemplar)?;
         warn_if_first_drop(&self.family, outcome)
     }
 
-    fn key(&self, labels: Option<Value>) -> Result<KeyBuf, Error> {
+    fn key(&self, labels: Option<Value>) -> Result<KeyBuf, Failure> {
         let mut buf = KeyBuf::new();
         convert::label_key(&self.family, &self.syms, labels, &mut buf)?;
         buf.checked(&self.family.desc().labels)?;
@@ -160,7 +161,7 @@ impl<T> GvlCell<T> {
 
 /// Warns once per family when a full family starts dropping new label sets.
 #[inline]
-fn warn_if_first_drop(family: &Family, outcome: Outcome) -> Result<(), Error> {
+fn warn_if_first_drop(family: &Family, outcome: Outcome) -> Result<(), Failure> {
     if let Outcome::Dropped { first: true } = outcome {
         warn_dropping(family)?;
     }
@@ -206,14 +207,14 @@ pub(crate) fn label_names(ruby: &Ruby, m: &MetricInner) -> RArray {
 }
 
 /// `_get(labels)`: the value without creating the series.
-pub(crate) fn get(ruby: &Ruby, m: &MetricInner, labels: Option<Value>) -> Result<Value, Error> {
+pub(crate) fn get(ruby: &Ruby, m: &MetricInner, labels: Option<Value>) -> Result<Value, Failure> {
     let key = m.key(labels)?;
     let desc = m.family.desc();
     convert::sample(ruby, m.family.read(key.as_bytes())?, desc.buckets.as_ref())
 }
 
 /// `values`: `{ {label: "value"} => value }` for every series.
-pub(crate) fn values(ruby: &Ruby, m: &MetricInner) -> Result<RHash, Error> {
+pub(crate) fn values(ruby: &Ruby, m: &MetricInner) -> Result<RHash, Failure> {
     let desc = m.family.desc();
     let out = ruby.hash_new();
     for series in m.family.all_series() {
@@ -224,7 +225,7 @@ pub(crate) fn values(ruby: &Ruby, m: &MetricInner) -> Result<RHash, Error> {
 }
 
 /// `with_labels(**labels)`: the series, created if needed, as a handle.
-pub(crate) fn bind(m: &MetricInner, args: &[Value]) -> Result<BoundInner, Error> {
+pub(crate) fn bind(m: &MetricInner, args: &[Value]) -> Result<BoundInner, Failure> {
     let (pos, kw) = convert::split_kwargs(args);
     convert::arity(pos, 0, 1)?;
     let labels = pos.first().copied().or(kw.map(|h| h.as_value()));
@@ -233,7 +234,7 @@ pub(crate) fn bind(m: &MetricInner, args: &[Value]) -> Result<BoundInner, Error>
 }
 
 /// `_remove(labels)`: drops one series; true if it existed.
-pub(crate) fn remove(m: &MetricInner, labels: Option<Value>) -> Result<bool, Error> {
+pub(crate) fn remove(m: &MetricInner, labels: Option<Value>) -> Result<bool, Failure> {
     let key = m.key(labels)?;
     Ok(m.family.remove(key.as_bytes()))
 }
@@ -257,11 +258,11 @@ pub(crate) fn same(a: &MetricInner, b: Value) -> bool {
     }
 }
 
-pub(crate) fn bound_get(ruby: &Ruby, b: &BoundInner) -> Result<Value, Error> {
+pub(crate) fn bound_get(ruby: &Ruby, b: &BoundInner) -> Result<Value, Failure> {
     convert::sample(ruby, b.series.read(), b.family.desc().buckets.as_ref())
 }
 
-pub(crate) fn bound_labels(ruby: &Ruby, b: &BoundInner) -> Result<RHash, Error> {
+pub(crate) fn bound_labels(ruby: &Ruby, b: &BoundInner) -> Result<RHash, Failure> {
     convert::labels_hash(ruby, &b.family.label_pairs(&b.series))
 }
 
@@ -291,22 +292,22 @@ pub(crate) fn wrap(ruby: &Ruby, family: Arc<Family>) -> Value {
 /// Binds the methods every metric class and every bound class share.
 macro_rules! bind_common {
     ($class:expr, $t:ty, $ruby_name:literal) => {{
-        use crate::ruby::errors::guard;
+        use crate::ruby::errors::rb_method;
         use crate::ruby::metric;
-        use magnus::{method, Value};
+        use magnus::Value;
         let c = $class;
         c.undef_default_alloc_func();
-        c.define_method("name", method!(|s: &$t| metric::name(&s.inner), 0))?;
-        c.define_method("docstring", method!(|s: &$t| metric::docstring(&s.inner), 0))?;
-        c.define_method("type", method!(|r: &magnus::Ruby, s: &$t| metric::kind(r, &s.inner), 0))?;
-        c.define_method("labels", method!(|r: &magnus::Ruby, s: &$t| metric::label_names(r, &s.inner), 0))?;
-        c.define_private_method("_get", method!(|r: &magnus::Ruby, s: &$t, l: Option<Value>| guard(|| metric::get(r, &s.inner, l)), 1))?;
-        c.define_method("values", method!(|r: &magnus::Ruby, s: &$t| guard(|| metric::values(r, &s.inner)), 0))?;
-        c.define_private_method("_remove", method!(|s: &$t, l: Option<Value>| guard(|| metric::remove(&s.inner, l)), 1))?;
-        c.define_method("clear", method!(|s: &$t| s.inner.family.clear(), 0))?;
-        c.define_method("inspect", method!(|s: &$t| metric::inspect(&s.inner, $ruby_name), 0))?;
-        c.define_method("==", method!(|s: &$t, o: Value| metric::same(&s.inner, o), 1))?;
-        c.define_method("hash", method!(|s: &$t| std::sync::Arc::as_ptr(&s.inner.family) as usize, 0))?;
+        c.define_method("name", rb_method!(|s: &$t| metric::name(&s.inner), 0))?;
+        c.define_method("docstring", rb_method!(|s: &$t| metric::docstring(&s.inner), 0))?;
+        c.define_method("type", rb_method!(ruby |r: &magnus::Ruby, s: &$t| metric::kind(r, &s.inner), 0))?;
+        c.define_method("labels", rb_method!(ruby |r: &magnus::Ruby, s: &$t| metric::label_names(r, &s.inner), 0))?;
+        c.define_private_method("_get", rb_method!(ruby |r: &magnus::Ruby, s: &$t, l: Option<Value>| metric::get(r, &s.inner, l), 1))?;
+        c.define_method("values", rb_method!(ruby |r: &magnus::Ruby, s: &$t| metric::values(r, &s.inner), 0))?;
+        c.define_private_method("_remove", rb_method!(|s: &$t, l: Option<Value>| metric::remove(&s.inner, l), 1))?;
+        c.define_method("clear", rb_method!(|s: &$t| s.inner.family.clear(), 0))?;
+        c.define_method("inspect", rb_method!(|s: &$t| metric::inspect(&s.inner, $ruby_name), 0))?;
+        c.define_method("==", rb_method!(|s: &$t, o: Value| metric::same(&s.inner, o), 1))?;
+        c.define_method("hash", rb_method!(|s: &$t| std::sync::Arc::as_ptr(&s.inner.family) as usize, 0))?;
         c.define_alias("eql?", "==")?;
     }};
 }
@@ -314,18 +315,18 @@ macro_rules! bind_common {
 /// Binds what every bound handle class shares.
 macro_rules! bind_bound_common {
     ($class:expr, $t:ty) => {{
-        use crate::ruby::errors::guard;
+        use crate::ruby::errors::rb_method;
         use crate::ruby::metric;
-        use magnus::method;
+
         let c = $class;
         c.undef_default_alloc_func();
-        c.define_method("get", method!(|r: &magnus::Ruby, s: &$t| guard(|| metric::bound_get(r, &s.inner)), 0))?;
-        c.define_method("labels", method!(|r: &magnus::Ruby, s: &$t| guard(|| metric::bound_labels(r, &s.inner)), 0))?;
-        c.define_method("name", method!(|s: &$t| s.inner.family.desc().name.clone(), 0))?;
-        c.define_private_method("_created_at", method!(|s: &$t| metric::created_at(&s.inner), 0))?;
-        c.define_private_method("_reset", method!(|s: &$t| s.inner.series.reset(), 0))?;
+        c.define_method("get", rb_method!(ruby |r: &magnus::Ruby, s: &$t| metric::bound_get(r, &s.inner), 0))?;
+        c.define_method("labels", rb_method!(ruby |r: &magnus::Ruby, s: &$t| metric::bound_labels(r, &s.inner), 0))?;
+        c.define_method("name", rb_method!(|s: &$t| s.inner.family.desc().name.clone(), 0))?;
+        c.define_private_method("_created_at", rb_method!(|s: &$t| metric::created_at(&s.inner), 0))?;
+        c.define_private_method("_reset", rb_method!(|s: &$t| s.inner.series.reset(), 0))?;
         // Which series a handle writes: equal for two handles of one series while either lives.
-        c.define_private_method("_series_id", method!(|s: &$t| std::sync::Arc::as_ptr(&s.inner.series) as usize, 0))?;
+        c.define_private_method("_series_id", rb_method!(|s: &$t| std::sync::Arc::as_ptr(&s.inner.series) as usize, 0))?;
     }};
 }
 

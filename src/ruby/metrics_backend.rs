@@ -7,19 +7,20 @@ use crate::core::metric::{Buckets, MetricKind};
 use crate::core::registry::Number;
 use crate::core::router::EventRouter;
 use crate::core::tasker;
-use crate::ruby::errors::{arg_error, guard, type_error};
+use crate::ruby::errors::{arg_error, type_error};
+use crate::ruby::errors::{rb_function, rb_method, Failure};
 use crate::ruby::event_router::event_name;
 use crate::ruby::gvl::without_gvl;
 use crate::ruby::{convert, metric, payload};
 use magnus::error::ErrorType;
 use magnus::value::Opaque;
-use magnus::{function, method, prelude::*, r_hash::ForEach, Error, Fixnum, Float, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
+use magnus::{prelude::*, Error, Fixnum, Float, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
 
 fn backend() -> &'static CoreBackend {
     CoreBackend::global()
 }
 
-fn kind_of(v: Symbol) -> Result<MetricKind, Error> {
+fn kind_of(v: Symbol) -> Result<MetricKind, Failure> {
     match &*v.name()? {
         "counter" => Ok(MetricKind::Counter),
         "gauge" => Ok(MetricKind::Gauge),
@@ -31,7 +32,7 @@ fn kind_of(v: Symbol) -> Result<MetricKind, Error> {
 /// Label text for Tasker's arbitrary label values: Strings and Symbols as they are, anything
 /// else through `to_s`; a `to_s` that raises or returns invalid UTF-8 is a TypeError naming
 /// the label.
-fn label_text(label: &str, v: Value) -> Result<String, Error> {
+fn label_text(label: &str, v: Value) -> Result<String, Failure> {
     if let Some(t) = convert::text(v) {
         return Ok(t);
     }
@@ -45,121 +46,109 @@ fn label_text(label: &str, v: Value) -> Result<String, Error> {
 
 /// `_series(kind, name, labels, buckets)`: get-or-create; returns `[key, bound handle]`, the key
 /// being Tasker's stable `name{k="v",...}` (label names sorted).
-fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash, buckets: Option<RArray>) -> Result<RArray, Error> {
-    guard(|| {
-        let kind = kind_of(kind)?;
-        let name = convert::text(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
-        let name = tasker::check_name(Some(&name))?.to_owned();
-        let owned = label_pairs(labels)?;
-        let buckets = match buckets {
-            None => None,
-            Some(a) => Some(tasker::buckets(Some(a.into_iter().map(payload::tasker_amount).collect()))?),
-        };
-        let family = backend().family(&name, kind, buckets)?;
-        let mut pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
-        let series = backend().series(&family, &mut pairs)?;
-        let key = crate::core::backend::series_key(&family, &series);
-        Ok(ruby.ary_new_from_values(&[ruby.str_new(&key).as_value(), metric::wrap_bound(ruby, metric::BoundInner { family, series })]))
-    })
+fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash, buckets: Option<RArray>) -> Result<RArray, Failure> {
+    let kind = kind_of(kind)?;
+    let name = convert::text(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
+    let name = tasker::check_name(Some(&name))?.to_owned();
+    let owned = label_pairs(labels)?;
+    let buckets = match buckets {
+        None => None,
+        Some(a) => Some(tasker::buckets(Some(a.into_iter().map(payload::tasker_amount).collect()))?),
+    };
+    let family = backend().family(&name, kind, buckets)?;
+    let mut pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
+    let series = backend().series(&family, &mut pairs)?;
+    let key = crate::core::backend::series_key(&family, &series);
+    Ok(ruby.ary_new_from_values(&[ruby.str_new(&key).as_value(), metric::wrap_bound(ruby, metric::BoundInner { family, series })]))
 }
 
 /// `MetricsBackend._stable_key(name, labels)`: the key [`series`] gives a series of `name` with
 /// `labels` (values through `to_s` as for any Tasker label).
-fn stable_key(name: Value, labels: RHash) -> Result<String, Error> {
-    guard(|| {
-        let name = convert::text(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
-        let pairs = label_pairs(labels)?;
-        Ok(crate::core::backend::stable_key(&name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()))
-    })
+fn stable_key(name: Value, labels: RHash) -> Result<String, Failure> {
+    let name = convert::text(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
+    let pairs = label_pairs(labels)?;
+    Ok(crate::core::backend::stable_key(&name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()))
 }
 
 /// A Tasker labels Hash as `(name, text)` pairs, in its order.
-pub(crate) fn label_pairs(labels: RHash) -> Result<Vec<(String, String)>, Error> {
+pub(crate) fn label_pairs(labels: RHash) -> Result<Vec<(String, String)>, Failure> {
     let mut owned: Vec<(String, String)> = Vec::with_capacity(labels.len());
-    labels.foreach(|k: Value, v: Value| {
+    convert::each_pair(labels, |k, v| {
         let key =
             convert::text(k).ok_or_else(|| type_error(format!("label names must be Strings or Symbols, got {}", convert::describe(k))))?;
         let text = label_text(&key, v)?;
         owned.push((key, text));
-        Ok(ForEach::Continue)
+        Ok(())
     })?;
     Ok(owned)
 }
 
 /// `TaskerMetrics._set_derived_buckets({name => [bounds]})`
-fn set_derived_buckets(buckets: RHash) -> Result<(), Error> {
-    guard(|| {
-        let mut map = std::collections::HashMap::new();
-        buckets.foreach(|name: Value, bounds: Value| {
-            let name = convert::name("derived_buckets", name)?;
-            let bounds = RArray::from_value(bounds)
-                .ok_or_else(|| type_error(format!("derived_buckets for {name:?} must be an Array of numbers")))?;
-            let bounds = bounds.into_iter().map(|v| convert::float("derived_buckets", v)).collect::<Result<Vec<f64>, Error>>()?;
-            map.insert(name, Buckets::new(&bounds)?);
-            Ok(ForEach::Continue)
-        })?;
-        Ok(backend().set_derived_buckets(map)?)
-    })
+fn set_derived_buckets(buckets: RHash) -> Result<(), Failure> {
+    let mut map = std::collections::HashMap::new();
+    convert::each_pair(buckets, |name, bounds| {
+        let name = convert::name("derived_buckets", name)?;
+        let bounds =
+            RArray::from_value(bounds).ok_or_else(|| type_error(format!("derived_buckets for {name:?} must be an Array of numbers")))?;
+        let bounds = bounds.into_iter().map(|v| convert::float("derived_buckets", v)).collect::<Result<Vec<f64>, Failure>>()?;
+        map.insert(name, Buckets::new(&bounds)?);
+        Ok(())
+    })?;
+    Ok(backend().set_derived_buckets(map)?)
 }
 
 /// `_handle_event(name, payload)`: derive; raises what failed (the Ruby side warns).
-fn handle_event(_rb_self: Value, name: Value, payload: RHash) -> Result<(), Error> {
-    guard(|| {
-        let name = event_name(name)?;
-        let mut read = payload::read(payload)?;
-        Ok(backend().handle_event(&name, &read.payload())?)
-    })
+fn handle_event(_rb_self: Value, name: Value, payload: RHash) -> Result<(), Failure> {
+    let name = event_name(name)?;
+    let mut read = payload::read(payload)?;
+    Ok(backend().handle_event(&name, &read.payload())?)
 }
 
 /// `_derivation(name, payload)`: the updates deriving would make, as
 /// `[[type, name, labels, method, argument or nil], ...]` for the Ruby side to apply through the
 /// backend's own `counter`/`gauge`/`histogram` when those were replaced.
-fn derivation(ruby: &Ruby, _rb_self: Value, name: Value, payload: RHash) -> Result<RArray, Error> {
+fn derivation(ruby: &Ruby, _rb_self: Value, name: Value, payload: RHash) -> Result<RArray, Failure> {
     use crate::core::backend::DerivedUpdate;
-    guard(|| {
-        let name = event_name(name)?;
-        let mut read = payload::read(payload)?;
-        let out = ruby.ary_new();
-        for d in backend().derivation(&name, &read.payload())? {
-            let labels = ruby.hash_new();
-            for (k, v) in &d.labels {
-                labels.aset(ruby.str_new(k), ruby.str_new(v))?;
-            }
-            let (method, argument) = match d.update {
-                DerivedUpdate::Increment => ("increment", ruby.qnil().as_value()),
-                DerivedUpdate::Observe(v) => ("observe", ruby.float_from_f64(v).as_value()),
-                DerivedUpdate::Set(v) => ("set", ruby.float_from_f64(v).as_value()),
-            };
-            out.push((ruby.to_symbol(d.kind.as_str()), ruby.str_new(&d.name), labels, ruby.to_symbol(method), argument))?;
+    let name = event_name(name)?;
+    let mut read = payload::read(payload)?;
+    let out = ruby.ary_new();
+    for d in backend().derivation(&name, &read.payload())? {
+        let labels = ruby.hash_new();
+        for (k, v) in &d.labels {
+            labels.aset(ruby.str_new(k), ruby.str_new(v))?;
         }
-        Ok(out)
-    })
+        let (method, argument) = match d.update {
+            DerivedUpdate::Increment => ("increment", ruby.qnil().as_value()),
+            DerivedUpdate::Observe(v) => ("observe", ruby.float_from_f64(v).as_value()),
+            DerivedUpdate::Set(v) => ("set", ruby.float_from_f64(v).as_value()),
+        };
+        out.push((ruby.to_symbol(d.kind.as_str()), ruby.str_new(&d.name), labels, ruby.to_symbol(method), argument))?;
+    }
+    Ok(out)
 }
 
 /// `TaskerMetrics.record(event_name, payload = {}, duration = nil)`: route (one sampling draw),
 /// derive, update.
-fn record(args: &[Value]) -> Result<bool, Error> {
-    guard(|| {
-        let (name, payload, duration) = match args {
-            [name] => (*name, None, None),
-            [name, payload] => (*name, Some(*payload), None),
-            [name, payload, duration] => (*name, Some(*payload), Some(*duration)),
-            _ => return Err(arg_error(format!("wrong number of arguments (given {}, expected 1..3)", args.len()))),
-        };
-        let payload = match payload {
-            Some(v) if !v.is_nil() => {
-                Some(RHash::from_value(v).ok_or_else(|| type_error(format!("payload must be a Hash, got {}", convert::describe(v))))?)
-            }
-            _ => None,
-        };
-        record_event(name, payload, duration.filter(|d| !d.is_nil()).map(payload::tasker_amount), "")
-    })
+fn record(args: &[Value]) -> Result<bool, Failure> {
+    let (name, payload, duration) = match args {
+        [name] => (*name, None, None),
+        [name, payload] => (*name, Some(*payload), None),
+        [name, payload, duration] => (*name, Some(*payload), Some(*duration)),
+        _ => return Err(arg_error(format!("wrong number of arguments (given {}, expected 1..3)", args.len()))),
+    };
+    let payload = match payload {
+        Some(v) if !v.is_nil() => {
+            Some(RHash::from_value(v).ok_or_else(|| type_error(format!("payload must be a Hash, got {}", convert::describe(v))))?)
+        }
+        _ => None,
+    };
+    record_event(name, payload, duration.filter(|d| !d.is_nil()).map(payload::tasker_amount), "")
 }
 
 /// Routes and records one event: `name` with `suffix` taken off its end, the payload's fields,
 /// and `duration` when the payload carries none of its own.
 #[inline(always)] // returning the payload structs through calls cost more copying than work
-fn record_event(name: Value, payload: Option<RHash>, duration: Option<tasker::Amount>, suffix: &str) -> Result<bool, Error> {
+fn record_event(name: Value, payload: Option<RHash>, duration: Option<tasker::Amount>, suffix: &str) -> Result<bool, Failure> {
     let mut read = payload.map(payload::read).transpose()?;
     let mut payload = read.as_mut().map(payload::Read::payload).unwrap_or_default();
     if let Some(d) = duration {
@@ -192,7 +181,7 @@ impl magnus::DataTypeFunctions for Listener {
 }
 
 /// `Listener.new(subscriber, suffix)`
-fn listener_new(subscriber: Value, suffix: RString) -> Result<Listener, Error> {
+fn listener_new(subscriber: Value, suffix: RString) -> Result<Listener, Failure> {
     let suffix = suffix.to_string()?;
     Ok(Listener { subscriber: subscriber.into(), suffix })
 }
@@ -210,7 +199,7 @@ fn listener_call(
     _id: Value,
     payload: Value,
 ) -> Result<(), Error> {
-    let recorded = guard(|| {
+    let recorded = crate::ruby::errors::guard(ruby, || {
         let seconds = |v: Value| Float::from_value(v).map(Float::to_f64);
         let duration = seconds(started).zip(seconds(finished)).map(|(s, f)| tasker::Amount::Num(Number::Float(f - s)));
         record_event(name, RHash::from_value(payload), duration, &rb_self.suffix)
@@ -235,7 +224,7 @@ fn report_failure(ruby: &Ruby, listener: &Listener, name: Value, e: Error) -> Re
 }
 
 /// `_all_series`: `[[key, bound handle], ...]` in family then creation order.
-fn all_series(ruby: &Ruby, _rb_self: Value) -> Result<RArray, Error> {
+fn all_series(ruby: &Ruby, _rb_self: Value) -> Result<RArray, Failure> {
     let out = ruby.ary_new();
     for (key, family, series) in backend().all_series() {
         out.push((key, metric::wrap_bound(ruby, metric::BoundInner { family, series })))?;
@@ -244,53 +233,48 @@ fn all_series(ruby: &Ruby, _rb_self: Value) -> Result<RArray, Error> {
 }
 
 /// `_export(generated)`: Tasker's exporter text, rendered without the GVL.
-fn export(ruby: &Ruby, _rb_self: Value, generated: String) -> Result<RString, Error> {
-    guard(|| {
-        let text = without_gvl(move || {
-            tasker_format::render(&crate::core::multiprocess::collect(backend().registry()).families, &generated, None)
-        })?;
-        Ok(ruby.str_new(&text))
-    })
+fn export(ruby: &Ruby, _rb_self: Value, generated: String) -> Result<RString, Failure> {
+    let text =
+        without_gvl(move || tasker_format::render(&crate::core::multiprocess::collect(backend().registry()).families, &generated, None))?;
+    Ok(ruby.str_new(&text))
 }
 
 /// `_standalone(kind, name, buckets, initial)`: Tasker's `MetricTypes::X.new`.
-fn standalone(ruby: &Ruby, kind: Symbol, name: Value, buckets: Value, initial: Value) -> Result<Value, Error> {
-    guard(|| {
-        let kind = kind_of(kind)?;
-        let name = if name.is_nil() { None } else { convert::text(name) };
-        // Tasker's rules apply to what was given: nil buckets are "not an array", nil initial value
-        // "not numeric".
-        let buckets: Option<Buckets> = match kind {
-            MetricKind::Histogram => {
-                Some(tasker::buckets(RArray::from_value(buckets).map(|a| a.into_iter().map(payload::tasker_amount).collect()))?)
-            }
-            _ => None,
-        };
-        let initial = (kind == MetricKind::Gauge).then(|| payload::tasker_amount(initial));
-        let (family, series) = tasker::standalone(name.as_deref().or(Some("")), kind, buckets, initial)?;
-        Ok(metric::wrap_bound(ruby, metric::BoundInner { family, series }))
-    })
+fn standalone(ruby: &Ruby, kind: Symbol, name: Value, buckets: Value, initial: Value) -> Result<Value, Failure> {
+    let kind = kind_of(kind)?;
+    let name = if name.is_nil() { None } else { convert::text(name) };
+    // Tasker's rules apply to what was given: nil buckets are "not an array", nil initial value
+    // "not numeric".
+    let buckets: Option<Buckets> = match kind {
+        MetricKind::Histogram => {
+            Some(tasker::buckets(RArray::from_value(buckets).map(|a| a.into_iter().map(payload::tasker_amount).collect()))?)
+        }
+        _ => None,
+    };
+    let initial = (kind == MetricKind::Gauge).then(|| payload::tasker_amount(initial));
+    let (family, series) = tasker::standalone(name.as_deref().or(Some("")), kind, buckets, initial)?;
+    Ok(metric::wrap_bound(ruby, metric::BoundInner { family, series }))
 }
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
-    module.define_module_function("record", function!(record, -1))?;
-    module.define_singleton_method("_set_derived_buckets", function!(set_derived_buckets, 1))?;
-    module.define_singleton_method("_reseed_sampler", function!(crate::core::sampler::reseed_after_fork, 0))?;
+    module.define_module_function("record", rb_function!(record, -1))?;
+    module.define_singleton_method("_set_derived_buckets", rb_function!(set_derived_buckets, 1))?;
+    module.define_singleton_method("_reseed_sampler", rb_function!(crate::core::sampler::reseed_after_fork, 0))?;
     let class = module.define_class("MetricsBackend", ruby.class_object())?;
-    class.define_singleton_method("_stable_key", function!(stable_key, 2))?;
-    class.define_private_method("_series", method!(series, 4))?;
-    class.define_private_method("_handle_event", method!(handle_event, 2))?;
-    class.define_private_method("_derivation", method!(derivation, 2))?;
-    class.define_private_method("_all_series", method!(all_series, 0))?;
-    class.define_private_method("_clear", method!(|_s: Value| backend().clear(), 0))?;
-    class.define_private_method("_export", method!(export, 1))?;
+    class.define_singleton_method("_stable_key", rb_function!(stable_key, 2))?;
+    class.define_private_method("_series", rb_method!(ruby series, 4))?;
+    class.define_private_method("_handle_event", rb_method!(handle_event, 2))?;
+    class.define_private_method("_derivation", rb_method!(ruby derivation, 2))?;
+    class.define_private_method("_all_series", rb_method!(ruby all_series, 0))?;
+    class.define_private_method("_clear", rb_method!(|_s: Value| backend().clear(), 0))?;
+    class.define_private_method("_export", rb_method!(ruby export, 1))?;
     let subscriber = module.define_class("Subscriber", ruby.class_object())?;
     let listener = subscriber.define_class("Listener", ruby.class_object())?;
     listener.undef_default_alloc_func();
-    listener.define_singleton_method("new", function!(listener_new, 2))?;
-    listener.define_method("call", method!(listener_call, 5))?;
+    listener.define_singleton_method("new", rb_function!(listener_new, 2))?;
+    listener.define_method("call", rb_method!(ruby listener_call, 5))?;
     let types = module.define_module("MetricTypes")?;
-    types.define_singleton_method("_standalone", function!(standalone, 4))?;
+    types.define_singleton_method("_standalone", rb_function!(ruby standalone, 4))?;
     Ok(())
 }
 

@@ -7,8 +7,9 @@ use crate::core::backend::{Payload, LABEL_KEYS, NUMBER_KEYS};
 use crate::core::registry::Number;
 use crate::core::tasker::Amount;
 use crate::ruby::convert::{self, StaticSym};
+use crate::ruby::errors::Failure;
 use magnus::rb_sys::{AsRawValue, FromRawValue};
-use magnus::{prelude::*, Error, Fixnum, Float, Integer, RClass, RHash, RModule, RString, Symbol, Value};
+use magnus::{prelude::*, Fixnum, Float, Integer, RClass, RHash, RModule, RString, Symbol, Value};
 use once_cell::sync::OnceCell;
 use rb_sys::VALUE;
 use std::ffi::c_int;
@@ -67,7 +68,7 @@ pub(crate) struct Read {
 
 /// Walks `hash` once.
 #[inline(always)]
-pub(crate) fn read(hash: RHash) -> Result<Read, Error> {
+pub(crate) fn read(hash: RHash) -> Result<Read, Failure> {
     let mut walk = Walk { syms: key_syms(), found: [None; KEYS] };
     // SAFETY: `visit` only reads keys and values and never raises; `walk` outlives the call.
     unsafe { rb_sys::rb_hash_foreach(hash.as_raw(), Some(visit), &mut walk as *mut Walk as VALUE) };
@@ -111,7 +112,7 @@ impl Read {
 }
 
 /// A value as label text; `None` for nil and for types with no sensible text.
-fn label_text(v: Value) -> Result<Option<Text>, Error> {
+fn label_text(v: Value) -> Result<Option<Text>, Failure> {
     if let Some(s) = RString::from_value(v) {
         return Ok(Some(Text::Ruby(s)));
     }

@@ -5,9 +5,9 @@
 
 use crate::core::rails::{JobMetrics, Request, RequestMetrics};
 use crate::ruby::convert::StaticSym;
-use crate::ruby::errors::guard;
+use crate::ruby::errors::{rb_function, rb_method, Failure};
 use crate::ruby::registry::Registry;
-use magnus::{function, method, prelude::*, Error, Fixnum, Float, RHash, RModule, RString, Ruby, Value};
+use magnus::{prelude::*, Error, Fixnum, Float, RHash, RModule, RString, Ruby, Value};
 use once_cell::sync::OnceCell;
 
 #[derive(Clone, Copy)]
@@ -71,8 +71,8 @@ pub(crate) struct RequestListener {
     metrics: RequestMetrics,
 }
 
-fn request_new(registry: &Registry) -> Result<RequestListener, Error> {
-    guard(|| Ok(RequestListener { metrics: RequestMetrics::register(&registry.inner, None)? }))
+fn request_new(registry: &Registry) -> Result<RequestListener, Failure> {
+    Ok(RequestListener { metrics: RequestMetrics::register(&registry.inner, None)? })
 }
 
 /// `call(name, started, finished, id, payload)`. A request without a status raised: its status
@@ -86,7 +86,7 @@ fn request_call(
     _id: Value,
     payload: Value,
 ) -> Result<(), Error> {
-    let recorded = guard(|| {
+    let recorded = crate::ruby::errors::guard(ruby, || -> Result<(), Failure> {
         let Some(payload) = RHash::from_value(payload) else { return Ok(()) };
         let k = keys();
         let status = match k.status.lookup(payload).and_then(Fixnum::from_value) {
@@ -115,8 +115,8 @@ pub(crate) struct JobListener {
     metrics: JobMetrics,
 }
 
-fn job_new(registry: &Registry) -> Result<JobListener, Error> {
-    guard(|| Ok(JobListener { metrics: JobMetrics::register(&registry.inner, None)? }))
+fn job_new(registry: &Registry) -> Result<JobListener, Failure> {
+    Ok(JobListener { metrics: JobMetrics::register(&registry.inner, None)? })
 }
 
 fn job_call(
@@ -128,7 +128,7 @@ fn job_call(
     _id: Value,
     payload: Value,
 ) -> Result<(), Error> {
-    let recorded = guard(|| {
+    let recorded = crate::ruby::errors::guard(ruby, || -> Result<(), Failure> {
         let Some(payload) = RHash::from_value(payload) else { return Ok(()) };
         let k = keys();
         let Some(job) = k.job.lookup(payload) else { return Ok(()) };
@@ -150,11 +150,11 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let rails = module.define_module("RailsMetrics")?;
     let request = rails.define_class("RequestListener", ruby.class_object())?;
     request.undef_default_alloc_func();
-    request.define_singleton_method("new", function!(request_new, 1))?;
-    request.define_method("call", method!(request_call, 5))?;
+    request.define_singleton_method("new", rb_function!(request_new, 1))?;
+    request.define_method("call", rb_method!(ruby request_call, 5))?;
     let job = rails.define_class("JobListener", ruby.class_object())?;
     job.undef_default_alloc_func();
-    job.define_singleton_method("new", function!(job_new, 1))?;
-    job.define_method("call", method!(job_call, 5))?;
+    job.define_singleton_method("new", rb_function!(job_new, 1))?;
+    job.define_method("call", rb_method!(ruby job_call, 5))?;
     Ok(())
 }

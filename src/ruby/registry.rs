@@ -6,10 +6,11 @@ use crate::core::metric::{Buckets, MetricKind};
 use crate::core::multiprocess;
 use crate::core::registry::{FamilyDesc, Registry as CoreRegistry};
 use crate::ruby::convert::{self, describe};
-use crate::ruby::errors::{guard, type_error};
+use crate::ruby::errors::type_error;
+use crate::ruby::errors::{rb_function, rb_method, Failure};
 use crate::ruby::gvl::without_gvl;
 use crate::ruby::metric;
-use magnus::{function, method, prelude::*, scan_args, Error, RArray, RModule, RString, Ruby, Value};
+use magnus::{prelude::*, scan_args, Error, RArray, RModule, RString, Ruby, Value};
 use std::sync::Arc;
 
 /// A set of metrics exported together.
@@ -29,69 +30,67 @@ impl Registry {
 }
 
 /// `counter/gauge/histogram(name, docstring:, labels: [], buckets: ...)`
-fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -> Result<Value, Error> {
-    guard(|| {
-        let args = scan_args::scan_args::<(Value,), (), (), (), magnus::RHash, ()>(args)?;
-        let name = convert::name("name", args.required.0)?;
-        type V = Option<Value>;
-        const COMMON: [&str; 4] = ["labels", "unit", "max_series", "expires_after"];
-        // One keyword only some kinds take: histograms' buckets, gauges' aggregation.
-        let extra = match kind {
-            MetricKind::Histogram => Some("buckets"),
-            MetricKind::Gauge => Some("aggregation"),
-            MetricKind::Counter => None,
-        };
-        let (docstring, (labels, unit, max_series, expires_after), extra_value) = if let Some(extra) = extra {
-            let names = [COMMON[0], COMMON[1], COMMON[2], COMMON[3], extra];
-            let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V, V), ()>(args.keywords, &["docstring"], &names)?;
-            let (l, u, m, e, x) = kw.optional;
-            (kw.required.0, (l, u, m, e), x)
-        } else {
-            let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V), ()>(args.keywords, &["docstring"], &COMMON)?;
-            (kw.required.0, kw.optional, None)
-        };
-        let (buckets, aggregation) = if kind == MetricKind::Histogram { (extra_value, None) } else { (None, extra_value) };
-        let docstring = RString::from_value(docstring)
-            .ok_or_else(|| type_error(format!("docstring must be a String, got {}", describe(docstring))))?
-            .to_string()
-            .map_err(|_| crate::ruby::errors::arg_error(format!("docstring must be valid UTF-8, got {}", describe(docstring))))?;
-        let labels = labels.map_or(Ok(Vec::new()), |v| convert::names("labels", v))?;
-        let buckets = match buckets {
-            None => None,
-            Some(v) => {
-                let array =
-                    RArray::from_value(v).ok_or_else(|| type_error(format!("buckets must be an Array of numbers, got {}", describe(v))))?;
-                let bounds = array.into_iter().map(|b| convert::float("bucket", b)).collect::<Result<Vec<f64>, Error>>()?;
-                Some(Buckets::new(&bounds)?)
-            }
-        };
-        let mut desc = FamilyDesc::new(&name, &docstring, kind, &labels, buckets)?;
-        if let Some(unit) = unit.filter(|u| !u.is_nil()) {
-            desc = desc.with_unit(&convert::name("unit", unit)?)?;
+fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -> Result<Value, Failure> {
+    let args = scan_args::scan_args::<(Value,), (), (), (), magnus::RHash, ()>(args)?;
+    let name = convert::name("name", args.required.0)?;
+    type V = Option<Value>;
+    const COMMON: [&str; 4] = ["labels", "unit", "max_series", "expires_after"];
+    // One keyword only some kinds take: histograms' buckets, gauges' aggregation.
+    let extra = match kind {
+        MetricKind::Histogram => Some("buckets"),
+        MetricKind::Gauge => Some("aggregation"),
+        MetricKind::Counter => None,
+    };
+    let (docstring, (labels, unit, max_series, expires_after), extra_value) = if let Some(extra) = extra {
+        let names = [COMMON[0], COMMON[1], COMMON[2], COMMON[3], extra];
+        let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V, V), ()>(args.keywords, &["docstring"], &names)?;
+        let (l, u, m, e, x) = kw.optional;
+        (kw.required.0, (l, u, m, e), x)
+    } else {
+        let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V), ()>(args.keywords, &["docstring"], &COMMON)?;
+        (kw.required.0, kw.optional, None)
+    };
+    let (buckets, aggregation) = if kind == MetricKind::Histogram { (extra_value, None) } else { (None, extra_value) };
+    let docstring = RString::from_value(docstring)
+        .ok_or_else(|| type_error(format!("docstring must be a String, got {}", describe(docstring))))?
+        .to_string()
+        .map_err(|_| crate::ruby::errors::arg_error(format!("docstring must be valid UTF-8, got {}", describe(docstring))))?;
+    let labels = labels.map_or(Ok(Vec::new()), |v| convert::names("labels", v))?;
+    let buckets = match buckets {
+        None => None,
+        Some(v) => {
+            let array =
+                RArray::from_value(v).ok_or_else(|| type_error(format!("buckets must be an Array of numbers, got {}", describe(v))))?;
+            let bounds = array.into_iter().map(|b| convert::float("bucket", b)).collect::<Result<Vec<f64>, Failure>>()?;
+            Some(Buckets::new(&bounds)?)
         }
-        if let Some(limit) = max_series.filter(|v| !v.is_nil()) {
-            desc = desc.with_max_series(convert::count("max_series", limit)?)?;
-        }
-        if let Some(seconds) = expires_after.filter(|v| !v.is_nil()) {
-            desc = desc.with_expires_after(convert::float("expires_after", seconds)?)?;
-        }
-        if let Some(mode) = aggregation.filter(|v| !v.is_nil()) {
-            desc = desc.with_aggregation(GaugeMode::parse(&convert::name("aggregation", mode)?)?)?;
-        }
-        Ok(metric::wrap(ruby, rb_self.inner.register(desc)?))
-    })
+    };
+    let mut desc = FamilyDesc::new(&name, &docstring, kind, &labels, buckets)?;
+    if let Some(unit) = unit.filter(|u| !u.is_nil()) {
+        desc = desc.with_unit(&convert::name("unit", unit)?)?;
+    }
+    if let Some(limit) = max_series.filter(|v| !v.is_nil()) {
+        desc = desc.with_max_series(convert::count("max_series", limit)?)?;
+    }
+    if let Some(seconds) = expires_after.filter(|v| !v.is_nil()) {
+        desc = desc.with_expires_after(convert::float("expires_after", seconds)?)?;
+    }
+    if let Some(mode) = aggregation.filter(|v| !v.is_nil()) {
+        desc = desc.with_aggregation(GaugeMode::parse(&convert::name("aggregation", mode)?)?)?;
+    }
+    Ok(metric::wrap(ruby, rb_self.inner.register(desc)?))
 }
 
-fn get(ruby: &Ruby, rb_self: &Registry, name: Value) -> Result<Option<Value>, Error> {
+fn get(ruby: &Ruby, rb_self: &Registry, name: Value) -> Result<Option<Value>, Failure> {
     let name = convert::name("name", name)?;
     Ok(rb_self.inner.get(&name).map(|f| metric::wrap(ruby, f)))
 }
 
-fn exist(rb_self: &Registry, name: Value) -> Result<bool, Error> {
+fn exist(rb_self: &Registry, name: Value) -> Result<bool, Failure> {
     Ok(rb_self.inner.get(&convert::name("name", name)?).is_some())
 }
 
-fn unregister(rb_self: &Registry, name: Value) -> Result<bool, Error> {
+fn unregister(rb_self: &Registry, name: Value) -> Result<bool, Failure> {
     Ok(rb_self.inner.unregister(&convert::name("name", name)?))
 }
 
@@ -100,7 +99,7 @@ fn metrics(ruby: &Ruby, rb_self: &Registry) -> RArray {
 }
 
 /// The format named by a Symbol: `:prometheus` (0.0.4) or `:openmetrics`.
-pub(crate) fn format(v: Value, created: bool) -> Result<Format, Error> {
+pub(crate) fn format(v: Value, created: bool) -> Result<Format, Failure> {
     match convert::name("format", v)?.as_str() {
         "prometheus" => Ok(Format::Prometheus),
         "openmetrics" => Ok(Format::OpenMetrics { created }),
@@ -112,26 +111,24 @@ pub(crate) fn format(v: Value, created: bool) -> Result<Format, Error> {
 /// A gzipped body is a binary String, a plain one UTF-8.
 /// `_render(format, gzip, created, names)` → `[body, problems]`, where problems are `[path, reason]`
 /// pairs for multi-process files that could not be read; `names` (nil: all) selects families.
-fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool, names: Value) -> Result<RArray, Error> {
-    guard(|| {
-        let format = format(format_name, created)?;
-        let names = if names.is_nil() { None } else { Some(convert::names("names", names)?) };
-        let registry = Arc::clone(&rb_self.inner);
-        let (text, compressed, problems) = without_gvl(move || {
-            let mut scrape = multiprocess::collect(&registry);
-            if let Some(names) = &names {
-                exposition::retain_names(&mut scrape.families, names);
-            }
-            let text = exposition::render(format, &scrape.families);
-            let compressed = gzip.then(|| exposition::gzip(text.as_bytes()));
-            (text, compressed, scrape.problems)
-        })?;
-        let body = match compressed {
-            Some(bytes) => ruby.str_from_slice(&bytes),
-            None => ruby.str_new(&text),
-        };
-        Ok(ruby.ary_new_from_values(&[body.as_value(), problems_array(ruby, problems).as_value()]))
-    })
+fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool, names: Value) -> Result<RArray, Failure> {
+    let format = format(format_name, created)?;
+    let names = if names.is_nil() { None } else { Some(convert::names("names", names)?) };
+    let registry = Arc::clone(&rb_self.inner);
+    let (text, compressed, problems) = without_gvl(move || {
+        let mut scrape = multiprocess::collect(&registry);
+        if let Some(names) = &names {
+            exposition::retain_names(&mut scrape.families, names);
+        }
+        let text = exposition::render(format, &scrape.families);
+        let compressed = gzip.then(|| exposition::gzip(text.as_bytes()));
+        (text, compressed, scrape.problems)
+    })?;
+    let body = match compressed {
+        Some(bytes) => ruby.str_from_slice(&bytes),
+        None => ruby.str_new(&text),
+    };
+    Ok(ruby.ary_new_from_values(&[body.as_value(), problems_array(ruby, problems).as_value()]))
 }
 
 pub(crate) fn problems_array(ruby: &Ruby, problems: Vec<multiprocess::Problem>) -> RArray {
@@ -139,11 +136,9 @@ pub(crate) fn problems_array(ruby: &Ruby, problems: Vec<multiprocess::Problem>) 
 }
 
 /// `_enable_multiprocess(dir)`: moves the registry's values into a file in `dir`.
-fn enable_multiprocess(rb_self: &Registry, dir: Value) -> Result<(), Error> {
-    guard(|| {
-        let dir = convert::name("multiprocess_dir", dir)?;
-        Ok(multiprocess::enable(&rb_self.inner, std::path::Path::new(&dir))?)
-    })
+fn enable_multiprocess(rb_self: &Registry, dir: Value) -> Result<(), Failure> {
+    let dir = convert::name("multiprocess_dir", dir)?;
+    Ok(multiprocess::enable(&rb_self.inner, std::path::Path::new(&dir))?)
 }
 
 fn multiprocess_dir(rb_self: &Registry) -> Option<String> {
@@ -152,29 +147,27 @@ fn multiprocess_dir(rb_self: &Registry) -> Option<String> {
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("Registry", ruby.class_object())?;
-    class.define_singleton_method("new", function!(Registry::new, 0))?;
-    class.define_singleton_method("default", function!(Registry::default_registry, 0))?;
-    class.define_method("counter", method!(|r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Counter, a), -1))?;
-    class.define_method("gauge", method!(|r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Gauge, a), -1))?;
-    class.define_method("histogram", method!(|r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Histogram, a), -1))?;
-    class.define_method("get", method!(get, 1))?;
-    class.define_method("exist?", method!(exist, 1))?;
-    class.define_method("unregister", method!(unregister, 1))?;
-    class.define_method("metrics", method!(metrics, 0))?;
-    class.define_private_method("_render", method!(render, 4))?;
-    class.define_private_method("_enable_multiprocess", method!(enable_multiprocess, 1))?;
-    class.define_method("multiprocess_dir", method!(multiprocess_dir, 0))?;
-    module.define_singleton_method("_multiprocess_after_fork", function!(multiprocess::after_fork, 0))?;
-    module.define_singleton_method("_close_fork_gate", function!(crate::ruby::gvl::close_fork_gate, 0))?;
-    module.define_singleton_method("_open_fork_gate", function!(crate::ruby::gvl::open_fork_gate, 0))?;
-    class.define_private_method(
-        "_disable_multiprocess",
-        method!(|s: &Registry| -> Result<(), Error> { guard(|| Ok(multiprocess::disable(&s.inner)?)) }, 0),
-    )?;
+    class.define_singleton_method("new", rb_function!(Registry::new, 0))?;
+    class.define_singleton_method("default", rb_function!(Registry::default_registry, 0))?;
+    class.define_method("counter", rb_method!(ruby |r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Counter, a), -1))?;
+    class.define_method("gauge", rb_method!(ruby |r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Gauge, a), -1))?;
+    class
+        .define_method("histogram", rb_method!(ruby |r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Histogram, a), -1))?;
+    class.define_method("get", rb_method!(ruby get, 1))?;
+    class.define_method("exist?", rb_method!(exist, 1))?;
+    class.define_method("unregister", rb_method!(unregister, 1))?;
+    class.define_method("metrics", rb_method!(ruby metrics, 0))?;
+    class.define_private_method("_render", rb_method!(ruby render, 4))?;
+    class.define_private_method("_enable_multiprocess", rb_method!(enable_multiprocess, 1))?;
+    class.define_method("multiprocess_dir", rb_method!(multiprocess_dir, 0))?;
+    module.define_singleton_method("_multiprocess_after_fork", rb_function!(multiprocess::after_fork, 0))?;
+    module.define_singleton_method("_close_fork_gate", rb_function!(crate::ruby::gvl::close_fork_gate, 0))?;
+    module.define_singleton_method("_open_fork_gate", rb_function!(crate::ruby::gvl::open_fork_gate, 0))?;
+    class.define_private_method("_disable_multiprocess", rb_method!(|s: &Registry| multiprocess::disable(&s.inner), 0))?;
     module.define_singleton_method(
         "_set_worker_identity",
-        function!(
-            |v: Value| -> Result<(), Error> {
+        rb_function!(
+            |v: Value| -> Result<(), Failure> {
                 multiprocess::set_identity(&convert::name("worker_id", v)?);
                 Ok(())
             },
@@ -183,25 +176,25 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     )?;
     module.define_singleton_method(
         "_reset_multiprocess_dir",
-        function!(
-            |dir: Value| -> Result<usize, Error> {
-                guard(|| Ok(multiprocess::reset_dir(std::path::Path::new(&convert::name("multiprocess_dir", dir)?))?))
+        rb_function!(
+            |dir: Value| -> Result<usize, Failure> {
+                Ok(multiprocess::reset_dir(std::path::Path::new(&convert::name("multiprocess_dir", dir)?))?)
             },
             1
         ),
     )?;
-    class.define_method("clear", method!(|s: &Registry| s.inner.clear(), 0))?;
+    class.define_method("clear", rb_method!(|s: &Registry| s.inner.clear(), 0))?;
     module.define_singleton_method(
         "_set_default_max_series",
-        function!(
-            |v: Value| -> Result<(), Error> { Ok(crate::core::registry::set_default_max_series(convert::count("max_series", v)?)?) },
+        rb_function!(
+            |v: Value| -> Result<(), Failure> { Ok(crate::core::registry::set_default_max_series(convert::count("max_series", v)?)?) },
             1
         ),
     )?;
     module.define_singleton_method(
         "_set_default_expires_after",
-        function!(
-            |v: Value| -> Result<(), Error> {
+        rb_function!(
+            |v: Value| -> Result<(), Failure> {
                 let seconds = if v.is_nil() { None } else { Some(convert::float("expires_after", v)?) };
                 Ok(crate::core::registry::set_default_expires_after(seconds)?)
             },
@@ -210,7 +203,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     )?;
     class.define_method(
         "==",
-        method!(|s: &Registry, o: Value| <&Registry>::try_convert(o).is_ok_and(|o| Arc::ptr_eq(&s.inner, &o.inner)), 1),
+        rb_method!(|s: &Registry, o: Value| <&Registry>::try_convert(o).is_ok_and(|o| Arc::ptr_eq(&s.inner, &o.inner)), 1),
     )?;
     Ok(())
 }
