@@ -692,7 +692,7 @@ mod tests {
         let desc = || FamilyDesc::new("jobs_total", "h", MetricKind::Counter, &["q"], None).unwrap().with_expires_after(0.05).unwrap();
         let (ja, jb) = (a.register(desc()).unwrap(), b.register(desc()).unwrap());
         inc(&ja, &["x"], 3);
-        std::thread::sleep(std::time::Duration::from_millis(80));
+        crate::core::registry::advance_clock(80);
         inc(&jb, &["x"], 4);
         let (t, _) = text(&sa, &a);
         assert!(ja.find(&encode_key(&["x"])).is_none(), "expired in this process");

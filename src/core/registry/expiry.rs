@@ -1,0 +1,79 @@
+//! Expiry: a monotonic clock, families dropping series nobody updated, and an update through
+//! a held handle bringing its expired series back.
+
+use super::{Family, Series, EXPIRED};
+use crate::core::metric::MetricKind;
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+
+static CLOCK_ORIGIN: once_cell::sync::Lazy<std::time::Instant> = once_cell::sync::Lazy::new(std::time::Instant::now);
+
+/// Monotonic milliseconds since the first use, for expiry.
+#[inline]
+pub(super) fn now_ms() -> u64 {
+    let now = CLOCK_ORIGIN.elapsed().as_millis() as u64;
+    #[cfg(test)]
+    let now = now + TEST_SKEW_MS.with(std::cell::Cell::get);
+    now
+}
+
+#[cfg(test)]
+thread_local! {
+    static TEST_SKEW_MS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Moves the expiry clock forward for the calling thread only, so expiry tests neither sleep
+/// nor depend on how fast the machine runs them (tests run on parallel threads).
+#[cfg(test)]
+pub(crate) fn advance_clock(ms: u64) {
+    TEST_SKEW_MS.with(|s| s.set(s.get() + ms));
+}
+
+impl Series {
+    /// Only expiring families keep a time; an update through a handle of a series that expired
+    /// meanwhile puts it back in its family, so held handles never write into the void.
+    #[inline]
+    pub(super) fn touch(&self) {
+        if let Some(t) = &self.touched {
+            t.store(now_ms(), Relaxed);
+            if self.state.load(Acquire) == EXPIRED {
+                self.revive();
+            }
+        }
+    }
+
+    #[cold]
+    pub(super) fn revive(&self) {
+        if let (Some(family), Some(me)) = (self.family.upgrade(), self.me.upgrade()) {
+            family.relist(me);
+        }
+    }
+}
+
+impl Family {
+    /// Removes series not updated for `expires_after`; returns how many. A no-op for families
+    /// that do not expire.
+    ///
+    /// A shared store keeps an expired counter's or histogram's cells exported: other processes
+    /// may still update the same series, and dropping this process's share from the merged total
+    /// would look like a counter reset. Expired gauges leave the store too.
+    pub fn expire_stale(&self) -> usize {
+        let Some(after) = self.expires_after_ms else { return 0 };
+        let cutoff = now_ms().saturating_sub(after);
+        let store = self.store.read();
+        let keep_share = self.desc.kind != MetricKind::Gauge;
+        let mut removed = 0;
+        self.series.retain(|_, s| {
+            let keep = s.touched.as_ref().is_none_or(|t| t.load(Relaxed) >= cutoff);
+            if !keep {
+                if keep_share {
+                    self.unlist(s, EXPIRED);
+                } else {
+                    self.forget(&store, s, EXPIRED);
+                }
+                removed += 1;
+            }
+            keep
+        });
+        removed
+    }
+}

@@ -1,0 +1,365 @@
+//! A metric: its description and its series, with the series limit, removal and relocation.
+
+use super::defaults::{default_expires_after, default_max_series};
+use super::expiry::now_ms;
+use super::{Outcome, Series, SeriesKind, Update, EXPIRED, LIVE, REMOVED};
+use crate::core::desc::{FamilyDesc, GaugeMode};
+use crate::core::error::{Error, Result};
+use crate::core::exemplar::{Exemplar, Exemplars};
+use crate::core::labels::{self, LabelNames};
+use crate::core::metric::{counter, gauge, MetricKind, Sample};
+use crate::core::store::{FamilySlot, LocalStore, Store};
+use dashmap::DashMap;
+use parking_lot::RwLock;
+use std::sync::atomic::{
+    AtomicU64, AtomicU8, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
+
+pub(super) type SeriesMap = DashMap<Box<[u8]>, Arc<Series>, ahash::RandomState>;
+
+/// A metric: description plus its series.
+#[derive(Debug)]
+pub struct Family {
+    pub(super) desc: FamilyDesc,
+    pub(super) series: SeriesMap,
+    pub(super) store: RwLock<Arc<dyn Store>>,
+    /// The store's view of the family, and its count of updates dropped because it was full.
+    pub(super) slot: FamilySlot,
+    /// Series in creation order, for the exposition: walked without sorting or visiting the
+    /// map's shards. Removed series are marked and dropped from it in batches.
+    pub(super) order: RwLock<Vec<Arc<Series>>>,
+    /// Removed series still in `order`.
+    pub(super) tombstones: AtomicUsize,
+    /// Series held, counted apart from the map so the limit holds under racing creators.
+    pub(super) count: AtomicUsize,
+    pub(super) limit: usize,
+    pub(super) expires_after_ms: Option<u64>,
+    pub(super) me: Weak<Family>,
+}
+
+impl Family {
+    pub(super) fn new(desc: FamilyDesc, store: Arc<dyn Store>) -> Result<Arc<Self>> {
+        let limit = desc.max_series.unwrap_or_else(default_max_series);
+        let expires_after_ms = desc.expires_after.or_else(default_expires_after).map(|s| (s * 1000.0).ceil() as u64);
+        let slot = store.family(&desc)?;
+        Ok(Arc::new_cyclic(|me| Family {
+            me: me.clone(),
+            desc,
+            series: DashMap::with_hasher(ahash::RandomState::new()),
+            store: RwLock::new(store),
+            slot,
+            order: RwLock::new(Vec::new()),
+            tombstones: AtomicUsize::new(0),
+            count: AtomicUsize::new(0),
+            limit,
+            expires_after_ms,
+        }))
+    }
+
+    /// The most series this family holds.
+    pub fn max_series(&self) -> usize {
+        self.limit
+    }
+
+    /// Updates dropped because the family was full.
+    pub fn dropped(&self) -> u64 {
+        self.slot.dropped.as_slice()[0].load(Relaxed)
+    }
+
+    /// The family's description.
+    pub fn desc(&self) -> &FamilyDesc {
+        &self.desc
+    }
+
+    /// Runs `f` on the series for `key`, creating it first if needed. A hit neither allocates
+    /// nor clones.
+    ///
+    /// # Errors
+    /// Label problems when the series has to be created; whatever `f` returns.
+    #[inline]
+    pub fn with_series<R>(&self, key: &[u8], f: impl FnOnce(&Series) -> Result<R>) -> Result<R> {
+        if let Some(series) = self.series.get(key) {
+            return f(&series);
+        }
+        let series = self.create(key)?;
+        f(&series)
+    }
+
+    /// Validates `update`, then applies it to the series for `key` (created if needed). A refused
+    /// update creates nothing.
+    ///
+    /// # Errors
+    /// As [`Update::check`], and label problems when the series has to be created.
+    #[inline]
+    pub fn update(&self, key: &[u8], update: Update) -> Result<Outcome> {
+        let update = update.check(self.desc.kind)?;
+        self.dropping(self.with_series(key, |s| s.apply(update)))
+    }
+
+    /// Turns a full family's refusal into a counted drop.
+    #[inline]
+    pub(super) fn dropping(&self, result: Result<()>) -> Result<Outcome> {
+        match result {
+            Ok(()) => Ok(Outcome::Applied),
+            Err(Error::Cardinality { .. }) => Ok(Outcome::Dropped { first: self.slot.dropped.as_slice()[0].fetch_add(1, Relaxed) == 0 }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Family::update`] that also keeps an exemplar for the update.
+    ///
+    /// # Errors
+    /// As [`Family::update`]; exemplars on gauges are refused.
+    pub fn update_with_exemplar(&self, key: &[u8], update: Update, exemplar: Exemplar) -> Result<Outcome> {
+        if self.desc.kind == MetricKind::Gauge {
+            return Err(Error::argument("gauges take no exemplars"));
+        }
+        let update = update.check(self.desc.kind)?;
+        self.dropping(self.with_series(key, |s| {
+            s.apply(update)?;
+            s.store_exemplar(update, exemplar);
+            Ok(())
+        }))
+    }
+
+    /// The series for `key`, created if needed (a handle callers can keep).
+    ///
+    /// # Errors
+    /// Label problems when the series has to be created.
+    pub fn series(&self, key: &[u8]) -> Result<Arc<Series>> {
+        if let Some(series) = self.series.get(key) {
+            return Ok(Arc::clone(&series));
+        }
+        self.create(key)
+    }
+
+    /// The value for `key` without creating the series: zero when it does not exist yet.
+    ///
+    /// # Errors
+    /// Label problems with `key`.
+    pub fn read(&self, key: &[u8]) -> Result<Sample> {
+        if let Some(series) = self.series.get(key) {
+            return Ok(series.read());
+        }
+        self.validate_key(key)?;
+        Ok(match (&self.desc.kind, &self.desc.buckets) {
+            (MetricKind::Counter, _) => Sample::Counter { int: 0, float: None },
+            (MetricKind::Histogram, Some(b)) => Sample::Histogram { counts: vec![0; b.bounds().len() + 1], sum: 0.0 },
+            _ => Sample::Gauge(0.0),
+        })
+    }
+
+    /// Checks a key against the family's label schema; returns its rendered label pairs.
+    pub(super) fn validate_key(&self, key: &[u8]) -> Result<String> {
+        if self.desc.dynamic {
+            Ok(labels::render_named_pairs(labels::decode_pairs(key)?))
+        } else {
+            let values = labels::decode_key(&self.desc.name, &self.desc.labels, key)?;
+            Ok(labels::render_pairs(&self.desc.labels, &values))
+        }
+    }
+
+    /// The series for `key` if it exists.
+    pub fn find(&self, key: &[u8]) -> Option<Arc<Series>> {
+        self.series.get(key).map(|s| Arc::clone(&s))
+    }
+
+    #[cold]
+    pub(super) fn create(&self, key: &[u8]) -> Result<Arc<Series>> {
+        let rendered: Arc<str> = self.validate_key(key)?.into();
+        // Taken before the map's shard lock, in the same order as `relocate`.
+        let store = self.store.read();
+        let entry = self.series.entry(key.into()).or_try_insert_with(|| {
+            // Reserve a slot first: the limit then holds however many threads create at once.
+            if self.count.fetch_add(1, Relaxed) >= self.limit {
+                self.count.fetch_sub(1, Relaxed);
+                return Err(Error::Cardinality { metric: self.desc.name.clone(), limit: self.limit });
+            }
+            let (kind, init) = self.initial()?;
+            let cells = store.allocate(&self.slot, key, &init).inspect_err(|_| {
+                self.count.fetch_sub(1, Relaxed);
+            })?;
+            let series = Arc::new_cyclic(|me| Series {
+                key: key.into(),
+                rendered,
+                created: SystemTime::now(),
+                kind,
+                cells,
+                exemplars: Exemplars::default(),
+                touched: self.expires_after_ms.map(|_| AtomicU64::new(now_ms())),
+                state: AtomicU8::new(LIVE),
+                listed: std::sync::atomic::AtomicBool::new(true),
+                family: self.me.clone(),
+                me: me.clone(),
+            });
+            self.order.write().push(Arc::clone(&series));
+            Ok(series)
+        })?;
+        Ok(Arc::clone(&entry))
+    }
+
+    /// A new series' kind and initial cell values.
+    pub(super) fn initial(&self) -> Result<(SeriesKind, Vec<u64>)> {
+        Ok(match (&self.desc.kind, &self.desc.buckets) {
+            (MetricKind::Counter, _) => (SeriesKind::Counter, counter::INIT.to_vec()),
+            (MetricKind::Gauge, _) if self.desc.aggregation == GaugeMode::MostRecent => (SeriesKind::Gauge, gauge::INIT_STAMPED.to_vec()),
+            (MetricKind::Gauge, _) => (SeriesKind::Gauge, gauge::INIT.to_vec()),
+            (MetricKind::Histogram, Some(b)) => (SeriesKind::Histogram(b.clone()), b.init()),
+            (MetricKind::Histogram, None) => return Err(Error::argument("histogram without buckets")),
+        })
+    }
+
+    /// Moves the family and every series to `store`. Values move with them, except in a forked
+    /// child (`fork`), where counters, histograms and summed gauges start from zero because the
+    /// parent's copy still counts them. Writers racing with the move may be lost: call it only
+    /// when no other thread writes.
+    ///
+    /// # Errors
+    /// Store errors; the family may then be partly moved (each series stays usable).
+    pub fn relocate(&self, store: Arc<dyn Store>, fork: bool) -> Result<()> {
+        let mut current = self.store.write();
+        self.slot.relocate(store.family(&self.desc)?, !fork);
+        let (_, zero) = self.initial()?;
+        let keep = !fork || (self.desc.kind == MetricKind::Gauge && self.desc.aggregation.inherits_on_fork());
+        for entry in self.series.iter() {
+            let cells = &entry.value().cells;
+            let init = if keep { cells.values() } else { zero.clone() };
+            cells.relocate(store.allocate(&self.slot, entry.key(), &init)?);
+        }
+        *current = store;
+        Ok(())
+    }
+
+    /// Tells the store the family and its series are gone.
+    pub(super) fn retire(&self) {
+        let store = self.store.read();
+        for entry in self.series.iter() {
+            store.retire(&entry.value().cells);
+        }
+        store.retire_family(&self.slot);
+    }
+
+    /// A series' labels as `(name, value)` pairs, whatever the family's label schema.
+    pub fn label_pairs<'a>(&'a self, series: &'a Series) -> Vec<(&'a str, &'a str)> {
+        if self.desc.dynamic {
+            labels::decode_pairs(&series.key).unwrap_or_default()
+        } else {
+            self.desc.labels.iter().zip(series.label_values()).collect()
+        }
+    }
+
+    /// A series outside any registry (Tasker's stand-alone metric objects): same rules, never
+    /// exported.
+    ///
+    /// # Errors
+    /// Store errors only.
+    pub fn detached(desc: FamilyDesc) -> Result<(Arc<Family>, Arc<Series>)> {
+        let family = Family::new(FamilyDesc { dynamic: true, labels: LabelNames::default(), ..desc }, Arc::new(LocalStore))?;
+        let series = family.series(b"")?;
+        Ok((family, series))
+    }
+
+    /// Calls `f` with every series in creation order, without cloning handles (under the
+    /// order list's read lock: `f` must be quick and must not create series).
+    pub fn visit_series(&self, mut f: impl FnMut(&Series)) {
+        if self.tombstones.load(Relaxed) > 64 && self.tombstones.load(Relaxed) * 2 > self.order.read().len() {
+            self.compact_order();
+        }
+        for series in self.order.read().iter() {
+            if !series.is_removed() {
+                f(series);
+            }
+        }
+    }
+
+    /// Drops removed series from the creation-order list.
+    pub(super) fn compact_order(&self) {
+        let mut order = self.order.write();
+        let before = order.len();
+        order.retain(|s| {
+            let keep = !s.is_removed();
+            if !keep {
+                s.listed.store(false, Relaxed);
+            }
+            keep
+        });
+        self.tombstones.fetch_sub(before - order.len(), Relaxed);
+    }
+
+    /// Puts an expired series back (its handle was written to): into the map when no new series
+    /// took its key meanwhile (then that handle's updates stay its own), the store exporting it
+    /// again, the order list holding it once.
+    pub(super) fn relist(&self, series: Arc<Series>) {
+        let store = self.store.read();
+        let mut order = self.order.write();
+        if let dashmap::mapref::entry::Entry::Vacant(slot) = self.series.entry(series.key.clone()) {
+            if series.state.compare_exchange(EXPIRED, LIVE, AcqRel, Acquire).is_ok() {
+                store.revive(&series.cells);
+                self.count.fetch_add(1, Relaxed);
+                if series.listed.swap(true, Relaxed) {
+                    self.tombstones.fetch_sub(1, Relaxed);
+                } else {
+                    order.push(Arc::clone(&series));
+                }
+                slot.insert(series);
+            }
+        }
+    }
+
+    /// A series leaves the family (`state`: why): the store stops exporting it, the order list
+    /// skips it.
+    pub(super) fn forget(&self, store: &Arc<dyn Store>, series: &Series, state: u8) {
+        store.retire(&series.cells);
+        self.unlist(series, state);
+    }
+
+    /// A series leaves the family's books (its cells stay with the store).
+    pub(super) fn unlist(&self, series: &Series, state: u8) {
+        series.state.store(state, Release);
+        self.tombstones.fetch_add(1, Relaxed);
+        self.count.fetch_sub(1, Relaxed);
+    }
+
+    /// All series in creation order.
+    pub fn all_series(&self) -> Vec<Arc<Series>> {
+        self.order.read().iter().filter(|s| !s.is_removed()).cloned().collect()
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// True when no series exists yet.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Removes the series for `key`; returns whether it existed. Handles held elsewhere keep
+    /// working but are no longer exported.
+    pub fn remove(&self, key: &[u8]) -> bool {
+        match self.series.remove(key) {
+            Some((_, series)) => {
+                self.forget(&self.store.read(), &series, REMOVED);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes every series; returns how many.
+    pub fn clear(&self) -> usize {
+        let mut n = 0;
+        let store = self.store.read();
+        self.series.retain(|_, s| {
+            self.forget(&store, s, REMOVED);
+            n += 1;
+            false
+        });
+        self.compact_order();
+        n
+    }
+}

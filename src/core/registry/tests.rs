@@ -1,0 +1,247 @@
+//! Registry, family and series behaviour.
+
+use super::*;
+use crate::core::labels::encode_key;
+use crate::core::labels::{self, KEY_SEPARATOR};
+use crate::core::metric::{Buckets, MetricKind, Sample};
+
+fn counter(reg: &Registry, name: &str, labels: &[&str]) -> Result<Arc<Family>> {
+    reg.register(FamilyDesc::new(name, "help", MetricKind::Counter, labels, None)?)
+}
+
+#[test]
+fn get_or_create_series() {
+    let reg = Registry::default();
+    let fam = counter(&reg, "jobs_total", &["queue", "status"]).unwrap();
+    let key = encode_key(&["default", "ok"]);
+    fam.with_series(&key, |s| s.increment(Number::Int(2))).unwrap();
+    fam.with_series(&key, |s| s.increment(Number::Int(3))).unwrap();
+    assert_eq!(fam.find(&key).unwrap().read(), Sample::Counter { int: 5, float: None });
+    assert_eq!(fam.len(), 1);
+    assert_eq!(fam.find(&key).unwrap().label_values(), vec!["default", "ok"]);
+    assert_eq!(&**fam.find(&key).unwrap().rendered_labels(), r#"queue="default",status="ok""#);
+}
+
+#[test]
+fn a_full_family_drops_new_label_sets_and_counts_them() {
+    let reg = Registry::default();
+    let desc = FamilyDesc::new("capped_total", "c", MetricKind::Counter, &["k"], None).unwrap().with_max_series(3).unwrap();
+    let fam = reg.register(desc).unwrap();
+    for i in 0..3 {
+        assert_eq!(fam.update(&encode_key(&[format!("v{i}")]), Update::Increment(Number::Int(1))).unwrap(), Outcome::Applied);
+    }
+    assert_eq!(fam.update(&encode_key(&["new"]), Update::Increment(Number::Int(1))).unwrap(), Outcome::Dropped { first: true });
+    assert_eq!(fam.update(&encode_key(&["newer"]), Update::Increment(Number::Int(1))).unwrap(), Outcome::Dropped { first: false });
+    assert_eq!(
+        fam.update(&encode_key(&["v0"]), Update::Increment(Number::Int(1))).unwrap(),
+        Outcome::Applied,
+        "existing series still count"
+    );
+    assert!(matches!(fam.series(&encode_key(&["x"])), Err(Error::Cardinality { limit: 3, .. })));
+    assert_eq!((fam.len(), fam.dropped()), (3, 2));
+    assert!(fam.remove(&encode_key(&["v1"])));
+    assert_eq!(fam.update(&encode_key(&["new"]), Update::Increment(Number::Int(1))).unwrap(), Outcome::Applied, "room again");
+    assert!(FamilyDesc::new("z", "", MetricKind::Gauge, &[] as &[&str], None).unwrap().with_max_series(0).is_err());
+}
+
+#[test]
+fn the_limit_holds_under_racing_creators() {
+    let reg = Registry::default();
+    let fam =
+        reg.register(FamilyDesc::new("race_total", "r", MetricKind::Counter, &["k"], None).unwrap().with_max_series(100).unwrap()).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let fam = &fam;
+            s.spawn(move || {
+                for i in 0..1_000 {
+                    let _ = fam.update(&encode_key(&[format!("{t}-{i}")]), Update::Increment(Number::Int(1))).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(fam.len(), 100);
+    assert_eq!(fam.dropped(), 8_000 - 100);
+}
+
+#[test]
+fn series_expire_after_a_quiet_period() {
+    let reg = Registry::default();
+    let desc = FamilyDesc::new("seen", "s", MetricKind::Gauge, &["k"], None).unwrap().with_expires_after(0.05).unwrap();
+    let fam = reg.register(desc).unwrap();
+    assert_eq!(fam.update(&encode_key(&["old"]), Update::Set(1.0)).unwrap(), Outcome::Applied);
+    let held = fam.series(&encode_key(&["held"])).unwrap();
+    advance_clock(80);
+    held.set(2.0).unwrap();
+    assert_eq!(fam.expire_stale(), 1);
+    assert!(fam.find(&encode_key(&["old"])).is_none());
+    assert!(fam.find(&encode_key(&["held"])).is_some(), "an update through a handle keeps it alive");
+    assert!(FamilyDesc::new("z", "", MetricKind::Gauge, &[] as &[&str], None).unwrap().with_expires_after(f64::NAN).is_err());
+}
+
+#[test]
+fn an_expired_series_written_through_its_handle_comes_back_once() {
+    let reg = Registry::default();
+    let desc = FamilyDesc::new("jobs_total", "j", MetricKind::Counter, &["k"], None).unwrap().with_expires_after(0.001).unwrap();
+    let fam = reg.register(desc).unwrap();
+    let held = fam.series(&encode_key(&["held"])).unwrap();
+    held.increment(Number::Int(2)).unwrap();
+    let removed = fam.series(&encode_key(&["removed"])).unwrap();
+    advance_clock(10);
+    assert_eq!(fam.expire_stale(), 2);
+    assert!(held.is_removed() && fam.all_series().is_empty());
+    held.increment(Number::Int(3)).unwrap();
+    assert!(!held.is_removed(), "the write brought it back");
+    assert!(Arc::ptr_eq(&fam.find(&encode_key(&["held"])).unwrap(), &held));
+    assert_eq!(fam.all_series().len(), 1, "listed once");
+    assert_eq!(held.read().as_f64(), 5.0, "nothing written while it was out was lost");
+    // Expired again, the order list compacted meanwhile, and back again: still listed once.
+    advance_clock(10);
+    assert_eq!(fam.expire_stale(), 1);
+    fam.compact_order();
+    held.increment(Number::Int(1)).unwrap();
+    assert_eq!(fam.all_series().len(), 1);
+    // remove and clear are final: a held handle keeps working, unexported.
+    assert!(fam.remove(&encode_key(&["held"])));
+    held.increment(Number::Int(1)).unwrap();
+    assert!(held.is_removed() && fam.all_series().is_empty());
+    // A key a new series took meanwhile stays the new one's.
+    drop(removed);
+    let again = fam.series(&encode_key(&["k2"])).unwrap();
+    advance_clock(10);
+    fam.expire_stale();
+    let newer = fam.series(&encode_key(&["k2"])).unwrap();
+    again.increment(Number::Int(1)).unwrap();
+    assert!(Arc::ptr_eq(&fam.find(&encode_key(&["k2"])).unwrap(), &newer));
+}
+
+#[test]
+fn refused_updates_create_nothing() {
+    let reg = Registry::default();
+    let fam = counter(&reg, "jobs_total", &["queue"]).unwrap();
+    let key = encode_key(&["a"]);
+    assert!(fam.update(&key, Update::Increment(Number::Int(-1))).is_err());
+    assert!(fam.update(&key, Update::Increment(Number::Float(f64::NAN))).is_err());
+    assert!(fam.update(&key, Update::Set(1.0)).is_err());
+    assert!(fam.is_empty());
+    assert_eq!(fam.update(&key, Update::Increment(Number::Int(2))).unwrap(), Outcome::Applied);
+    assert_eq!(fam.read(&key).unwrap().as_f64(), 2.0);
+}
+
+#[test]
+fn bad_label_sets_create_nothing() {
+    let reg = Registry::default();
+    let fam = counter(&reg, "jobs_total", &["queue"]).unwrap();
+    assert!(fam.with_series(&encode_key(&["a", "b"]), |s| s.increment(Number::Int(1))).is_err());
+    assert!(fam.with_series(b"", |s| s.increment(Number::Int(1))).is_err());
+    assert!(fam.with_series(&[0xC3, KEY_SEPARATOR], |s| s.increment(Number::Int(1))).is_err());
+    assert!(fam.is_empty());
+}
+
+#[test]
+fn re_registration_rules() {
+    let reg = Registry::default();
+    let a = counter(&reg, "x_total", &["a"]).unwrap();
+    let b = counter(&reg, "x_total", &["a"]).unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+    let err = counter(&reg, "x_total", &["b"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "metric \"x_total\" is already registered as a counter with \"a\", cannot register it as a counter with \"b\""
+    );
+    let gauge = FamilyDesc::new("x_total", "h", MetricKind::Gauge, &["a"], None).unwrap();
+    assert!(reg.register(gauge).is_err());
+    // `x` as a counter would expose `x_total` too.
+    assert!(counter(&reg, "x", &["a"]).is_err());
+    assert!(reg.unregister("x_total"));
+    assert!(counter(&reg, "x", &["a"]).is_ok());
+    assert!(!reg.unregister("nope"));
+}
+
+#[test]
+fn unlabelled_families_start_at_zero() {
+    let reg = Registry::default();
+    let fam = counter(&reg, "boot_total", &[]).unwrap();
+    assert_eq!(fam.len(), 1);
+    assert_eq!(fam.read(b"").unwrap(), Sample::Counter { int: 0, float: None });
+}
+
+#[test]
+fn read_does_not_create() {
+    let reg = Registry::default();
+    let fam = counter(&reg, "x_total", &["a"]).unwrap();
+    assert_eq!(fam.read(&encode_key(&["v"])).unwrap().as_f64(), 0.0);
+    assert!(fam.read(b"").is_err());
+    assert!(fam.is_empty());
+}
+
+#[test]
+fn dynamic_families_take_any_label_set() {
+    let reg = Registry::default();
+    let fam = reg.register(FamilyDesc::dynamic("task_completed_total", "T", MetricKind::Counter, None).unwrap()).unwrap();
+    assert!(fam.is_empty(), "no implicit unlabelled series");
+    let mut a = labels::KeyBuf::new();
+    labels::push_pairs(&mut a, &mut [(b"status", b"ok"), (b"handler", b"H")]).unwrap();
+    assert_eq!(fam.update(a.as_bytes(), Update::Increment(Number::Int(1))).unwrap(), Outcome::Applied);
+    assert_eq!(fam.update(b"", Update::Increment(Number::Int(2))).unwrap(), Outcome::Applied);
+    let all = fam.all_series();
+    assert_eq!(fam.label_pairs(&all[0]), vec![("handler", "H"), ("status", "ok")]);
+    assert_eq!(&**all[0].rendered_labels(), r#"handler="H",status="ok""#);
+    assert!(fam.update(&encode_key(&["1x", "v"]), Update::Increment(Number::Int(1))).is_err());
+    let fixed = FamilyDesc::new("task_completed_total", "T", MetricKind::Counter, &["a"], None).unwrap();
+    assert!(reg.register(fixed).is_err());
+    let g = reg.generation();
+    reg.unregister("task_completed_total");
+    assert!(reg.generation() > g);
+}
+
+#[test]
+fn detached_series_are_not_registered() {
+    let (fam, s) = Family::detached(FamilyDesc::dynamic("any", "", MetricKind::Gauge, None).unwrap()).unwrap();
+    s.set(2.0).unwrap();
+    assert_eq!(fam.len(), 1);
+}
+
+#[test]
+fn descriptions_validate() {
+    assert!(FamilyDesc::new("1x", "", MetricKind::Gauge, &[] as &[&str], None).is_err());
+    assert!(FamilyDesc::new("h", "", MetricKind::Histogram, &["le"], None).is_err());
+    assert!(FamilyDesc::new("g", "", MetricKind::Gauge, &["le"], None).is_ok());
+    let b = Buckets::new(&[1.0]).unwrap();
+    assert!(FamilyDesc::new("g", "", MetricKind::Gauge, &[] as &[&str], Some(b)).is_err());
+}
+
+#[test]
+fn kind_specific_operations() {
+    let reg = Registry::default();
+    let g = reg.register(FamilyDesc::new("g", "", MetricKind::Gauge, &[] as &[&str], None).unwrap()).unwrap();
+    let s = g.series(b"").unwrap();
+    s.increment(Number::Int(-3)).unwrap();
+    assert_eq!(s.decrement(1.5).unwrap(), -4.5);
+    assert!(s.observe(1.0).is_err());
+    let c = counter(&reg, "c_total", &[]).unwrap().series(b"").unwrap();
+    assert_eq!(c.increment(Number::Int(-1)).unwrap_err().to_string(), "invalid by: -1 (counters can only increase)");
+    assert!(c.set(1.0).is_err());
+    c.increment(Number::Float(0.5)).unwrap();
+    assert_eq!(c.read().as_f64(), 0.5);
+}
+
+#[test]
+fn exact_totals_from_many_threads_creating_and_updating() {
+    let reg = Arc::new(Registry::default());
+    let fam = counter(&reg, "hits_total", &["worker"]).unwrap();
+    let ts: Vec<_> = (0..8)
+        .map(|t| {
+            let fam = Arc::clone(&fam);
+            std::thread::spawn(move || {
+                for i in 0..100_000 {
+                    let key = encode_key(&[format!("w{}", (t + i) % 4)]);
+                    fam.with_series(&key, |s| s.increment(Number::Int(1))).unwrap();
+                }
+            })
+        })
+        .collect();
+    ts.into_iter().for_each(|t| t.join().unwrap());
+    let total: f64 = fam.all_series().iter().map(|s| s.read().as_f64()).sum();
+    assert_eq!(total, 800_000.0);
+    assert_eq!(fam.len(), 4);
+}
