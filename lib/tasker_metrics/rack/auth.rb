@@ -5,8 +5,9 @@ require "digest"
 module TaskerMetrics
   module Rack
     # Optional authentication for the metrics endpoint: a bearer token, HTTP basic credentials,
-    # or a callable given the Rack env. Secrets are compared in constant time (over SHA-256
-    # digests, so their length does not leak either).
+    # or a callable given the Rack env. Credentials are read with Rack's own request classes and
+    # compared with +Rack::Utils.secure_compare+ over SHA-256 digests, so neither their content
+    # nor their length leaks through timing.
     class Auth
       # @param config [nil, Hash, #call] +nil+, +{bearer_token: "t"}+, +{basic: ["user", "pass"]}+,
       #   or a callable returning true to allow
@@ -36,10 +37,12 @@ module TaskerMetrics
         in nil then [->(_env) { true }, nil]
         in { bearer_token: String => token }
           present!(token, "bearer_token")
+          rack!
           [->(env) { bearer(env, token) }, 'Bearer realm="metrics"']
         in { basic: [String => user, String => pass] }
           present!(user, "basic user")
           present!(pass, "basic password")
+          rack!
           [->(env) { basic(env, user, pass) }, 'Basic realm="metrics", charset="UTF-8"']
         else [callable!(config), nil]
         end
@@ -59,38 +62,34 @@ module TaskerMetrics
         raise ArgumentError, "auth #{what} is empty (an unset environment variable?): refusing to protect metrics with it"
       end
 
+      # Loaded only when a scheme is configured: without auth, configuring needs no rack gem.
+      def rack!
+        require "rack"
+      rescue LoadError => e
+        raise LoadError, "tasker_metrics: endpoint auth reads credentials with the rack gem, which is not installed (#{e.message})"
+      end
+
       def bearer(env, token)
-        scheme, given = credentials(env)
-        scheme == "bearer" && same?(given, token)
+        request = ::Rack::Auth::AbstractRequest.new(env)
+        # A header of the scheme alone has no token (Rack would read the scheme as one).
+        request.provided? && request.parts.size == 2 && request.scheme == "bearer" && same?(request.params.strip, token)
       end
 
       def basic(env, user, pass)
-        scheme, given = credentials(env)
-        return false unless scheme == "basic" && given
+        request = ::Rack::Auth::Basic::Request.new(env)
+        return false unless request.provided? && request.basic?
 
-        decoded = given.unpack1("m0")
-        given_user, given_pass = decoded.split(":", 2)
+        given_user, given_pass = request.credentials
         # Both halves are always compared, so timing does not reveal which one was wrong.
         [same?(given_user, user), same?(given_pass, pass)].all?
       rescue ArgumentError
         false
       end
 
-      # The scheme is case-insensitive (RFC 7235); the credentials are not.
-      def credentials(env)
-        header = env["HTTP_AUTHORIZATION"].to_s
-        scheme, value = header.split(" ", 2)
-        [scheme&.downcase, value&.strip]
-      end
-
-      # Constant time over equal-length digests; no dependency on the rack gem, so the core
-      # gem loads without it.
       def same?(given, expected)
         return false if given.nil?
 
-        a = Digest::SHA256.digest(given).bytes
-        b = Digest::SHA256.digest(expected).bytes
-        a.zip(b).reduce(0) { |diff, (x, y)| diff | (x ^ y) }.zero?
+        ::Rack::Utils.secure_compare(Digest::SHA256.digest(given), Digest::SHA256.digest(expected))
       end
     end
   end

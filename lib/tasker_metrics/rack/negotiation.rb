@@ -52,7 +52,9 @@ module TaskerMetrics
         quality(codings, %w[gzip x-gzip *]).positive?
       end
 
-      # "a/b;q=0.5, c/d" => { "a/b" => 0.5, "c/d" => 1.0 } (the first mention of a range wins)
+      # "a/b;q=0.5, c/d" => { "a/b" => 0.5, "c/d" => 1.0 } (the first mention of a range wins).
+      # Not Rack::Utils.q_values: it reads q only as the first parameter, and Prometheus sends
+      # "text/plain;version=0.0.4;q=0.5", which it would take for q=1.0.
       def parse(header)
         header.split(",").each_with_object({}) do |part, out|
           value, *params = part.split(";").map(&:strip)

@@ -149,6 +149,17 @@ RSpec.describe TaskerMetrics::Rack::Exporter do
       end
     end
 
+    context "with a bearer token that is the scheme's own name" do
+      let(:options) { { auth: { bearer_token: "Bearer" } } }
+
+      it "refuses a header of the scheme alone (no token given), and allows the token" do
+        get "/metrics", {}, "HTTP_AUTHORIZATION" => "Bearer"
+        expect(last_response.status).to eq(401)
+        get "/metrics", {}, "HTTP_AUTHORIZATION" => "Bearer Bearer"
+        expect(last_response.status).to eq(200)
+      end
+    end
+
     context "with basic credentials" do
       let(:options) { { auth: { basic: %w[prom scrape:pass] } } }
 
