@@ -16,7 +16,7 @@
 use super::file::{self, Writer, ARCHIVE, COMPACT_LOCK, SUFFIX};
 use super::format::{self, Builder, ROLE_ARCHIVE};
 use super::merge::Merger;
-use super::{identity_of, note_damage, Mapped, Problem};
+use super::reader::{identity_of, note_damage, Mapped, Problem};
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;

@@ -1,0 +1,159 @@
+//! A scrape: expire, compact the files of exited processes, then merge every file into one
+//! exposition and count the files by state.
+
+use super::reader::{identity_of, list, note_damage, Mapped, Problem};
+use super::{compact, format};
+use super::{file_store, FileStore};
+use crate::core::exposition::FamilySnapshot;
+use crate::core::metric::{MetricKind, Sample};
+use crate::core::registry::Registry;
+use std::path::PathBuf;
+
+/// What to expose for `registry`: its own series, or in multi-process mode the merge of every
+/// process's file.
+pub fn collect(registry: &Registry) -> Scrape {
+    match file_store(registry) {
+        Some(store) => store.scrape(registry),
+        None => Scrape { families: crate::core::exposition::snapshot(registry), problems: Vec::new() },
+    }
+}
+
+/// A merged exposition and what got in the way.
+#[derive(Debug, Default)]
+pub struct Scrape {
+    /// Every family of every process, merged.
+    pub families: Vec<FamilySnapshot>,
+    /// Files skipped or partly read.
+    pub problems: Vec<Problem>,
+}
+
+/// How many files of each kind a scrape read.
+#[derive(Debug, Default, Clone, Copy)]
+struct FileCounts {
+    live: u64,
+    dead: u64,
+    archive: u64,
+    skipped: u64,
+}
+
+impl FileStore {
+    /// Merges every file in the directory: compacts the files of exited processes first when
+    /// there are any, then folds each file into the view.
+    pub fn scrape(&self, registry: &Registry) -> Scrape {
+        for family in registry.families() {
+            family.expire_stale();
+        }
+        let mut problems = Vec::new();
+        let mut merger = self.merger.lock();
+        let mut counts = FileCounts::default();
+        let mut opened = self.open_all(&mut problems, &mut counts);
+        if opened.iter().any(|(_, h, live, _)| !live && h.role == format::ROLE_PROCESS) {
+            match compact::run(&self.dir, &self.writer) {
+                Ok(mut found) => {
+                    if found.compacted {
+                        problems.clear();
+                        counts = FileCounts::default();
+                        opened = self.open_all(&mut problems, &mut counts);
+                    }
+                    problems.append(&mut found.problems);
+                }
+                Err(e) => problems.push(Problem { path: self.dir.display().to_string(), reason: format!("compaction failed: {e}") }),
+            }
+        }
+        merger.begin();
+        let own = self.writer.view();
+        let own_header = format::Header::read(&own).ok();
+        counts.live += 1;
+        // The archive last: it lists the files it absorbed, which are then skipped.
+        let mut absorbed: Vec<u64> = Vec::new();
+        let mut keep = vec![self.writer.nonce()];
+        if let Some(i) = opened.iter().position(|(_, h, _, _)| h.role == format::ROLE_ARCHIVE) {
+            let (path, h, _, m) = opened.remove(i);
+            absorbed = merger.fold(h.nonce, &m.view(), "", false);
+            note_damage(&merger, h.nonce, &path, &mut problems);
+            keep.push(h.nonce);
+            counts.archive += 1;
+        }
+        // Every process folds in the same order (oldest first), so ties resolve alike everywhere.
+        let mut order: Vec<(u64, u64, Option<usize>)> =
+            opened.iter().enumerate().map(|(i, (_, h, _, _))| (h.started_ms, h.nonce, Some(i))).collect();
+        if let Some(h) = &own_header {
+            order.push((h.started_ms, h.nonce, None));
+        }
+        order.sort_unstable();
+        for (_, _, i) in order {
+            let Some(i) = i else {
+                if let Some(h) = &own_header {
+                    merger.fold(h.nonce, &own, &identity_of(h), true);
+                    note_damage(&merger, h.nonce, self.writer.path(), &mut problems);
+                }
+                continue;
+            };
+            let (path, h, live, m) = &opened[i];
+            if absorbed.contains(&h.nonce) || h.nonce == self.writer.nonce() {
+                continue;
+            }
+            merger.fold(h.nonce, &m.view(), &identity_of(h), *live);
+            note_damage(&merger, h.nonce, path, &mut problems);
+            keep.push(h.nonce);
+            if *live {
+                counts.live += 1;
+            } else {
+                counts.dead += 1;
+            }
+        }
+        merger.retain_files(&keep);
+        let mut families = merger.snapshots();
+        let dropped = merger.dropped();
+        crate::core::exposition::insert_dropped(&mut families, dropped.iter().map(|(n, c)| (n.as_str(), *c)));
+        insert_files_gauge(&mut families, counts);
+        Scrape { families, problems }
+    }
+
+    /// Opens every process file and the archive (in that order: see `compact`).
+    #[allow(clippy::type_complexity)]
+    fn open_all(&self, problems: &mut Vec<Problem>, counts: &mut FileCounts) -> Vec<(PathBuf, format::Header, bool, Mapped)> {
+        let listing = match list(&self.dir) {
+            Ok(l) => l,
+            Err(e) => {
+                problems.push(Problem { path: self.dir.display().to_string(), reason: format!("cannot list: {e}") });
+                return Vec::new();
+            }
+        };
+        for path in listing.foreign {
+            problems.push(Problem { path: path.display().to_string(), reason: "not a tasker_metrics file".into() });
+            counts.skipped += 1;
+        }
+        let mut out = Vec::new();
+        for path in listing.processes.into_iter().chain(listing.archive) {
+            if path == self.writer.path() {
+                continue;
+            }
+            let opened = Mapped::open_with_header(&path);
+            match opened {
+                Ok((h, live, m)) => out.push((path, h, live, m)),
+                Err(reason) if reason.contains("No such file") => {}
+                Err(reason) => {
+                    problems.push(Problem { path: path.display().to_string(), reason });
+                    counts.skipped += 1;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Name of the gauge of files read per scrape.
+pub const FILES_GAUGE: &str = "tasker_metrics_multiprocess_files";
+
+fn insert_files_gauge(families: &mut Vec<FamilySnapshot>, c: FileCounts) {
+    let help = "Files in the multi-process directory at the last scrape, by state (skipped: unreadable or foreign)";
+    let mut family = FamilySnapshot::named(FILES_GAUGE, help, MetricKind::Gauge, None, None);
+    for (state, n) in [("live", c.live), ("dead", c.dead), ("archive", c.archive), ("skipped", c.skipped)] {
+        family.push(&format!("state=\"{state}\""), Sample::Gauge(n as f64), Vec::new(), 0.0);
+    }
+    let at = families.partition_point(|f| f.name.as_str() < FILES_GAUGE);
+    if families.get(at).is_none_or(|f| f.name != FILES_GAUGE) {
+        families.insert(at, family);
+    }
+}
