@@ -3,6 +3,8 @@
 //! (`_total`, `_bucket`, `le="+Inf"`) belong to the encoders; stored names stay as registered.
 
 pub mod openmetrics;
+/// Test-only: the tests and fuzz targets check output with it (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 pub mod parse;
 pub mod prometheus;
 pub mod tasker;
