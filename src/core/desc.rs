@@ -214,16 +214,6 @@ impl GaugeMode {
     pub fn inherits_on_fork(self) -> bool {
         !matches!(self, GaugeMode::Sum | GaugeMode::LiveSum)
     }
-
-    /// The wire code in multi-process files.
-    pub fn code(self) -> u8 {
-        Self::ALL.iter().position(|m| *m == self).unwrap_or(0) as u8
-    }
-
-    /// The mode for a wire code.
-    pub fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.get(usize::from(code)).copied()
-    }
 }
 
 #[cfg(test)]
@@ -234,7 +224,6 @@ mod tests {
     fn gauge_modes_round_trip_and_only_fit_gauges() {
         for m in GaugeMode::ALL {
             assert_eq!(GaugeMode::parse(m.as_str()).unwrap(), m);
-            assert_eq!(GaugeMode::from_code(m.code()), Some(m));
         }
         assert_eq!(
             GaugeMode::parse("avg").unwrap_err().to_string(),

@@ -1,9 +1,9 @@
 //! Derivation, plans, the per-thread memory and Tasker's keys.
 
 use super::*;
-use crate::core::tasker::Amount;
 use crate::core::metric::Sample;
 use crate::core::router::{EventMapping, MappingSpec};
+use crate::core::tasker::Amount;
 
 fn backend() -> MetricsBackend {
     MetricsBackend::new(Arc::new(Registry::default()))

@@ -64,7 +64,7 @@ pub fn align8(n: usize) -> usize {
 
 /// Encodes what a reader in another process needs to know of a family.
 pub fn encode_desc(desc: &FamilyDesc) -> Vec<u8> {
-    let mut out = vec![kind_code(desc.kind), desc.aggregation.code(), u8::from(desc.dynamic)];
+    let mut out = vec![kind_code(desc.kind), aggregation_code(desc.aggregation), u8::from(desc.dynamic)];
     put_str(&mut out, &desc.name);
     put_str(&mut out, &desc.help);
     put_str(&mut out, desc.unit.as_deref().unwrap_or(""));
@@ -87,12 +87,12 @@ pub fn encode_desc(desc: &FamilyDesc) -> Vec<u8> {
 pub fn decode_desc(bytes: &[u8]) -> Result<FamilyDesc> {
     let mut r = Reader { bytes, at: 0 };
     let kind = match r.u8()? {
-        0 => MetricKind::Counter,
-        1 => MetricKind::Gauge,
-        2 => MetricKind::Histogram,
+        KIND_COUNTER => MetricKind::Counter,
+        KIND_GAUGE => MetricKind::Gauge,
+        KIND_HISTOGRAM => MetricKind::Histogram,
         k => return Err(Error::argument(format!("unknown metric kind {k}"))),
     };
-    let aggregation = GaugeMode::from_code(r.u8()?).ok_or_else(|| Error::argument("unknown gauge aggregation"))?;
+    let aggregation = aggregation_of(r.u8()?).ok_or_else(|| Error::argument("unknown gauge aggregation"))?;
     let dynamic = r.u8()? == 1;
     let name = r.str()?;
     let help = r.str()?;
@@ -111,12 +111,51 @@ pub fn decode_desc(bytes: &[u8]) -> Result<FamilyDesc> {
     Ok(desc)
 }
 
+// Codes in a family description. Files outlive the code that wrote them (a deploy reads the
+// files of workers still running the old release), so each code is fixed here, never derived
+// from an enum's order.
+const KIND_COUNTER: u8 = 0;
+const KIND_GAUGE: u8 = 1;
+const KIND_HISTOGRAM: u8 = 2;
+const AGG_ALL: u8 = 0;
+const AGG_LIVEALL: u8 = 1;
+const AGG_SUM: u8 = 2;
+const AGG_LIVESUM: u8 = 3;
+const AGG_MAX: u8 = 4;
+const AGG_MIN: u8 = 5;
+const AGG_MOSTRECENT: u8 = 6;
+
 fn kind_code(kind: MetricKind) -> u8 {
     match kind {
-        MetricKind::Counter => 0,
-        MetricKind::Gauge => 1,
-        MetricKind::Histogram => 2,
+        MetricKind::Counter => KIND_COUNTER,
+        MetricKind::Gauge => KIND_GAUGE,
+        MetricKind::Histogram => KIND_HISTOGRAM,
     }
+}
+
+fn aggregation_code(mode: GaugeMode) -> u8 {
+    match mode {
+        GaugeMode::All => AGG_ALL,
+        GaugeMode::LiveAll => AGG_LIVEALL,
+        GaugeMode::Sum => AGG_SUM,
+        GaugeMode::LiveSum => AGG_LIVESUM,
+        GaugeMode::Max => AGG_MAX,
+        GaugeMode::Min => AGG_MIN,
+        GaugeMode::MostRecent => AGG_MOSTRECENT,
+    }
+}
+
+fn aggregation_of(code: u8) -> Option<GaugeMode> {
+    Some(match code {
+        AGG_ALL => GaugeMode::All,
+        AGG_LIVEALL => GaugeMode::LiveAll,
+        AGG_SUM => GaugeMode::Sum,
+        AGG_LIVESUM => GaugeMode::LiveSum,
+        AGG_MAX => GaugeMode::Max,
+        AGG_MIN => GaugeMode::Min,
+        AGG_MOSTRECENT => GaugeMode::MostRecent,
+        _ => return None,
+    })
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -441,4 +480,40 @@ pub fn absorbed_record(nonce: u64) -> Vec<u8> {
     r[4] = TAG_ABSORBED;
     r[8..16].copy_from_slice(&nonce.to_ne_bytes());
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes are the file format: a change here would misread files written by the release
+    /// before it.
+    #[test]
+    fn description_codes_are_fixed_and_round_trip() {
+        let gauge = |mode| FamilyDesc::new("g", "h", MetricKind::Gauge, &["k"], None).unwrap().with_aggregation(mode).unwrap();
+        let expected = [
+            (GaugeMode::All, 0),
+            (GaugeMode::LiveAll, 1),
+            (GaugeMode::Sum, 2),
+            (GaugeMode::LiveSum, 3),
+            (GaugeMode::Max, 4),
+            (GaugeMode::Min, 5),
+            (GaugeMode::MostRecent, 6),
+        ];
+        for (mode, code) in expected {
+            let bytes = encode_desc(&gauge(mode));
+            assert_eq!(bytes[..2], [1, code], "{mode:?}");
+            assert_eq!(decode_desc(&bytes).unwrap().aggregation, mode);
+        }
+        let counter = FamilyDesc::new("c_total", "h", MetricKind::Counter, &[] as &[&str], None).unwrap();
+        assert_eq!(encode_desc(&counter)[0], 0);
+        let histogram = FamilyDesc::new("d", "h", MetricKind::Histogram, &[] as &[&str], Some(Buckets::new(&[1.0]).unwrap())).unwrap();
+        assert_eq!(encode_desc(&histogram)[0], 2);
+        let mut bad = encode_desc(&counter);
+        bad[0] = 3;
+        assert!(decode_desc(&bad).is_err(), "an unknown kind is refused");
+        let mut bad = encode_desc(&gauge(GaugeMode::Sum));
+        bad[1] = 7;
+        assert!(decode_desc(&bad).is_err(), "an unknown aggregation is refused");
+    }
 }
