@@ -1,8 +1,6 @@
 //! The pure-Rust core: every rule of the gem lives here and is tested with plain `cargo test`.
 //! Nothing under `core` may name a magnus or rb-sys type.
 
-pub mod backend;
-pub mod derived_labels;
 pub mod desc;
 pub mod error;
 pub mod exemplar;
@@ -12,8 +10,6 @@ pub mod metric;
 pub mod multiprocess;
 pub mod rails;
 pub mod registry;
-pub mod router;
-pub mod sampler;
 pub mod store;
 pub mod tasker;
 

@@ -2,7 +2,7 @@
 //! The keyword constructor is Ruby (lib/tasker_metrics/event_mapping.rb); this file converts the
 //! fields, including metadata, which is copied into Rust as plain data.
 
-use crate::core::router::{self, Backend, EventMapping as CoreMapping, MappingSpec, Meta};
+use crate::core::tasker::router::{self, Backend, EventMapping as CoreMapping, MappingSpec, Meta};
 use crate::ruby::convert::{describe, text};
 use crate::ruby::errors::arg_error;
 use crate::ruby::errors::{rb_function, rb_method, Failure};

@@ -2,7 +2,7 @@
 //! `Singleton`, see lib/tasker_metrics/event_router.rb) holds no state of its own; every method
 //! reads or swaps the core router's snapshot.
 
-use crate::core::router::{self, Backend, EventMapping as CoreMapping, EventRouter as CoreRouter};
+use crate::core::tasker::router::{self, Backend, EventMapping as CoreMapping, EventRouter as CoreRouter};
 use crate::ruby::convert::text;
 use crate::ruby::errors::arg_error;
 use crate::ruby::errors::{rb_method, Failure};

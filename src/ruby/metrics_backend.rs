@@ -1,12 +1,12 @@
 //! `TaskerMetrics::MetricsBackend` (a stdlib `Singleton`, see lib/tasker_metrics/metrics_backend.rb)
 //! and `TaskerMetrics.record`, the one native call subscribers make per event.
 
-use crate::core::backend::MetricsBackend as CoreBackend;
-use crate::core::exposition::tasker as tasker_format;
 use crate::core::metric::{Buckets, MetricKind};
 use crate::core::registry::Number;
-use crate::core::router::EventRouter;
 use crate::core::tasker;
+use crate::core::tasker::backend::MetricsBackend as CoreBackend;
+use crate::core::tasker::exposition as tasker_format;
+use crate::core::tasker::router::EventRouter;
 use crate::ruby::errors::{arg_error, type_error};
 use crate::ruby::errors::{rb_function, rb_method, Failure};
 use crate::ruby::event_router::event_name;
@@ -58,7 +58,7 @@ fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash
     let family = backend().family(&name, kind, buckets)?;
     let mut pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
     let series = backend().series(&family, &mut pairs)?;
-    let key = crate::core::backend::series_key(&family, &series);
+    let key = crate::core::tasker::backend::series_key(&family, &series);
     Ok(ruby.ary_new_from_values(&[ruby.str_new(&key).as_value(), metric::wrap_bound(ruby, metric::BoundInner { family, series })]))
 }
 
@@ -67,7 +67,7 @@ fn series(ruby: &Ruby, _rb_self: Value, kind: Symbol, name: Value, labels: RHash
 fn stable_key(name: Value, labels: RHash) -> Result<String, Failure> {
     let name = convert::text(name).ok_or_else(|| arg_error(tasker::NAME_EMPTY))?;
     let pairs = label_pairs(labels)?;
-    Ok(crate::core::backend::stable_key(&name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()))
+    Ok(crate::core::tasker::backend::stable_key(&name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()))
 }
 
 /// A Tasker labels Hash as `(name, text)` pairs, in its order.
@@ -108,7 +108,7 @@ fn handle_event(_rb_self: Value, name: Value, payload: RHash) -> Result<(), Fail
 /// `[[type, name, labels, method, argument or nil], ...]` for the Ruby side to apply through the
 /// backend's own `counter`/`gauge`/`histogram` when those were replaced.
 fn derivation(ruby: &Ruby, _rb_self: Value, name: Value, payload: RHash) -> Result<RArray, Failure> {
-    use crate::core::backend::DerivedUpdate;
+    use crate::core::tasker::backend::DerivedUpdate;
     let name = event_name(name)?;
     let mut read = payload::read(payload)?;
     let out = ruby.ary_new();
@@ -259,7 +259,7 @@ fn standalone(ruby: &Ruby, kind: Symbol, name: Value, buckets: Value, initial: V
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     module.define_module_function("record", rb_function!(record, -1))?;
     module.define_singleton_method("_set_derived_buckets", rb_function!(set_derived_buckets, 1))?;
-    module.define_singleton_method("_reseed_sampler", rb_function!(crate::core::sampler::reseed_after_fork, 0))?;
+    module.define_singleton_method("_reseed_sampler", rb_function!(crate::core::tasker::sampler::reseed_after_fork, 0))?;
     let class = module.define_class("MetricsBackend", ruby.class_object())?;
     class.define_singleton_method("_stable_key", rb_function!(stable_key, 2))?;
     class.define_private_method("_series", rb_method!(ruby series, 4))?;

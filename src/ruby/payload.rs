@@ -3,8 +3,8 @@
 //! Ruby to become text (a Class, a Rational) are converted after the walk, before any borrowed
 //! string bytes are taken, so no Ruby code runs while the core reads those bytes.
 
-use crate::core::backend::{Payload, LABEL_KEYS, NUMBER_KEYS};
 use crate::core::registry::Number;
+use crate::core::tasker::backend::{Payload, LABEL_KEYS, NUMBER_KEYS};
 use crate::core::tasker::Amount;
 use crate::ruby::convert::{self, StaticSym};
 use crate::ruby::errors::Failure;

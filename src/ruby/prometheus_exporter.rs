@@ -1,10 +1,10 @@
 //! `TaskerMetrics::PrometheusExporter#_render`: any backend's `export[:metrics]` Hash (Tasker's
 //! shape) converted into core entries and rendered as Tasker's exposition. The rules (grouping,
-//! names, HELP, bucket checks) are in `core::exposition::tasker`.
+//! names, HELP, bucket checks) are in `core::tasker::exposition`.
 
-use crate::core::exposition::tasker::{render_entries, Entry, EntryValue};
 use crate::core::metric::MetricKind;
 use crate::core::registry::{Number, Registry};
+use crate::core::tasker::exposition::{render_entries, Entry, EntryValue};
 use crate::core::tasker::Amount;
 use crate::ruby::convert::{describe, text};
 use crate::ruby::errors::{arg_error, type_error};

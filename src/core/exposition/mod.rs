@@ -7,7 +7,6 @@ pub mod openmetrics;
 #[cfg(any(test, feature = "testing"))]
 pub mod parse;
 pub mod prometheus;
-pub mod tasker;
 
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::{Family, Registry};

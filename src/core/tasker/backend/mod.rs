@@ -13,12 +13,12 @@ use last_event::{with_last, LastEvent};
 use payload::Values;
 pub use payload::{Payload, DERIVED_LABELS, LABEL_KEYS, NUMBER_KEYS};
 
-use crate::core::derived_labels::Shape;
 use crate::core::error::{Error, Result};
 use crate::core::labels::{self, KeyBuf};
 use crate::core::metric::{Buckets, MetricKind};
 use crate::core::registry::{Family, FamilyDesc, Number, Registry, Series, Update};
-use crate::core::router::{Backend, EventRouter, Route};
+use crate::core::tasker::derived_labels::Shape;
+use crate::core::tasker::router::{Backend, EventRouter, Route};
 use crate::core::tasker::{self};
 use dashmap::DashMap;
 use std::collections::HashMap;

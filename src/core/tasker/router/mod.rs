@@ -22,7 +22,7 @@ pub use defaults::{DEFAULT_MAPPINGS, TASKER_DEFAULTS};
 pub use mapping::{field_error, unknown_backend, Backend, Backends, EventMapping, MappingSpec, Meta, Priority};
 
 use crate::core::error::{Error, Result};
-use crate::core::sampler;
+use crate::core::tasker::sampler;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::core::metric::Sample;
-use crate::core::router::{EventMapping, MappingSpec};
+use crate::core::tasker::router::{EventMapping, MappingSpec};
 use crate::core::tasker::Amount;
 
 fn backend() -> MetricsBackend {

@@ -2,7 +2,7 @@
 //! metadata; and the contract's messages for a bad field.
 
 use crate::core::error::{Error, Result};
-use crate::core::sampler;
+use crate::core::tasker::sampler;
 use std::fmt::Write as _;
 
 /// The ArgumentError for a mapping field of the wrong type or value; `shown` is the value as

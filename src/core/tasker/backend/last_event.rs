@@ -4,7 +4,7 @@
 use super::{MetricsBackend, Plan};
 use crate::core::error::Result;
 use crate::core::registry::{Registry, Series};
-use crate::core::router::{EventRouter, Route};
+use crate::core::tasker::router::{EventRouter, Route};
 use std::sync::Arc;
 
 /// What a thread remembers of its previous event, so a stream of events with the same name and

@@ -7,9 +7,9 @@
 //! backend's `export` returned (Tasker's shape), grouped here into families so that each name
 //! gets one HELP and TYPE, whatever key the backend filed its series under.
 
-use super::prometheus::encode_family_with_help;
-use super::FamilySnapshot;
 use crate::core::error::{Error, Result};
+use crate::core::exposition::prometheus::encode_family_with_help;
+use crate::core::exposition::FamilySnapshot;
 use crate::core::labels::{render_named_pairs, validate_label_name, validate_metric_name};
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::Number;
@@ -164,9 +164,9 @@ fn delta(now: f64, before: f64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::backend::{MetricsBackend, Payload};
     use crate::core::exposition::snapshot;
     use crate::core::registry::Registry;
+    use crate::core::tasker::backend::{MetricsBackend, Payload};
     use std::sync::Arc;
 
     #[test]
