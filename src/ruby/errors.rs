@@ -142,6 +142,16 @@ pub(crate) fn guard<O: Outcome>(ruby: &Ruby, f: impl FnOnce() -> O) -> Result<O:
     }
 }
 
+/// Runs an ActiveSupport listener's body under [`guard`]. A StandardError goes to `report`
+/// instead of to the instrumented code; anything else (an Interrupt, a signal) propagates.
+pub(crate) fn listen(
+    ruby: &Ruby,
+    body: impl FnOnce() -> Result<(), Failure>,
+    report: impl FnOnce(Error) -> Result<(), Error>,
+) -> Result<(), Error> {
+    guard(ruby, body).or_else(|e| if e.is_kind_of(ruby.exception_standard_error()) { report(e) } else { Err(e) })
+}
+
 /// `magnus::method!` with the body under [`guard`]. `rb_method!(ruby f, n)` passes `&Ruby` to
 /// `f` first; `n` is the Ruby arity (-1 for `f(self, &[Value])`).
 macro_rules! rb_method {

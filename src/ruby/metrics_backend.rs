@@ -199,22 +199,16 @@ fn listener_call(
     _id: Value,
     payload: Value,
 ) -> Result<(), Error> {
-    let recorded = crate::ruby::errors::guard(ruby, || {
+    let body = || {
         let seconds = |v: Value| Float::from_value(v).map(Float::to_f64);
         let duration = seconds(started).zip(seconds(finished)).map(|(s, f)| tasker::Amount::Num(Number::Float(f - s)));
-        record_event(name, RHash::from_value(payload), duration, &rb_self.suffix)
-    });
-    match recorded {
-        Ok(_) => Ok(()),
-        Err(e) => report_failure(ruby, rb_self, name, e),
-    }
+        record_event(name, RHash::from_value(payload), duration, &rb_self.suffix).map(drop)
+    };
+    crate::ruby::errors::listen(ruby, body, |e| report_failure(ruby, rb_self, name, e))
 }
 
 #[cold]
 fn report_failure(ruby: &Ruby, listener: &Listener, name: Value, e: Error) -> Result<(), Error> {
-    if !e.is_kind_of(ruby.exception_standard_error()) {
-        return Err(e);
-    }
     let exception = match e.error_type() {
         ErrorType::Error(class, msg) => class.new_instance((ruby.str_new(msg.as_ref()),))?.as_value(),
         ErrorType::Exception(ex) => ex.as_value(),

@@ -59,9 +59,6 @@ fn rails_module(ruby: &Ruby) -> Result<RModule, Error> {
 
 #[cold]
 fn report(ruby: &Ruby, name: Value, e: Error) -> Result<(), Error> {
-    if !e.is_kind_of(ruby.exception_standard_error()) {
-        return Err(e);
-    }
     rails_module(ruby)?.funcall::<_, _, Value>("failed", (name, e.to_string())).map(drop)
 }
 
@@ -86,7 +83,7 @@ fn request_call(
     _id: Value,
     payload: Value,
 ) -> Result<(), Error> {
-    let recorded = crate::ruby::errors::guard(ruby, || -> Result<(), Failure> {
+    let body = || -> Result<(), Failure> {
         let Some(payload) = RHash::from_value(payload) else { return Ok(()) };
         let k = keys();
         let status = match k.status.lookup(payload).and_then(Fixnum::from_value) {
@@ -105,8 +102,8 @@ fn request_call(
             db_ms: number(k.db_runtime.lookup(payload)),
         };
         Ok(rb_self.metrics.record(&request)?)
-    });
-    recorded.or_else(|e| report(ruby, name, e))
+    };
+    crate::ruby::errors::listen(ruby, body, |e| report(ruby, name, e))
 }
 
 /// `JobListener.new(registry)`: for `enqueue.active_job` and `perform.active_job`.
@@ -128,7 +125,7 @@ fn job_call(
     _id: Value,
     payload: Value,
 ) -> Result<(), Error> {
-    let recorded = crate::ruby::errors::guard(ruby, || -> Result<(), Failure> {
+    let body = || -> Result<(), Failure> {
         let Some(payload) = RHash::from_value(payload) else { return Ok(()) };
         let k = keys();
         let Some(job) = k.job.lookup(payload) else { return Ok(()) };
@@ -142,8 +139,8 @@ fn job_call(
             let failed = k.exception_object.lookup(payload).is_some_and(|e| !e.is_nil());
             Ok(rb_self.metrics.performed(class.as_bytes(), queue.as_bytes(), failed, seconds(started, finished))?)
         }
-    });
-    recorded.or_else(|e| report(ruby, name, e))
+    };
+    crate::ruby::errors::listen(ruby, body, |e| report(ruby, name, e))
 }
 
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {

@@ -29,19 +29,24 @@ pub(super) struct Outcome {
     pub problems: Vec<Problem>,
 }
 
-/// Compacts `dir` if it can take the lock and there is anything to fold.
-///
-/// # Errors
-/// I/O errors writing the archive; nothing is deleted then.
-pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
-    let lock = OpenOptions::new()
+/// The directory's compaction lock file, created if missing (never through a link).
+fn lock_file(dir: &Path) -> std::io::Result<std::fs::File> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(dir.join(COMPACT_LOCK))?;
+        .open(dir.join(COMPACT_LOCK))
+}
+
+/// Compacts `dir` if it can take the lock and there is anything to fold.
+///
+/// # Errors
+/// I/O errors writing the archive; nothing is deleted then.
+pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
+    let lock = lock_file(dir)?;
     if file::lock(&lock).is_err() {
         return Ok(Outcome::default());
     }
@@ -138,14 +143,7 @@ pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
 /// # Errors
 /// The directory cannot be read, or a compaction holds the lock (try again).
 pub fn reset(dir: &Path) -> std::io::Result<usize> {
-    let lock = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(dir.join(COMPACT_LOCK))?;
+    let lock = lock_file(dir)?;
     file::lock(&lock)?;
     let mut removed = 0;
     for entry in std::fs::read_dir(dir)? {
