@@ -130,6 +130,24 @@ pub(crate) fn arity(args: &[Value], min: usize, max: usize) -> Result<(), Failur
     Ok(())
 }
 
+/// An ActiveSupport notification, as a listener's `call(name, started, finished, id, payload)`
+/// receives it.
+#[derive(Clone, Copy)]
+pub(crate) struct Notification {
+    pub(crate) name: Value,
+    pub(crate) started: Value,
+    pub(crate) finished: Value,
+    pub(crate) payload: Value,
+}
+
+impl Notification {
+    /// Reads the five arguments of `call`.
+    pub(crate) fn from_args(args: &[Value]) -> Result<Self, Failure> {
+        arity(args, 5, 5)?;
+        Ok(Notification { name: args[0], started: args[1], finished: args[2], payload: args[4] })
+    }
+}
+
 /// A Ruby number as a core [`Number`]: Integers that fit stay exact, Bignums, Rationals and other
 /// Numerics become Float. `arg` names the argument in errors.
 #[inline]

@@ -7,6 +7,7 @@ use crate::core::tasker;
 use crate::core::tasker::backend::MetricsBackend as CoreBackend;
 use crate::core::tasker::exposition as tasker_format;
 use crate::core::tasker::router::EventRouter;
+use crate::ruby::convert::Notification;
 use crate::ruby::errors::{arg_error, type_error};
 use crate::ruby::errors::{rb_function, rb_method, Failure};
 use crate::ruby::event_router::event_name;
@@ -190,15 +191,8 @@ fn listener_new(subscriber: Value, suffix: RString) -> Result<Listener, Failure>
 /// off its name, the duration `finished - started` unless the payload has one, a payload that
 /// is not a Hash ignored). A StandardError goes to the subscriber's `failed` instead of to the
 /// instrumented code; anything else (an Interrupt in a label's `to_s`) propagates.
-fn listener_call(
-    ruby: &Ruby,
-    rb_self: &Listener,
-    name: Value,
-    started: Value,
-    finished: Value,
-    _id: Value,
-    payload: Value,
-) -> Result<(), Error> {
+fn listener_call(ruby: &Ruby, rb_self: &Listener, args: &[Value]) -> Result<(), Error> {
+    let Notification { name, started, finished, payload } = Notification::from_args(args).map_err(|e| e.into_rb(ruby))?;
     let body = || {
         let seconds = |v: Value| Float::from_value(v).map(Float::to_f64);
         let duration = seconds(started).zip(seconds(finished)).map(|(s, f)| tasker::Amount::Num(Number::Float(f - s)));
@@ -266,7 +260,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let listener = subscriber.define_class("Listener", ruby.class_object())?;
     listener.undef_default_alloc_func();
     listener.define_singleton_method("new", rb_function!(listener_new, 2))?;
-    listener.define_method("call", rb_method!(ruby listener_call, 5))?;
+    listener.define_method("call", rb_method!(ruby listener_call, -1))?;
     let types = module.define_module("MetricTypes")?;
     types.define_singleton_method("_standalone", rb_function!(ruby standalone, 4))?;
     Ok(())

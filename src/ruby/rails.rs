@@ -4,7 +4,7 @@
 //! `TaskerMetrics::RailsMetrics.failed` (counted and logged there), never to the request.
 
 use crate::core::rails::{JobMetrics, Request, RequestMetrics};
-use crate::ruby::convert::StaticSym;
+use crate::ruby::convert::{Notification, StaticSym};
 use crate::ruby::errors::{rb_function, rb_method, Failure};
 use crate::ruby::registry::Registry;
 use magnus::{prelude::*, Error, Fixnum, Float, RHash, RModule, RString, Ruby, Value};
@@ -74,15 +74,8 @@ fn request_new(registry: &Registry) -> Result<RequestListener, Failure> {
 
 /// `call(name, started, finished, id, payload)`. A request without a status raised: its status
 /// comes from `RailsMetrics.status_for(payload)` (ActionDispatch's mapping of the exception).
-fn request_call(
-    ruby: &Ruby,
-    rb_self: &RequestListener,
-    name: Value,
-    started: Value,
-    finished: Value,
-    _id: Value,
-    payload: Value,
-) -> Result<(), Error> {
+fn request_call(ruby: &Ruby, rb_self: &RequestListener, args: &[Value]) -> Result<(), Error> {
+    let Notification { name, started, finished, payload } = Notification::from_args(args).map_err(|e| e.into_rb(ruby))?;
     let body = || -> Result<(), Failure> {
         let Some(payload) = RHash::from_value(payload) else { return Ok(()) };
         let k = keys();
@@ -116,15 +109,8 @@ fn job_new(registry: &Registry) -> Result<JobListener, Failure> {
     Ok(JobListener { metrics: JobMetrics::register(&registry.inner, None)? })
 }
 
-fn job_call(
-    ruby: &Ruby,
-    rb_self: &JobListener,
-    name: Value,
-    started: Value,
-    finished: Value,
-    _id: Value,
-    payload: Value,
-) -> Result<(), Error> {
+fn job_call(ruby: &Ruby, rb_self: &JobListener, args: &[Value]) -> Result<(), Error> {
+    let Notification { name, started, finished, payload } = Notification::from_args(args).map_err(|e| e.into_rb(ruby))?;
     let body = || -> Result<(), Failure> {
         let Some(payload) = RHash::from_value(payload) else { return Ok(()) };
         let k = keys();
@@ -148,10 +134,10 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let request = rails.define_class("RequestListener", ruby.class_object())?;
     request.undef_default_alloc_func();
     request.define_singleton_method("new", rb_function!(request_new, 1))?;
-    request.define_method("call", rb_method!(ruby request_call, 5))?;
+    request.define_method("call", rb_method!(ruby request_call, -1))?;
     let job = rails.define_class("JobListener", ruby.class_object())?;
     job.undef_default_alloc_func();
     job.define_singleton_method("new", rb_function!(job_new, 1))?;
-    job.define_method("call", rb_method!(ruby job_call, 5))?;
+    job.define_method("call", rb_method!(ruby job_call, -1))?;
     Ok(())
 }
