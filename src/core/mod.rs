@@ -1,6 +1,7 @@
 //! The pure-Rust core: every rule of the gem lives here and is tested with plain `cargo test`.
 //! Nothing under `core` may name a magnus or rb-sys type.
 
+pub mod cells;
 pub mod desc;
 pub mod error;
 pub mod exemplar;

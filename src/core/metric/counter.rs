@@ -3,8 +3,8 @@
 //! into a normal number, so "was a Float ever added" needs no extra cell.
 
 use super::{add_f64, check_finite, format_f64, Sample};
+use crate::core::cells::Cells;
 use crate::core::error::{Error, Result};
-use crate::core::store::Cells;
 use std::sync::atomic::Ordering::Relaxed;
 
 const UNTOUCHED: u64 = 0x8000_0000_0000_0000; // bits of -0.0

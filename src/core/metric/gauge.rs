@@ -3,8 +3,8 @@
 //! nanoseconds since the Unix epoch.
 
 use super::{add_f64, check_finite, Sample};
+use crate::core::cells::Cells;
 use crate::core::error::Result;
-use crate::core::store::Cells;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Initial cell values (0.0).

@@ -3,8 +3,8 @@
 //! made cumulative only when read.
 
 use super::{add_f64, check_finite, format_f64, Sample};
+use crate::core::cells::Cells;
 use crate::core::error::{Error, Result};
-use crate::core::store::Cells;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 

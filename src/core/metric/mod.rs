@@ -1,4 +1,4 @@
-//! The three metric kinds as operations on a series' [`Cells`](crate::core::store::Cells).
+//! The three metric kinds as operations on a series' [`Cells`](crate::core::cells::Cells).
 //! Each kind says how many cells it needs, how to update them, and how to read a [`Sample`].
 //! Nothing here knows about names, labels or formats.
 

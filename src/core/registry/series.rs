@@ -1,11 +1,11 @@
 //! One labelled time series: its key, rendered labels, cells, exemplars and lifecycle state.
 
 use super::{Family, Number, Update};
+use crate::core::cells::Cells;
 use crate::core::error::{Error, Result};
 use crate::core::exemplar::{Exemplar, Exemplars};
 use crate::core::labels::KEY_SEPARATOR;
 use crate::core::metric::{counter, gauge, Buckets, Sample};
-use crate::core::store::Cells;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::time::SystemTime;

@@ -11,17 +11,14 @@
 
 mod local;
 
+pub use crate::core::cells::Cells;
 pub use local::LocalStore;
 
 use crate::core::desc::FamilyDesc;
 use crate::core::error::Result;
-use parking_lot::Mutex;
 use std::any::Any;
 use std::fmt;
-use std::sync::atomic::{
-    AtomicPtr, AtomicU64,
-    Ordering::{Acquire, Relaxed, Release},
-};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Allocates cells for families and series.
@@ -85,98 +82,6 @@ impl FamilySlot {
         }
         self.id.store(other.id(), Relaxed);
         self.dropped.relocate(other.dropped);
-    }
-}
-
-type Owner = Arc<dyn Any + Send + Sync>;
-
-/// A run of atomic cells owned by one series. Cheap to read and write from any thread.
-///
-/// Ordering: every operation on a cell is `Relaxed`; cells are independent counters and readers
-/// tolerate seeing one cell's update before another's (see the histogram for how count and
-/// buckets stay consistent anyway). The pointer to the cells is published with Release and read
-/// with Acquire (see [`Cells::relocate`]).
-pub struct Cells {
-    ptr: AtomicPtr<AtomicU64>,
-    len: usize,
-    /// The store's reference to these cells (a record offset in a shared store).
-    record: AtomicU64,
-    /// Everything keeping the current and any earlier memory alive; only grows (see the module).
-    owners: Mutex<Vec<Owner>>,
-}
-
-impl Cells {
-    /// Wraps `len` atomics at `ptr` kept alive by `owner`; `record` is the store's reference.
-    ///
-    /// # Safety
-    /// `ptr` must point to `len` initialised, properly aligned `AtomicU64` that stay valid and are
-    /// not moved for as long as `owner` lives.
-    pub unsafe fn from_raw(ptr: *mut AtomicU64, len: usize, record: u64, owner: Owner) -> Self {
-        Cells { ptr: AtomicPtr::new(ptr), len, record: AtomicU64::new(record), owners: Mutex::new(vec![owner]) }
-    }
-
-    /// Cells in this process's heap, outside any store's books.
-    pub fn local(init: &[u64]) -> Self {
-        LocalStore::cells(init)
-    }
-
-    /// The cells as a slice of atomics.
-    ///
-    /// Acquire pairs with the Release in [`Cells::relocate`]: a reader that sees the new memory
-    /// (a GVL-free render during enable or disable, say) also sees the values written into it
-    /// before it was published. On x86-64 and ARM64 an Acquire load costs what a plain load does.
-    #[inline]
-    pub fn as_slice(&self) -> &[AtomicU64] {
-        // SAFETY: `from_raw`'s contract, and every memory the pointer ever held stays owned by
-        // `self.owners` for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr.load(Acquire), self.len) }
-    }
-
-    /// Current values.
-    pub fn values(&self) -> Vec<u64> {
-        self.as_slice().iter().map(|c| c.load(Relaxed)).collect()
-    }
-
-    /// Points these cells at `other`'s memory (which should already hold the values wanted).
-    /// Writers racing with the move may land in the old memory and be lost; callers move cells
-    /// only when no other thread writes (a forked child, or under Ruby's GVL).
-    ///
-    /// # Panics
-    /// When `other` has a different length: a bug in the caller.
-    pub fn relocate(&self, other: Cells) {
-        assert_eq!(self.len, other.len, "cells relocated to a run of another length");
-        let mut owners = self.owners.lock();
-        owners.append(&mut other.owners.lock());
-        self.record.store(other.record.load(Relaxed), Relaxed);
-        // Release: the memory's initial values (written before `other` was made) happen-before
-        // any Acquire load that sees the new pointer.
-        self.ptr.store(other.ptr.load(Acquire), Release);
-    }
-
-    /// The store's reference to these cells.
-    pub fn record(&self) -> u64 {
-        self.record.load(Relaxed)
-    }
-
-    /// The address of the first cell, for a store to tell its own cells from another's.
-    pub fn addr(&self) -> usize {
-        self.ptr.load(Relaxed) as usize
-    }
-
-    /// Number of cells.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when there are no cells.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl fmt::Debug for Cells {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cells").field("len", &self.len).finish()
     }
 }
 
