@@ -207,6 +207,27 @@ impl Writer {
     pub fn abandon(&self) {
         self.file.lock().take();
     }
+
+    /// In a forked child, once its series have moved: puts private zeroed memory at the
+    /// addresses of the parent's shared mapping. A stale pointer still lands in valid memory
+    /// (now the child's own), and the child stops holding the parent's open file description,
+    /// which on Linux would keep the parent's lock, and so its file "live", for the child's whole
+    /// life. If the kernel refuses, the mapping stays: the parent's file then merely stays live
+    /// longer.
+    pub fn detach_mapping(&self) {
+        // SAFETY: replaces exactly the range `create` mapped, with memory of the same size and
+        // protection; the range stays ours until `Drop` unmaps it.
+        unsafe {
+            libc::mmap(
+                self.base.cast(),
+                self.reserve,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+    }
 }
 
 impl Drop for Writer {
@@ -217,29 +238,45 @@ impl Drop for Writer {
     }
 }
 
-/// Takes the POSIX write lock on the whole file. POSIX (not `flock`) locks belong to a process,
-/// so a forked child never inherits them: a file whose lock is free has no live owner.
+// On Linux, open-file-description locks: they belong to the descriptor that took them, so no
+// other open and close of the file in the same process (a backup tool, a debug read, a scrape)
+// can drop them, as closing any descriptor drops a classic POSIX lock. A forked child shares the
+// description until it closes its copy (`Writer::abandon` after fork); `Process.daemon`, which
+// runs no fork hook, keeps its parent's file locked while it still writes into it. Elsewhere,
+// classic POSIX locks.
+#[cfg(target_os = "linux")]
+const SET_LOCK: libc::c_int = libc::F_OFD_SETLK;
+#[cfg(target_os = "linux")]
+const GET_LOCK: libc::c_int = libc::F_OFD_GETLK;
+#[cfg(not(target_os = "linux"))]
+const SET_LOCK: libc::c_int = libc::F_SETLK;
+#[cfg(not(target_os = "linux"))]
+const GET_LOCK: libc::c_int = libc::F_GETLK;
+
+/// Takes the write lock on the whole file (never waits).
 pub fn lock(file: &File) -> std::io::Result<()> {
     let fl = flock_struct(libc::F_WRLCK);
     // SAFETY: fcntl with a valid descriptor and a properly initialised struct.
-    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &fl) } == -1 {
+    if unsafe { libc::fcntl(file.as_raw_fd(), SET_LOCK, &fl) } == -1 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }
 
-/// Whether a process (other than this one) holds the file's lock.
+/// Whether another descriptor holds the file's lock: another process, or on Linux this
+/// process's own writer (callers tell their own file apart by its name).
 pub fn locked_by_other(file: &File) -> std::io::Result<bool> {
     let mut fl = flock_struct(libc::F_WRLCK);
-    // SAFETY: as in `lock`; F_GETLK writes into `fl`.
-    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut fl) } == -1 {
+    // SAFETY: as in `lock`; the GET command writes into `fl`.
+    if unsafe { libc::fcntl(file.as_raw_fd(), GET_LOCK, &mut fl) } == -1 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(i32::from(fl.l_type) != libc::F_UNLCK)
 }
 
 fn flock_struct(kind: libc::c_int) -> libc::flock {
-    // SAFETY: all-zero is a valid flock; the fields that matter are set below.
+    // SAFETY: all-zero is a valid flock (l_pid 0, as OFD locks require); the fields that matter
+    // are set below.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = kind as _;
     fl.l_whence = libc::SEEK_SET as _;
@@ -296,5 +333,25 @@ mod tests {
             }
         });
         assert_eq!(format::Header::read(&writer.view()).unwrap().identity, short);
+    }
+
+    /// A second open and close of a live process's file in the same process (a debug read, a
+    /// backup tool, the process's own scrape) must not drop the file's liveness lock: with classic
+    /// POSIX locks any close did, and other processes then compacted a live file.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn closing_another_descriptor_of_the_file_keeps_it_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::create(dir.path(), "").unwrap();
+        let open = || File::open(writer.path()).unwrap();
+        let peek = open();
+        assert!(locked_by_other(&peek).unwrap(), "the writer's lock is seen from another descriptor");
+        drop(peek);
+        assert!(locked_by_other(&open()).unwrap(), "still locked after another descriptor closed");
+        assert!(lock(&open()).is_err(), "nobody else can take it");
+        writer.abandon();
+        assert!(locked_by_other(&open()).unwrap(), "the mapping still holds the file description");
+        writer.detach_mapping();
+        assert!(!locked_by_other(&open()).unwrap(), "free once neither descriptor nor mapping holds it");
     }
 }

@@ -76,6 +76,8 @@ pub fn after_fork() -> Vec<String> {
             problems.push(format!("{e}; this process's metrics stay in memory and are not shared"));
             let _ = registry.use_store(Arc::new(crate::core::store::LocalStore), true);
         }
+        // Every series has moved: the parent's mapping is no longer read here.
+        store.writer.detach_mapping();
     }
     problems
 }
