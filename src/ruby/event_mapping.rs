@@ -17,15 +17,11 @@ pub(crate) struct EventMapping {
 
 const MAX_META_DEPTH: usize = 32;
 
-/// Reads the six fields into a spec; each bad type is an ArgumentError naming the field.
-pub(crate) fn spec(
-    name: Value,
-    backends: Value,
-    enabled: Value,
-    rate: Value,
-    priority: Value,
-    metadata: Value,
-) -> Result<MappingSpec, Failure> {
+/// Reads the six fields `(event_name, backends, enabled, sampling_rate, priority, metadata)` into
+/// a spec; each bad type is an ArgumentError naming the field.
+pub(crate) fn spec(fields: &[Value]) -> Result<MappingSpec, Failure> {
+    let [name, backends, enabled, rate, priority, metadata] =
+        <[Value; 6]>::try_from(fields).map_err(|_| arg_error(format!("wrong number of arguments (given {}, expected 6)", fields.len())))?;
     let event_name = text(name).filter(|n| !n.trim().is_empty()).ok_or_else(|| field_error("event_name", name))?;
     let backends = match RArray::from_value(backends) {
         Some(array) => {
@@ -127,16 +123,8 @@ impl EventMapping {
     }
 }
 
-fn build(
-    ruby: &Ruby,
-    name: Value,
-    backends: Value,
-    enabled: Value,
-    rate: Value,
-    priority: Value,
-    metadata: Value,
-) -> Result<Value, Failure> {
-    Ok(EventMapping::wrap(ruby, Arc::new(CoreMapping::new(spec(name, backends, enabled, rate, priority, metadata)?)?)))
+fn build(ruby: &Ruby, fields: &[Value]) -> Result<Value, Failure> {
+    Ok(EventMapping::wrap(ruby, Arc::new(CoreMapping::new(spec(fields)?)?)))
 }
 
 fn backends(ruby: &Ruby, rb_self: &EventMapping) -> RArray {
@@ -169,7 +157,7 @@ fn ruby() -> Ruby {
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("EventMapping", ruby.class_object())?;
     class.undef_default_alloc_func();
-    class.define_singleton_method("_build", rb_function!(ruby build, 6))?;
+    class.define_singleton_method("_build", rb_function!(ruby build, -1))?;
     class.define_method(
         "event_name",
         rb_method!(

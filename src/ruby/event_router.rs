@@ -23,10 +23,9 @@ pub(crate) fn event_name(v: Value) -> Result<String, Failure> {
 }
 
 fn map(ruby: &Ruby, _rb_self: Value, args: &[Value]) -> Result<Value, Failure> {
-    let [name, backends, enabled, rate, priority, metadata] =
-        <[Value; 6]>::try_from(args).map_err(|_| arg_error(format!("wrong number of arguments (given {}, expected 6)", args.len())))?;
+    let Some(&name) = args.first() else { return Err(arg_error("wrong number of arguments (given 0, expected 6)")) };
     event_name(name)?;
-    let spec = event_mapping::spec(name, backends, enabled, rate, priority, metadata)?;
+    let spec = event_mapping::spec(args)?;
     Ok(EventMapping::wrap(ruby, router().map(CoreMapping::new(spec)?)?))
 }
 
