@@ -95,6 +95,8 @@ impl<T, E: Into<Failure>> Outcome for Result<T, E> {
     }
 }
 
+// Plain return types are listed: a blanket impl over every `IntoValue` would overlap the
+// `Result` impl as far as coherence can tell.
 macro_rules! infallible {
     ($($t:ty),*) => {$(
         impl Outcome for $t {
