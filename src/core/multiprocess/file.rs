@@ -194,6 +194,17 @@ impl Writer {
         }
     }
 
+    /// Retires every record written so far (a re-enabled registry writes its series afresh).
+    pub fn retire_all(&self) {
+        let (records, _, _) = format::walk(&self.view(), format::HEADER_LEN);
+        for record in records {
+            match record {
+                format::Record::Family { off, .. } | format::Record::Series { off, .. } => self.retire(off),
+                format::Record::Absorbed { .. } => {}
+            }
+        }
+    }
+
     /// Marks the retired record at `off` live again: readers count it again.
     pub fn revive(&self, off: usize) {
         if off >= format::HEADER_LEN && off < self.tail.lock().end {

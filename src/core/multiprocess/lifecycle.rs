@@ -1,16 +1,23 @@
 //! Turning multi-process mode on and off, and keeping it right across `fork`: which registries
 //! share the directory, a child's own file, the worker identity, resetting the directory.
 
+use super::file::Writer;
 use super::{compact, FileStore};
 use crate::core::error::{Error, Result};
 use crate::core::registry::Registry;
 use parking_lot::Mutex;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
 /// Registries in multi-process mode, for [`after_fork`].
 static SHARED: Mutex<Vec<Weak<Registry>>> = Mutex::new(Vec::new());
+
+/// Files registries of this process stopped writing ([`disable`]), with their directories. Each
+/// stays live (its counts must not vanish from other processes' scrapes) until the process exits
+/// or a registry is enabled on that directory again, which takes the file back instead of adding
+/// a second one that would count the process twice.
+static DORMANT: Mutex<Vec<(PathBuf, Arc<Writer>)>> = Mutex::new(Vec::new());
 
 /// Moves `registry` (and its existing series, values included) to a file in `dir`, created if
 /// missing with mode 0700.
@@ -45,11 +52,27 @@ pub fn enable(registry: &Arc<Registry>, dir: &Path) -> Result<()> {
             }
         }
     }
-    registry.use_store(Arc::new(FileStore::create(&canonical, "")?), false)?;
+    let store = match take_dormant(&canonical) {
+        Some(writer) => {
+            // Its records hold this process's counts as of `disable`; the series are written
+            // afresh with their current values.
+            writer.retire_all();
+            FileStore::resume(&canonical, writer)
+        }
+        None => FileStore::create(&canonical, "")?,
+    };
+    registry.use_store(Arc::new(store), false)?;
     if !shared.iter().any(|w| w.as_ptr() == Arc::as_ptr(registry)) {
         shared.push(Arc::downgrade(registry));
     }
     Ok(())
+}
+
+/// This process's dormant file in `dir`, taken out of [`DORMANT`].
+fn take_dormant(dir: &Path) -> Option<Arc<Writer>> {
+    let mut dormant = DORMANT.lock();
+    let at = dormant.iter().position(|(d, w)| d == dir && w.pid() == std::process::id())?;
+    Some(dormant.swap_remove(at).1)
 }
 
 /// The registry's file store, when it is in multi-process mode.
@@ -63,6 +86,17 @@ pub fn file_store(registry: &Registry) -> Option<Arc<FileStore>> {
 /// keep writing into the parent's file — and the reason is returned for a warning.
 pub fn after_fork() -> Vec<String> {
     let pid = std::process::id();
+    // The parent's dormant files are not this process's to take back.
+    let inherited: Vec<_> = {
+        let mut dormant = DORMANT.lock();
+        let (theirs, ours): (Vec<_>, Vec<_>) = std::mem::take(&mut *dormant).into_iter().partition(|(_, w)| w.pid() != pid);
+        *dormant = ours;
+        theirs
+    };
+    for (_, writer) in inherited {
+        writer.abandon();
+        writer.detach_mapping();
+    }
     let shared: Vec<Arc<Registry>> = SHARED.lock().iter().filter_map(Weak::upgrade).collect();
     let mut problems = Vec::new();
     for registry in shared {
@@ -89,8 +123,9 @@ pub fn after_fork() -> Vec<String> {
 /// # Errors
 /// Only in theory: moving to process memory cannot run out of file space.
 pub fn disable(registry: &Arc<Registry>) -> Result<()> {
-    if file_store(registry).is_some() {
+    if let Some(store) = file_store(registry) {
         registry.use_store(Arc::new(crate::core::store::LocalStore), false)?;
+        DORMANT.lock().push((store.dir.clone(), Arc::clone(&store.writer)));
     }
     SHARED.lock().retain(|w| w.strong_count() > 0 && w.as_ptr() != Arc::as_ptr(registry));
     Ok(())

@@ -28,6 +28,11 @@ impl FileStore {
         Ok(FileStore { dir: dir.to_owned(), writer: Arc::new(Writer::create(dir, identity)?), merger: Mutex::default() })
     }
 
+    /// A store over a file this process already writes (see `lifecycle::enable`).
+    pub(super) fn resume(dir: &Path, writer: Arc<Writer>) -> Self {
+        FileStore { dir: dir.to_owned(), writer, merger: Mutex::default() }
+    }
+
     /// The shared directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -266,3 +266,28 @@ fn a_file_replaced_under_the_reader_is_read_afresh() {
     std::fs::rename(&tmp, &name).unwrap();
     assert_eq!(value(&text(&store, &reg).0, "x_total", &[]), Some(40.0));
 }
+
+/// disable then enable on the same directory: the process's counts were in its file as of
+/// `disable` and are written again with their current values, so the old records must not count
+/// (5 became 10 per toggle); and the file is taken back, not a new one made per toggle.
+#[test]
+fn reenabling_on_a_directory_counts_the_process_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (other, other_store) = registry(dir.path());
+    let me = Arc::new(Registry::default());
+    let jobs = counter(&me, "jobs_total", &["q"]);
+    counter(&other, "jobs_total", &["q"]);
+    enable(&me, dir.path()).unwrap();
+    inc(&jobs, &["a"], 5);
+    for round in 0..40 {
+        disable(&me).unwrap();
+        inc(&jobs, &["a"], 1);
+        enable(&me, dir.path()).unwrap();
+        let expected = 5.0 + f64::from(round + 1);
+        assert_eq!(value(&text(&other_store, &other).0, "jobs_total", &[("q", "a")]), Some(expected), "round {round}");
+    }
+    let files =
+        std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("proc-")).count();
+    assert_eq!(files, 2, "one file per registry, however often it toggled");
+    disable(&me).unwrap();
+}
