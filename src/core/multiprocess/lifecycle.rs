@@ -13,11 +13,17 @@ use std::sync::{Arc, Weak};
 /// Registries in multi-process mode, for [`after_fork`].
 static SHARED: Mutex<Vec<Weak<Registry>>> = Mutex::new(Vec::new());
 
-/// Files registries of this process stopped writing ([`disable`]), with their directories. Each
-/// stays live (its counts must not vanish from other processes' scrapes) until the process exits
-/// or a registry is enabled on that directory again, which takes the file back instead of adding
-/// a second one that would count the process twice.
-static DORMANT: Mutex<Vec<(PathBuf, Arc<Writer>)>> = Mutex::new(Vec::new());
+/// Files registries of this process stopped writing ([`disable`]), with their directories and
+/// registries. Each stays live (its counts must not vanish from other processes' scrapes) until
+/// the process exits or its registry is enabled on that directory again, which takes the file
+/// back instead of adding a second one that would count the process twice.
+static DORMANT: Mutex<Vec<Dormant>> = Mutex::new(Vec::new());
+
+struct Dormant {
+    dir: PathBuf,
+    registry: Weak<Registry>,
+    writer: Arc<Writer>,
+}
 
 /// Moves `registry` (and its existing series, values included) to a file in `dir`, created if
 /// missing with mode 0700.
@@ -52,7 +58,7 @@ pub fn enable(registry: &Arc<Registry>, dir: &Path) -> Result<()> {
             }
         }
     }
-    let store = match take_dormant(&canonical) {
+    let store = match take_dormant(registry, &canonical) {
         Some(writer) => {
             // Its records hold this process's counts as of `disable`; the series are written
             // afresh with their current values.
@@ -68,11 +74,13 @@ pub fn enable(registry: &Arc<Registry>, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// This process's dormant file in `dir`, taken out of [`DORMANT`].
-fn take_dormant(dir: &Path) -> Option<Arc<Writer>> {
+/// The file `registry` left dormant in `dir` in this process, taken out of [`DORMANT`].
+fn take_dormant(registry: &Arc<Registry>, dir: &Path) -> Option<Arc<Writer>> {
     let mut dormant = DORMANT.lock();
-    let at = dormant.iter().position(|(d, w)| d == dir && w.pid() == std::process::id())?;
-    Some(dormant.swap_remove(at).1)
+    let at = dormant
+        .iter()
+        .position(|d| d.dir == dir && d.registry.as_ptr() == Arc::as_ptr(registry) && d.writer.pid() == std::process::id())?;
+    Some(dormant.swap_remove(at).writer)
 }
 
 /// The registry's file store, when it is in multi-process mode.
@@ -89,13 +97,13 @@ pub fn after_fork() -> Vec<String> {
     // The parent's dormant files are not this process's to take back.
     let inherited: Vec<_> = {
         let mut dormant = DORMANT.lock();
-        let (theirs, ours): (Vec<_>, Vec<_>) = std::mem::take(&mut *dormant).into_iter().partition(|(_, w)| w.pid() != pid);
+        let (theirs, ours): (Vec<_>, Vec<_>) = std::mem::take(&mut *dormant).into_iter().partition(|d| d.writer.pid() != pid);
         *dormant = ours;
         theirs
     };
-    for (_, writer) in inherited {
-        writer.abandon();
-        writer.detach_mapping();
+    for d in inherited {
+        d.writer.abandon();
+        d.writer.detach_mapping();
     }
     let shared: Vec<Arc<Registry>> = SHARED.lock().iter().filter_map(Weak::upgrade).collect();
     let mut problems = Vec::new();
@@ -125,7 +133,8 @@ pub fn after_fork() -> Vec<String> {
 pub fn disable(registry: &Arc<Registry>) -> Result<()> {
     if let Some(store) = file_store(registry) {
         registry.use_store(Arc::new(crate::core::store::LocalStore), false)?;
-        DORMANT.lock().push((store.dir.clone(), Arc::clone(&store.writer)));
+        let dormant = Dormant { dir: store.dir.clone(), registry: Arc::downgrade(registry), writer: Arc::clone(&store.writer) };
+        DORMANT.lock().push(dormant);
     }
     SHARED.lock().retain(|w| w.strong_count() > 0 && w.as_ptr() != Arc::as_ptr(registry));
     Ok(())

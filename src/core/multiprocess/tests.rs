@@ -291,3 +291,21 @@ fn reenabling_on_a_directory_counts_the_process_once() {
     assert_eq!(files, 2, "one file per registry, however often it toggled");
     disable(&me).unwrap();
 }
+
+/// Another registry enabled on the directory a registry left does not take that file: the first
+/// registry's counts as of `disable` stay in the totals.
+#[test]
+fn a_dormant_file_is_only_taken_back_by_its_own_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (other, other_store) = registry(dir.path());
+    counter(&other, "jobs_total", &["q"]);
+    let first = Arc::new(Registry::default());
+    inc(&counter(&first, "jobs_total", &["q"]), &["a"], 5);
+    enable(&first, dir.path()).unwrap();
+    disable(&first).unwrap();
+    let second = Arc::new(Registry::default());
+    inc(&counter(&second, "jobs_total", &["q"]), &["a"], 2);
+    enable(&second, dir.path()).unwrap();
+    assert_eq!(value(&text(&other_store, &other).0, "jobs_total", &[("q", "a")]), Some(7.0));
+    disable(&second).unwrap();
+}
