@@ -22,12 +22,14 @@ RSpec.describe "Process.daemon in multi-process mode" do
   end
 
   it "keeps every count of a daemon whose launcher exited before it wrote" do
-    Dir.mktmpdir do |dir|
+    Dir.mktmpdir do |tmp|
+      dir = File.join(tmp, "metrics")
       registry = TaskerMetrics::Registry.new
       jobs = registry.counter(:daemon_jobs_total, docstring: "j")
       registry.enable_multiprocess(dir)
-      go = File.join(dir, "go")
-      done = File.join(dir, "daemon.pid")
+      # Signals between the test and the daemon live outside the metrics directory.
+      go = File.join(tmp, "go")
+      done = File.join(tmp, "daemon.pid")
       launcher = fork do
         jobs.increment(by: 100)
         Process.daemon(true, true)
