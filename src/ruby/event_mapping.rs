@@ -20,8 +20,8 @@ const MAX_META_DEPTH: usize = 32;
 /// Reads the six fields `(event_name, backends, enabled, sampling_rate, priority, metadata)` into
 /// a spec; each bad type is an ArgumentError naming the field.
 pub(crate) fn spec(fields: &[Value]) -> Result<MappingSpec, Failure> {
-    let [name, backends, enabled, rate, priority, metadata] =
-        <[Value; 6]>::try_from(fields).map_err(|_| arg_error(format!("wrong number of arguments (given {}, expected 6)", fields.len())))?;
+    crate::ruby::convert::arity(fields, 6, 6)?;
+    let [name, backends, enabled, rate, priority, metadata] = [fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]];
     let event_name = text(name).filter(|n| !n.trim().is_empty()).ok_or_else(|| field_error("event_name", name))?;
     let backends = match RArray::from_value(backends) {
         Some(array) => {

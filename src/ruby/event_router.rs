@@ -23,8 +23,8 @@ pub(crate) fn event_name(v: Value) -> Result<String, Failure> {
 }
 
 fn map(ruby: &Ruby, _rb_self: Value, args: &[Value]) -> Result<Value, Failure> {
-    let Some(&name) = args.first() else { return Err(arg_error("wrong number of arguments (given 0, expected 6)")) };
-    event_name(name)?;
+    crate::ruby::convert::arity(args, 6, 6)?;
+    event_name(args[0])?;
     let spec = event_mapping::spec(args)?;
     Ok(EventMapping::wrap(ruby, router().map(CoreMapping::new(spec)?)?))
 }

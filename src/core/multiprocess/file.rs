@@ -359,7 +359,9 @@ mod tests {
         assert!(locked_by_other(&peek).unwrap(), "the writer's lock is seen from another descriptor");
         drop(peek);
         assert!(locked_by_other(&open()).unwrap(), "still locked after another descriptor closed");
-        assert!(lock(&open()).is_err(), "nobody else can take it");
+        let writable = OpenOptions::new().read(true).write(true).open(writer.path()).unwrap();
+        assert_eq!(lock(&writable).unwrap_err().raw_os_error(), Some(libc::EAGAIN), "nobody else can take it");
+        drop(writable);
         writer.abandon();
         assert!(locked_by_other(&open()).unwrap(), "the mapping still holds the file description");
         writer.detach_mapping();

@@ -2,8 +2,7 @@
 //! exposition and count the files by state.
 
 use super::reader::{identity_of, list, note_damage, Mapped, Problem};
-use super::{compact, format};
-use super::{file_store, FileStore};
+use super::{compact, file_store, format, FileStore};
 use crate::core::exposition::FamilySnapshot;
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::Registry;
