@@ -27,7 +27,7 @@ RSpec.shared_examples "a labelled metric" do
     "an unknown label" => [{ service: "api", status: "ok", zone: "x" }, ArgumentError, /unknown label "zone"/],
     "no labels at all" => [nil, ArgumentError, /no labels given/],
     "labels that are not a Hash" => [[1], TypeError, /labels must be a Hash, got Array/],
-    "a nil label value" => [{ service: nil, status: "ok" }, TypeError, /label "service" value must be a String, Symbol or Integer, got NilClass/],
+    "a nil label value" => [{ service: nil, status: "ok" }, TypeError, /label "service" value must be a String, Symbol, Integer, true, false or a named Class, got NilClass/],
     "a Float label value" => [{ service: 1.5, status: "ok" }, TypeError, /got Float \(1\.5\)/],
     "a label value that is not UTF-8" => [{ service: "\xFF".b, status: "ok" }, ArgumentError, /label "service": not valid UTF-8/],
     "a label key that is not a name" => [{ 1 => "x", status: "ok" }, TypeError, /label name must be a String or Symbol, got Integer/],

@@ -7,7 +7,7 @@ use crate::core::registry::{Family, Number};
 use crate::ruby::errors::Failure;
 use crate::ruby::errors::{arg_error, type_error};
 use magnus::rb_sys::{AsRawValue, FromRawValue};
-use magnus::{prelude::*, r_hash::ForEach, Fixnum, Float, Integer, RArray, RHash, RString, Ruby, Symbol, Value};
+use magnus::{prelude::*, r_hash::ForEach, Fixnum, Float, Integer, RArray, RClass, RHash, RModule, RString, Ruby, Symbol, Value};
 use once_cell::sync::OnceCell;
 use rb_sys::VALUE;
 
@@ -404,24 +404,79 @@ fn label_key_slow(family: &Family, hash: RHash, buf: &mut KeyBuf) -> Result<(), 
 
 #[inline]
 fn push_value(buf: &mut KeyBuf, label: &str, v: Value) -> Result<(), Failure> {
-    if let Some(s) = RString::from_value(v) {
-        // SAFETY: the bytes are copied into `buf` before any further Ruby call.
-        buf.push(unsafe { s.as_slice() });
-        return Ok(());
+    match LabelText::of(v)? {
+        Some(text) => {
+            text.with_bytes(|b| buf.push(b));
+            Ok(())
+        }
+        None => Err(type_error(format!(
+            "label {label:?} value must be a String, Symbol, Integer, true, false or a named Class, got {}",
+            describe(v)
+        ))),
     }
-    if let Some(s) = Symbol::from_value(v) {
-        buf.push(s.name()?.as_bytes());
-        return Ok(());
+}
+
+/// A label value's text, by the one rule every entry point shares: a String as it is, a Symbol
+/// by name, an Integer in decimal, `true`/`false`, a named Class or Module by its name. Values
+/// with no such text (nil, Floats, Hashes, anonymous Classes, ...) are `None`, and each caller
+/// says what that means: the registry API raises `TypeError`, a Tasker event payload has no such
+/// label, and Tasker's `MetricsBackend` falls back to `to_s` as Tasker's own interpolation did.
+pub(crate) enum LabelText {
+    /// A String's own bytes, or a Symbol's frozen name String.
+    Ruby(RString),
+    Int(i64),
+    Owned(String),
+}
+
+impl LabelText {
+    #[inline(always)]
+    pub(crate) fn of(v: Value) -> Result<Option<LabelText>, Failure> {
+        if let Some(s) = RString::from_value(v) {
+            return Ok(Some(LabelText::Ruby(s)));
+        }
+        if let Some(i) = Fixnum::from_value(v) {
+            return Ok(Some(LabelText::Int(i.to_i64())));
+        }
+        Self::of_other(v)
     }
-    if let Some(i) = Fixnum::from_value(v) {
-        buf.push(itoa::Buffer::new().format(i.to_i64()).as_bytes());
-        return Ok(());
+
+    #[inline(never)]
+    fn of_other(v: Value) -> Result<Option<LabelText>, Failure> {
+        if Symbol::from_value(v).is_some() {
+            // SAFETY: `rb_sym2str` returns the Symbol's own frozen name, kept alive by the Symbol.
+            let name = unsafe { Value::from_raw(rb_sys::rb_sym2str(v.as_raw())) };
+            return Ok(RString::from_value(name).map(LabelText::Ruby));
+        }
+        let raw = v.as_raw();
+        if raw == rb_sys::Qtrue as VALUE || raw == rb_sys::Qfalse as VALUE || Integer::from_value(v).is_some() {
+            return Ok(Some(LabelText::Owned(v.funcall("to_s", ())?)));
+        }
+        if RClass::from_value(v).is_some() || RModule::from_value(v).is_some() {
+            let name: Option<String> = v.funcall("name", ())?;
+            return Ok(name.map(LabelText::Owned));
+        }
+        Ok(None)
     }
-    if let Some(i) = Integer::from_value(v) {
-        buf.push(i.funcall::<_, _, String>("to_s", ())?.as_bytes());
-        return Ok(());
+
+    /// Calls `f` with the text's bytes (no Ruby call may happen inside `f`).
+    #[inline(always)]
+    pub(crate) fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            // SAFETY: the String is alive (the caller holds the value) and `f` calls no Ruby.
+            LabelText::Ruby(s) => f(unsafe { s.as_slice() }),
+            LabelText::Int(i) => f(itoa::Buffer::new().format(*i).as_bytes()),
+            LabelText::Owned(s) => f(s.as_bytes()),
+        }
     }
-    Err(type_error(format!("label {label:?} value must be a String, Symbol or Integer, got {}", describe(v))))
+
+    /// The text as an owned Rust String; `None` when a String's bytes are not valid UTF-8.
+    pub(crate) fn into_string(self) -> Option<String> {
+        match self {
+            LabelText::Ruby(s) => s.to_string().ok(),
+            LabelText::Int(i) => Some(i.to_string()),
+            LabelText::Owned(s) => Some(s),
+        }
+    }
 }
 
 /// A sample as Ruby: counters Integer (Float once a Float was added), gauges Float, histograms

@@ -7,7 +7,7 @@ use crate::core::tasker;
 use crate::core::tasker::backend::MetricsBackend as CoreBackend;
 use crate::core::tasker::exposition as tasker_format;
 use crate::core::tasker::router::EventRouter;
-use crate::ruby::convert::Notification;
+use crate::ruby::convert::{LabelText, Notification};
 use crate::ruby::errors::{arg_error, type_error};
 use crate::ruby::errors::{rb_function, rb_method, Failure};
 use crate::ruby::event_router::event_name;
@@ -15,7 +15,7 @@ use crate::ruby::gvl::without_gvl;
 use crate::ruby::{convert, metric, payload};
 use magnus::error::ErrorType;
 use magnus::value::Opaque;
-use magnus::{prelude::*, Error, Fixnum, Float, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
+use magnus::{prelude::*, Error, Float, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
 
 fn backend() -> &'static CoreBackend {
     CoreBackend::global()
@@ -30,17 +30,15 @@ fn kind_of(v: Symbol) -> Result<MetricKind, Failure> {
     }
 }
 
-/// Label text for Tasker's arbitrary label values: Strings and Symbols as they are, anything
-/// else through `to_s`; a `to_s` that raises or returns invalid UTF-8 is a TypeError naming
-/// the label.
+/// Label text for Tasker's arbitrary label values: [`LabelText`]'s rule, then `to_s` for
+/// anything else (Tasker interpolated every value); a `to_s` that raises or gives invalid UTF-8
+/// is a TypeError naming the label.
 fn label_text(label: &str, v: Value) -> Result<String, Failure> {
-    if let Some(t) = convert::text(v) {
-        return Ok(t);
-    }
-    if let Some(i) = Fixnum::from_value(v) {
-        return Ok(i.to_i64().to_string());
-    }
-    v.funcall::<_, _, RString>("to_s", ()).ok().and_then(|s| s.to_string().ok()).ok_or_else(|| {
+    let text = match LabelText::of(v)? {
+        Some(t) => t.into_string(),
+        None => v.funcall::<_, _, RString>("to_s", ()).ok().and_then(|s| s.to_string().ok()),
+    };
+    text.ok_or_else(|| {
         type_error(format!("label {label:?} value has no usable text (its to_s raised or is not UTF-8): {}", convert::describe(v)))
     })
 }

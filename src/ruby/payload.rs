@@ -6,10 +6,10 @@
 use crate::core::registry::Number;
 use crate::core::tasker::backend::{Payload, LABEL_KEYS, NUMBER_KEYS};
 use crate::core::tasker::Amount;
-use crate::ruby::convert::{self, StaticSym};
+use crate::ruby::convert::{self, LabelText, StaticSym};
 use crate::ruby::errors::Failure;
 use magnus::rb_sys::{AsRawValue, FromRawValue};
-use magnus::{prelude::*, Fixnum, Float, Integer, RClass, RHash, RModule, RString, Symbol, Value};
+use magnus::{prelude::*, Fixnum, Float, RHash, RString, Symbol, Value};
 use once_cell::sync::OnceCell;
 use rb_sys::VALUE;
 use std::ffi::c_int;
@@ -111,27 +111,13 @@ impl Read {
     }
 }
 
-/// A value as label text; `None` for nil and for types with no sensible text.
+/// A payload value as label text ([`LabelText`]'s rule); `None` (no such label) when it has none.
 fn label_text(v: Value) -> Result<Option<Text>, Failure> {
-    if let Some(s) = RString::from_value(v) {
-        return Ok(Some(Text::Ruby(s)));
-    }
-    if Symbol::from_value(v).is_some() {
-        // SAFETY: `rb_sym2str` returns the Symbol's own frozen name, kept alive by the Symbol.
-        let name = unsafe { Value::from_raw(rb_sys::rb_sym2str(v.as_raw())) };
-        return Ok(RString::from_value(name).map(Text::Ruby));
-    }
-    if let Some(i) = Fixnum::from_value(v) {
-        return Ok(Some(Text::Owned(itoa::Buffer::new().format(i.to_i64()).as_bytes().to_vec())));
-    }
-    if Integer::from_value(v).is_some() || v.is_kind_of(ruby().class_true_class()) || v.is_kind_of(ruby().class_false_class()) {
-        return Ok(Some(Text::Owned(v.funcall::<_, _, String>("to_s", ())?.into_bytes())));
-    }
-    if RClass::from_value(v).is_some() || RModule::from_value(v).is_some() {
-        let name: Option<String> = v.funcall("name", ())?;
-        return Ok(name.map(|n| Text::Owned(n.into_bytes())));
-    }
-    Ok(None)
+    Ok(LabelText::of(v)?.map(|t| match t {
+        LabelText::Ruby(s) => Text::Ruby(s),
+        LabelText::Int(i) => Text::Owned(itoa::Buffer::new().format(i).as_bytes().to_vec()),
+        LabelText::Owned(s) => Text::Owned(s.into_bytes()),
+    }))
 }
 
 /// A value as a number, or the class name of what it is instead.
@@ -157,9 +143,4 @@ pub(crate) fn class_name(v: Value) -> String {
 /// An argument as a Tasker [`Amount`] (any Numeric, or the class name of a non-Numeric).
 pub(crate) fn tasker_amount(v: Value) -> Amount {
     amount(v).unwrap_or_else(|| Amount::NotNumeric("NilClass".to_owned()))
-}
-
-fn ruby() -> magnus::Ruby {
-    // SAFETY: only called from methods Ruby invoked, on a Ruby thread.
-    unsafe { magnus::Ruby::get_unchecked() }
 }
