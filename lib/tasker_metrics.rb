@@ -16,6 +16,7 @@ require_relative "tasker_metrics/logging"
 # net/http (Push) nor the Rack classes (and rack/utils).
 module TaskerMetrics
   autoload :Push, File.expand_path("tasker_metrics/push", __dir__)
+  autoload :Testing, File.expand_path("tasker_metrics/testing", __dir__)
 
   # The Rack endpoint: middleware, mountable app, and what they share.
   module Rack

@@ -48,7 +48,7 @@ RSpec.describe "Series limits and expiry" do # rubocop:disable RSpec/DescribeCla
     seen = registry.gauge(:last_seen, docstring: "s", labels: [:worker], expires_after: 0.2)
     seen.set(1, labels: { worker: "gone" })
     held = seen.with_labels(worker: "busy")
-    sleep 0.3
+    TaskerMetrics::Testing.advance_clock(0.3)
     held.set(2)
     text = registry.export
     expect(text).to include('last_seen{worker="busy"} 2')
@@ -57,14 +57,26 @@ RSpec.describe "Series limits and expiry" do # rubocop:disable RSpec/DescribeCla
   end
 
   it "brings an expired series back when a held handle (or a Tasker metric object) writes to it" do
-    jobs = registry.counter(:jobs_total, docstring: "j", labels: [:queue], expires_after: 0.01)
+    jobs = registry.counter(:jobs_total, docstring: "j", labels: [:queue], expires_after: 60)
     held = jobs.with_labels(queue: "rare")
     held.increment(by: 2)
-    sleep 0.05
+    TaskerMetrics::Testing.advance_clock(61)
     expect(registry.export).not_to include("rare"), "expired after its quiet period"
     held.increment
     expect(registry.export).to include('jobs_total{queue="rare"} 3'), "the write brought it back, nothing lost"
     expect(jobs.values).to eq({ queue: "rare" } => 3)
+  end
+
+  it "moves the expiry clock only forward, refusing negative and non-numeric steps" do
+    expect { TaskerMetrics::Testing.advance_clock(-1) }.to raise_error(ArgumentError, "seconds must not be negative, got -1")
+    expect { TaskerMetrics::Testing.advance_clock("1") }.to raise_error(TypeError, /seconds/)
+    gauge = registry.gauge(:kept, docstring: "k", labels: [:q], expires_after: 10)
+    gauge.set(1, labels: { q: "a" })
+    TaskerMetrics::Testing.advance_clock(9)
+    expect(gauge.values.keys).to eq([{ q: "a" }]), "9 s of a 10 s quiet period"
+    TaskerMetrics::Testing.advance_clock(2)
+    registry.export
+    expect(gauge.values).to be_empty
   end
 
   it "refuses label values over 16 KiB, naming the label" do

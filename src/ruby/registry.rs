@@ -192,6 +192,20 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
         ),
     )?;
     module.define_singleton_method(
+        "_advance_expiry_clock",
+        rb_function!(
+            |v: Value| -> Result<(), Failure> {
+                let seconds = convert::float("seconds", v)?;
+                if seconds < 0.0 {
+                    return Err(crate::ruby::errors::arg_error(format!("seconds must not be negative, got {seconds}")));
+                }
+                crate::core::registry::advance_process_clock((seconds * 1000.0).ceil() as u64);
+                Ok(())
+            },
+            1
+        ),
+    )?;
+    module.define_singleton_method(
         "_set_default_expires_after",
         rb_function!(
             |v: Value| -> Result<(), Failure> {

@@ -3,17 +3,27 @@
 
 use super::{Family, Series, EXPIRED};
 use crate::core::metric::MetricKind;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 
 static CLOCK_ORIGIN: once_cell::sync::Lazy<std::time::Instant> = once_cell::sync::Lazy::new(std::time::Instant::now);
 
+/// How far the whole process's expiry clock was moved forward ([`advance_process_clock`]).
+static PROCESS_SKEW_MS: AtomicU64 = AtomicU64::new(0);
+
 /// Monotonic milliseconds since the first use, for expiry.
 #[inline]
 pub(super) fn now_ms() -> u64 {
-    let now = CLOCK_ORIGIN.elapsed().as_millis() as u64;
+    let now = CLOCK_ORIGIN.elapsed().as_millis() as u64 + PROCESS_SKEW_MS.load(Relaxed);
     #[cfg(test)]
     let now = now + TEST_SKEW_MS.with(std::cell::Cell::get);
     now
+}
+
+/// Moves the expiry clock of the whole process forward (never back, so it stays monotonic):
+/// an application's tests can check what expires without sleeping (`TaskerMetrics::Testing`).
+pub fn advance_process_clock(ms: u64) {
+    PROCESS_SKEW_MS.fetch_add(ms, Relaxed);
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod update;
 
 #[cfg(test)]
 pub(crate) use expiry::advance_clock;
+pub use expiry::advance_process_clock;
 
 pub use crate::core::desc::{FamilyDesc, GaugeMode};
 pub use defaults::{
