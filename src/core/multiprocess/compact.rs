@@ -1,17 +1,20 @@
-//! Folding the files of exited processes into the archive.
+//! Folding the files of exited processes into the archive, and the directory lock that keeps
+//! that apart from reading.
 //!
-//! Under an exclusive lock on [`COMPACT_LOCK`] (one compactor at a time; a busy lock means
-//! someone else is compacting, and the scrape simply reads the dead files itself):
-//! 1. find process files whose owner no longer holds their lock;
-//! 2. merge the current archive and those files (counters and histograms summed, gauges per
-//!    their mode; live-only gauges dropped) into a new archive that also lists the files it
-//!    absorbed, written under a temporary name, synced, and renamed over the old one;
-//! 3. delete the absorbed files.
+//! Every scrape holds [`COMPACT_LOCK`] shared from listing the directory to its last read; a
+//! compaction holds it exclusively, and only takes it when no scrape of any process is reading
+//! (a scrape upgrades its own shared lock, never waiting: when another scrape reads, it reads the
+//! dead files itself). So no scrape ever sees a file both as itself and inside the archive, or as
+//! neither, whatever the timing. A compaction:
+//! 1. finds process files whose owner no longer holds their lock;
+//! 2. merges the current archive and those files (counters and histograms summed, gauges per
+//!    their mode; gauges that keep one series per process dropped) into a new archive that also
+//!    lists the files it absorbed, written under a temporary name, synced, and renamed over the
+//!    old one;
+//! 3. deletes the absorbed files.
 //!
 //! A crash between 2 and 3 leaves files the archive already counts; readers skip any file the
-//! archive lists, and the next compaction deletes them. Readers open process files before the
-//! archive, so a file deleted in 3 is either already open (and then skipped because the new
-//! archive lists it) or counted through the archive they open afterwards.
+//! archive lists, and the next compaction deletes them (and lists them until it has).
 
 use super::file::{self, Writer, ARCHIVE, COMPACT_LOCK, SUFFIX};
 use super::format::{self, Builder, ROLE_ARCHIVE};
@@ -29,7 +32,7 @@ pub(super) struct Outcome {
     pub problems: Vec<Problem>,
 }
 
-/// The directory's compaction lock file, created if missing (never through a link).
+/// The directory's lock file, created if missing (never through a link).
 fn lock_file(dir: &Path) -> std::io::Result<std::fs::File> {
     OpenOptions::new()
         .read(true)
@@ -41,15 +44,65 @@ fn lock_file(dir: &Path) -> std::io::Result<std::fs::File> {
         .open(dir.join(COMPACT_LOCK))
 }
 
-/// Compacts `dir` if it can take the lock and there is anything to fold.
+/// How long a scrape waits for a compaction to finish before it reads without the lock.
+const SHARED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A hold on the directory lock; released when dropped (closing its own descriptor).
+pub(super) struct DirLock {
+    file: std::fs::File,
+}
+
+impl DirLock {
+    /// The shared hold of a scrape, waiting out a compaction in progress (bounded: a compactor
+    /// stopped with SIGSTOP must not stop every scrape).
+    ///
+    /// # Errors
+    /// The lock file cannot be opened, or a compaction held the lock for [`SHARED_WAIT`].
+    pub(super) fn shared(dir: &Path) -> std::io::Result<DirLock> {
+        let file = lock_file(dir)?;
+        let deadline = std::time::Instant::now() + SHARED_WAIT;
+        let mut pause = std::time::Duration::from_micros(200);
+        loop {
+            match file::set_lock(&file, libc::F_RDLCK) {
+                Ok(()) => return Ok(DirLock { file }),
+                Err(e) if busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The exclusive hold of a compaction or a reset; `None` when anyone holds the lock.
+    ///
+    /// # Errors
+    /// The lock file cannot be opened.
+    pub(super) fn exclusive(dir: &Path) -> std::io::Result<Option<DirLock>> {
+        let file = lock_file(dir)?;
+        Ok(file::lock(&file).is_ok().then_some(DirLock { file }))
+    }
+
+    /// Turns a shared hold exclusive when no other hold exists; never waits.
+    pub(super) fn try_upgrade(&self) -> bool {
+        file::set_lock(&self.file, libc::F_WRLCK).is_ok()
+    }
+
+    /// Turns an exclusive hold back into a shared one, atomically (no compaction can slip in).
+    pub(super) fn downgrade(&self) {
+        let _ = file::set_lock(&self.file, libc::F_RDLCK);
+    }
+}
+
+fn busy(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES))
+}
+
+/// Compacts `dir` under an exclusive hold of its lock.
 ///
 /// # Errors
 /// I/O errors writing the archive; nothing is deleted then.
-pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
-    let lock = lock_file(dir)?;
-    if file::lock(&lock).is_err() {
-        return Ok(Outcome::default());
-    }
+pub(super) fn run_locked(dir: &Path, own: &Writer, _held: &DirLock) -> std::io::Result<Outcome> {
     let mut out = Outcome::default();
     let mut dead: Vec<(PathBuf, format::Header, Mapped)> = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -59,7 +112,7 @@ pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
         if path == own.path() {
             continue;
         }
-        if name.starts_with(".archive-") || (name.starts_with(".tmp-") && name.ends_with(SUFFIX) && !in_use(&path)) {
+        if name.starts_with(".archive-") || abandoned_tmp(&name, &path) {
             // Leftovers of a compactor or a process that died mid-start (we hold the lock).
             let _ = std::fs::remove_file(&path);
             continue;
@@ -135,7 +188,6 @@ pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
     Ok(out)
 }
 
-/// Whether a half-created process file is still locked by its creator.
 /// Empties `dir` of everything no live process owns, the archive included: what a fresh deploy
 /// wants, so counts of an earlier run do not carry forward. Files of live processes (another
 /// server sharing the directory, or this process's own) stay. Runs under the compaction lock.
@@ -143,8 +195,9 @@ pub(super) fn run(dir: &Path, own: &Writer) -> std::io::Result<Outcome> {
 /// # Errors
 /// The directory cannot be read, or a compaction holds the lock (try again).
 pub fn reset(dir: &Path) -> std::io::Result<usize> {
-    let lock = lock_file(dir)?;
-    file::lock(&lock)?;
+    let Some(_held) = DirLock::exclusive(dir)? else {
+        return Err(std::io::Error::from_raw_os_error(libc::EAGAIN));
+    };
     let mut removed = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -156,7 +209,11 @@ pub fn reset(dir: &Path) -> std::io::Result<usize> {
         // Only regular files (never a FIFO or a link someone planted), never this process's own
         // (its record locks are invisible to itself), and no other live process's.
         let own = name.strip_prefix("proc-").and_then(|r| r.split('-').next()) == Some(&std::process::id().to_string());
-        if ours && !own && entry.file_type()?.is_file() && (name == ARCHIVE || name.starts_with(".archive-") || !in_use(&path)) {
+        let unowned = name == ARCHIVE
+            || name.starts_with(".archive-")
+            || abandoned_tmp(&name, &path)
+            || (name.starts_with("proc-") && !in_use(&path));
+        if ours && !own && entry.file_type()?.is_file() && unowned {
             std::fs::remove_file(&path)?;
             removed += 1;
         }
@@ -164,6 +221,16 @@ pub fn reset(dir: &Path) -> std::io::Result<usize> {
     Ok(removed)
 }
 
+/// A `.tmp-<pid>-` file (where files cannot be created unnamed) whose creator is gone: neither
+/// locked (it may not have taken the lock yet) nor its pid alive.
+fn abandoned_tmp(name: &str, path: &Path) -> bool {
+    let Some(pid) = name.strip_prefix(".tmp-").filter(|_| name.ends_with(SUFFIX)).and_then(|r| r.split('-').next()) else {
+        return false;
+    };
+    !pid.parse().is_ok_and(file::pid_alive) && !in_use(path)
+}
+
+/// Whether a process file is locked by its owner.
 fn in_use(path: &Path) -> bool {
     std::fs::OpenOptions::new()
         .read(true)

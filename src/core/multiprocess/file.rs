@@ -47,27 +47,38 @@ unsafe impl Send for Writer {}
 unsafe impl Sync for Writer {}
 
 impl Writer {
-    /// Creates this process's file in `dir`: under a hidden name, locked, given its header, then
-    /// renamed into place, so a reader never sees a process file that is not locked by its owner.
+    /// Creates this process's file in `dir`, complete and locked before any other process can
+    /// see it: on Linux as an unnamed file (`O_TMPFILE`) given its name only once it is live;
+    /// elsewhere (or where the filesystem refuses) under a hidden `.tmp-<pid>-` name that
+    /// compaction leaves alone while that pid lives.
     ///
     /// # Errors
     /// [`Error::Store`] naming the path and the system error.
     pub fn create(dir: &Path, identity: &str) -> Result<Self> {
         let pid = std::process::id();
         let nonce = random_u64();
-        let tmp = dir.join(format!(".tmp-{pid}-{nonce:016x}{SUFFIX}"));
         let path = dir.join(format!("proc-{pid}-{nonce:016x}{SUFFIX}"));
-        let fail = |what: &str, e: std::io::Error| Error::Store(format!("{what} {}: {e}", tmp.display()));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-            .map_err(|e| fail("cannot create", e))?;
+        let (file, tmp) = match create_unnamed(dir) {
+            Some(file) => (file, None),
+            None => {
+                let tmp = dir.join(format!(".tmp-{pid}-{nonce:016x}{SUFFIX}"));
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(&tmp)
+                    .map_err(|e| Error::Store(format!("cannot create {}: {e}", tmp.display())))?;
+                (file, Some(tmp))
+            }
+        };
+        let shown = tmp.clone().unwrap_or_else(|| dir.to_owned());
+        let fail = |what: &str, e: std::io::Error| Error::Store(format!("{what} {}: {e}", shown.display()));
         let cleanup = |e: Error| {
-            let _ = std::fs::remove_file(&tmp);
+            if let Some(tmp) = &tmp {
+                let _ = std::fs::remove_file(tmp);
+            }
             e
         };
         lock(&file).map_err(|e| cleanup(fail("cannot lock", e)))?;
@@ -98,9 +109,13 @@ impl Writer {
         };
         let mut header = vec![0u8; format::HEADER_LEN];
         format::write_header(&mut header, ROLE_PROCESS, pid, nonce, crate::core::metric::unix_ms(), identity);
-        // SAFETY: the first HEADER_LEN bytes are inside the file and ours alone until the rename.
+        // SAFETY: the first HEADER_LEN bytes are inside the file and ours alone until it is published.
         unsafe { std::ptr::copy_nonoverlapping(header.as_ptr(), writer.base, header.len()) };
-        std::fs::rename(&tmp, &path).map_err(|e| cleanup(fail("cannot rename", e)))?;
+        let published = match &tmp {
+            Some(tmp) => std::fs::rename(tmp, &path),
+            None => link_unnamed(&writer, &path),
+        };
+        published.map_err(|e| cleanup(fail("cannot publish", e)))?;
         Ok(writer)
     }
 
@@ -266,7 +281,14 @@ const GET_LOCK: libc::c_int = libc::F_GETLK;
 
 /// Takes the write lock on the whole file (never waits).
 pub fn lock(file: &File) -> std::io::Result<()> {
-    let fl = flock_struct(libc::F_WRLCK);
+    set_lock(file, libc::F_WRLCK)
+}
+
+/// Sets this descriptor's lock on the whole file to `kind` (`F_RDLCK`, `F_WRLCK`, `F_UNLCK`),
+/// converting a lock it holds atomically; never waits (`EAGAIN`/`EACCES` when another holds a
+/// conflicting lock).
+pub fn set_lock(file: &File, kind: libc::c_int) -> std::io::Result<()> {
+    let fl = flock_struct(kind);
     // SAFETY: fcntl with a valid descriptor and a properly initialised struct.
     if unsafe { libc::fcntl(file.as_raw_fd(), SET_LOCK, &fl) } == -1 {
         return Err(std::io::Error::last_os_error());
@@ -292,6 +314,48 @@ fn flock_struct(kind: libc::c_int) -> libc::flock {
     fl.l_type = kind as _;
     fl.l_whence = libc::SEEK_SET as _;
     fl
+}
+
+/// An unnamed file in `dir` (Linux `O_TMPFILE`); `None` where the kernel or filesystem has none,
+/// or where it could not be named later (no `/proc`).
+#[cfg(target_os = "linux")]
+fn create_unnamed(dir: &Path) -> Option<File> {
+    if !Path::new("/proc/self/fd").is_dir() {
+        return None;
+    }
+    OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC).open(dir).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn create_unnamed(_dir: &Path) -> Option<File> {
+    None
+}
+
+/// Gives the unnamed file its name (fails if the name exists: nonces are random).
+#[cfg(target_os = "linux")]
+fn link_unnamed(writer: &Writer, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let file = writer.file.lock();
+    let fd = file.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+    let from = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(std::io::Error::other)?;
+    let to = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: two NUL-terminated paths; linkat follows the /proc link to the open file.
+    if unsafe { libc::linkat(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::AT_SYMLINK_FOLLOW) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn link_unnamed(_writer: &Writer, _path: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// Whether process `pid` exists (in this pid namespace).
+pub fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    unsafe { libc::kill(pid, 0) == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) }
 }
 
 /// Grows the file to `len` bytes with real blocks where the filesystem allows.

@@ -1,8 +1,9 @@
 //! A scrape: expire, compact the files of exited processes, then merge every file into one
 //! exposition and count the files by state.
 
+use super::compact::{self, DirLock};
 use super::reader::{identity_of, list, note_damage, Mapped, Problem};
-use super::{compact, file_store, format, FileStore};
+use super::{file_store, format, FileStore};
 use crate::core::exposition::FamilySnapshot;
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::Registry;
@@ -44,10 +45,22 @@ impl FileStore {
         }
         let mut problems = Vec::new();
         let mut merger = self.merger.lock();
+        // Held until every file is read (see `compact`).
+        let held = match DirLock::shared(&self.dir) {
+            Ok(held) => Some(held),
+            Err(e) => {
+                let reason = format!("read without the directory lock (a compaction may be counted twice or not at all): {e}");
+                problems.push(Problem { path: self.dir.display().to_string(), reason });
+                None
+            }
+        };
         let mut counts = FileCounts::default();
         let mut opened = self.open_all(&mut problems, &mut counts);
-        if opened.iter().any(|(_, h, live, _)| !live && h.role == format::ROLE_PROCESS) {
-            match compact::run(&self.dir, &self.writer) {
+        let dead = opened.iter().any(|(_, h, live, _)| !live && h.role == format::ROLE_PROCESS);
+        if let Some(held) = held.as_ref().filter(|held| dead && held.try_upgrade()) {
+            let compacted = compact::run_locked(&self.dir, &self.writer, held);
+            held.downgrade();
+            match compacted {
                 Ok(mut found) => {
                     if found.compacted {
                         problems.clear();
@@ -102,6 +115,7 @@ impl FileStore {
             }
         }
         merger.retain_files(&keep);
+        drop(held);
         let mut families = merger.snapshots();
         let dropped = merger.dropped();
         crate::core::exposition::insert_dropped(&mut families, dropped.iter().map(|(n, c)| (n.as_str(), *c)));
@@ -124,12 +138,11 @@ impl FileStore {
             counts.skipped += 1;
         }
         let mut out = Vec::new();
-        for path in listing.processes.into_iter().chain(listing.archive) {
+        let mut open = |path: PathBuf| {
             if path == self.writer.path() {
-                continue;
+                return;
             }
-            let opened = Mapped::open_with_header(&path);
-            match opened {
+            match Mapped::open_with_header(&path) {
                 Ok((h, live, m)) => out.push((path, h, live, m)),
                 Err(reason) if reason.contains("No such file") => {}
                 Err(reason) => {
@@ -137,7 +150,11 @@ impl FileStore {
                     counts.skipped += 1;
                 }
             }
-        }
+        };
+        listing.processes.into_iter().for_each(&mut open);
+        #[cfg(test)]
+        pause::at(&self.dir);
+        listing.archive.into_iter().for_each(open);
         out
     }
 }
@@ -154,5 +171,32 @@ fn insert_files_gauge(families: &mut Vec<FamilySnapshot>, c: FileCounts) {
     let at = families.partition_point(|f| f.name.as_str() < FILES_GAUGE);
     if families.get(at).is_none_or(|f| f.name != FILES_GAUGE) {
         families.insert(at, family);
+    }
+}
+
+/// A pause point for tests: a scrape of a directory with a hook stops there, holding the
+/// directory lock, after it opened every file and before it reads any.
+#[cfg(test)]
+pub(super) mod pause {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    type Hook = Arc<dyn Fn() + Send + Sync>;
+    static HOOKS: parking_lot::Mutex<Vec<(PathBuf, Hook)>> = parking_lot::Mutex::new(Vec::new());
+
+    /// Runs `hook` inside every scrape of `dir` until [`clear`].
+    pub fn set(dir: &Path, hook: impl Fn() + Send + Sync + 'static) {
+        HOOKS.lock().push((dir.to_owned(), Arc::new(hook)));
+    }
+
+    pub fn clear(dir: &Path) {
+        HOOKS.lock().retain(|(d, _)| d != dir);
+    }
+
+    pub(in crate::core::multiprocess) fn at(dir: &Path) {
+        let hook = HOOKS.lock().iter().find(|(d, _)| d == dir).map(|(_, h)| Arc::clone(h));
+        if let Some(hook) = hook {
+            hook();
+        }
     }
 }

@@ -309,3 +309,100 @@ fn a_dormant_file_is_only_taken_back_by_its_own_registry() {
     assert_eq!(value(&text(&other_store, &other).0, "jobs_total", &[("q", "a")]), Some(7.0));
     disable(&second).unwrap();
 }
+
+/// The race of a scrape that opened a dead file, then read the archive after two compactions
+/// (which counted that file twice): a scrape holds the directory lock from its first open to its
+/// last read, so compactions wait until it is done, and every total stays exact.
+#[test]
+fn a_scrape_paused_between_its_reads_sees_each_file_once_while_others_try_to_compact() {
+    use std::sync::mpsc;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, ss) = registry(&dir.path().join("src"));
+    inc(&counter(&src, "jobs_total", &["queue"]), &["q"], 10);
+    let (a, sa) = registry(dir.path());
+    let (b, sb) = registry(dir.path());
+    counter(&a, "jobs_total", &["queue"]);
+    counter(&b, "jobs_total", &["queue"]);
+    dead_copy(ss.path(), dir.path(), 4_100_000, 9);
+    assert_eq!(value(&text(&sb, &b).0, "jobs_total", &[("queue", "q")]), Some(10.0));
+    assert!(dir.path().join(ARCHIVE).exists(), "an archive from an earlier compaction");
+    dead_copy(ss.path(), dir.path(), 4_100_001, 1);
+
+    // Another process reading keeps A from compacting, so A opens the dead file itself.
+    let other = compact::DirLock::shared(dir.path()).unwrap();
+    let (paused_tx, paused_rx) = mpsc::channel();
+    let (resume_tx, resume_rx) = mpsc::channel::<()>();
+    let resume_rx = parking_lot::Mutex::new(resume_rx);
+    scrape::pause::set(dir.path(), move || {
+        paused_tx.send(()).unwrap();
+        resume_rx.lock().recv().unwrap();
+    });
+    let mut seen_by_b = Vec::new();
+    let t = std::thread::scope(|s| {
+        let scraper = s.spawn(|| text(&sa, &a).0);
+        paused_rx.recv().unwrap();
+        scrape::pause::clear(dir.path());
+        drop(other);
+        // Two compaction attempts while A is between its reads, a new dead file in between.
+        for round in 0..2 {
+            let (t, problems) = text(&sb, &b);
+            let archived =
+                dir.path().read_dir().unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("proc-4")).count();
+            seen_by_b.push((value(&t, "jobs_total", &[("queue", "q")]), problems, archived));
+            if round == 0 {
+                dead_copy(ss.path(), dir.path(), 4_100_002, 2);
+            }
+        }
+        resume_tx.send(()).unwrap();
+        scraper.join().unwrap()
+    });
+    assert_eq!(value(&t, "jobs_total", &[("queue", "q")]), Some(30.0), "A counts the file it opened once");
+    assert_eq!(seen_by_b, [(Some(20.0), vec![], 1), (Some(30.0), vec![], 2)], "B exact; no compaction while A reads");
+    // A compacted once it was done; totals stay exact from every store.
+    assert!(!dir.path().read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("proc-4")), "all compacted");
+    assert_eq!(value(&text(&sa, &a).0, "jobs_total", &[("queue", "q")]), Some(30.0));
+    assert_eq!(value(&text(&sb, &b).0, "jobs_total", &[("queue", "q")]), Some(30.0));
+}
+
+/// A process's file appears complete and locked, so compactions running all the while never
+/// take it for an abandoned start and delete it ("cannot rename", and that process's counts kept
+/// in its memory only).
+#[test]
+fn files_created_while_scrapes_compact_are_never_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reg, store) = registry(dir.path());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = store.scrape(&reg);
+            }
+        });
+        for _ in 0..300 {
+            let w = file::Writer::create(dir.path(), "").expect("created despite compactions");
+            assert!(w.path().exists());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.starts_with(".tmp-")), "{names:?}");
+}
+
+/// Where files must be created under a temporary name, compaction removes such a file only when
+/// its creator's pid is gone, never while the creator may be about to lock it.
+#[test]
+fn a_temporary_file_is_removed_only_when_its_creator_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, ss) = registry(&dir.path().join("src"));
+    inc(&counter(&src, "jobs_total", &[]), &[], 1);
+    let (reg, store) = registry(dir.path());
+    let mine = dir.path().join(format!(".tmp-{}-00000000000000ab.tmm", std::process::id()));
+    let gone = dir.path().join(".tmp-4194000-00000000000000ac.tmm");
+    std::fs::write(&mine, b"").unwrap();
+    std::fs::write(&gone, b"").unwrap();
+    dead_copy(ss.path(), dir.path(), 4_100_000, 7); // gives the scrape something to compact
+    let _ = text(&store, &reg);
+    assert!(mine.exists(), "its creator lives: it may be locking the file right now");
+    assert!(!gone.exists());
+}
