@@ -40,13 +40,9 @@ RSpec.describe "Multi-process stress" do # rubocop:disable RSpec/DescribeClass -
     [pid, reader]
   end
 
-  it "never shows a counter decrease or a count above the truth, and ends exact, with 3 scrapers and 240 short-lived workers" do
-    jobs # registered before the forks
-    registry.enable_multiprocess(dir)
-    stop = File.join(signals, "stop")
-    scrapers = Array.new(3) { scraper(stop) }
-    workers, per_worker = 240, 50
-    workers.times.each_slice(2) do |pair|
+  # `count` workers, two at a time, each counting `per_worker` and exiting.
+  def short_lived_workers(count, per_worker)
+    count.times.each_slice(2) do |pair|
       pids = pair.map do
         fork do
           per_worker.times { jobs.increment(labels: { queue: "q" }) }
@@ -55,6 +51,16 @@ RSpec.describe "Multi-process stress" do # rubocop:disable RSpec/DescribeClass -
       end
       pids.each { |pid| Process.wait(pid) }
     end
+  end
+
+  it "never shows a counter decrease or a count above the truth, and ends exact, with 3 scrapers and 240 short-lived workers" do
+    jobs # registered before the forks
+    registry.enable_multiprocess(dir)
+    stop = File.join(signals, "stop")
+    scrapers = Array.new(3) { scraper(stop) }
+    workers = 240
+    per_worker = 50
+    short_lived_workers(workers, per_worker)
     File.write(stop, "")
     results = scrapers.map do |pid, reader|
       line = reader.read
