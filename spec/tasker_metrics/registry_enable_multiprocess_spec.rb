@@ -76,7 +76,7 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
     pid
   end
 
-  it "combines gauges by their aggregation and names processes by worker_id" do
+  it "combines gauges by their aggregation, names processes by worker_id, and drops an exited process's own series" do
     registry.enable_multiprocess(dir)
     gauges = %i[all liveall sum livesum max min mostrecent].to_h { |m| [m, registry.gauge(:"g_#{m}", docstring: "g", aggregation: m)] }
     gauges.each_value { |g| g.set(1) }
@@ -88,7 +88,8 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
     expect(value("g_sum")).to eq(11), "a dead process's last value still counts"
     expect(value("g_livesum")).to eq(1)
     expect(value("g_liveall", pid: "puma_7")).to be_nil
-    expect(value("g_all", pid: "puma_7")).to eq(10)
+    expect(value("g_all", pid: "puma_7")).to be_nil, "an exited process's :all series leave once its file is compacted"
+    expect(value("g_max")).to eq(10), "merging modes keep its value"
   end
 
   it "keeps the total exact over 200 short-lived processes and keeps the directory small" do

@@ -209,6 +209,14 @@ impl GaugeMode {
         matches!(self, GaugeMode::LiveAll | GaugeMode::LiveSum)
     }
 
+    /// Whether an exited process's value stays once its file is compacted: only where it is
+    /// merged into one value (`:sum`, `:max`, `:min`, `:mostrecent`). `:all` shows an exited
+    /// process's own series until then, and keeping it would leave one series per process
+    /// that ever ran.
+    pub fn kept_after_compaction(self) -> bool {
+        matches!(self, GaugeMode::Sum | GaugeMode::Max | GaugeMode::Min | GaugeMode::MostRecent)
+    }
+
     /// Whether a forked child keeps the gauge's value (a level) or starts from zero (a share of
     /// a sum, which the parent still holds).
     pub fn inherits_on_fork(self) -> bool {

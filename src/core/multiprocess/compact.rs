@@ -132,6 +132,7 @@ pub(super) fn run_locked(dir: &Path, own: &Writer, _held: &DirLock) -> std::io::
     dead.sort_by_key(|(_, h, _)| h.started_ms);
 
     let mut merger = Merger::default();
+    merger.archiving = true;
     merger.begin();
     let mut already: Vec<u64> = Vec::new();
     let archive_path = dir.join(ARCHIVE);

@@ -78,6 +78,8 @@ pub(super) struct Merger {
     by_name: HashMap<String, usize>,
     pub files: HashMap<u64, FileIndex>,
     pub gen: u64,
+    /// Folding into a new archive: gauges not [kept after compaction](GaugeMode::kept_after_compaction) are left out.
+    pub archiving: bool,
 }
 
 impl Merger {
@@ -116,10 +118,10 @@ impl Merger {
                 continue;
             }
             let family = &mut self.families[s.family];
-            if family.desc.aggregation.live_only() && family.desc.kind == MetricKind::Gauge && !live {
+            let mode = family.desc.aggregation;
+            if family.desc.kind == MetricKind::Gauge && !live && (mode.live_only() || (self.archiving && !mode.kept_after_compaction())) {
                 continue;
             }
-            let mode = family.desc.aggregation;
             let slot = &mut family.slots[s.slot];
             let fresh = slot.gen != gen;
             slot.gen = gen;

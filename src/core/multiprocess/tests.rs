@@ -406,3 +406,41 @@ fn a_temporary_file_is_removed_only_when_its_creator_is_gone() {
     assert!(mine.exists(), "its creator lives: it may be locking the file right now");
     assert!(!gone.exists());
 }
+
+/// Each gauge mode's lifetime of an exited process's value: `:all` shows its series until the
+/// compaction (then it leaves, or 1,000 short-lived workers would leave 1,000 series), the
+/// `live*` modes drop it at once, the merging modes keep it in their merged value.
+#[test]
+fn an_exited_process_gauge_series_leave_at_compaction_unless_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let gauges = |reg: &Registry, v: f64| {
+        for mode in GaugeMode::ALL {
+            let desc = FamilyDesc::new::<&str>(&format!("g_{}", mode.as_str()), "g", MetricKind::Gauge, &[], None).unwrap();
+            let _ = reg.register(desc.with_aggregation(mode).unwrap()).unwrap().update(b"", Update::Set(v)).unwrap();
+        }
+    };
+    let (src, ss) = registry(&dir.path().join("src"));
+    gauges(&src, 5.0);
+    let (reg, store) = registry(dir.path());
+    gauges(&reg, 2.0);
+    dead_copy(ss.path(), dir.path(), 4_100_000, 7);
+    let me = std::process::id().to_string();
+    let series = |t: &str, name: &str| -> Vec<(Vec<(String, String)>, f64)> {
+        parse(t, Syntax::Prometheus).unwrap().into_iter().filter(|s| s.name == name).map(|s| (s.labels, s.value)).collect()
+    };
+    let pid = |p: &str| vec![("pid".to_owned(), p.to_owned())];
+
+    let reading = compact::DirLock::shared(dir.path()).unwrap(); // another scrape: no compaction yet
+    let (t, _) = text(&store, &reg);
+    assert_eq!(series(&t, "g_all"), [(pid("4100000"), 5.0), (pid(&me), 2.0)], "until compaction");
+    drop(reading);
+    let (t, _) = text(&store, &reg);
+    assert!(!dir.path().join("proc-4100000-0000000000000007.tmm").exists(), "compacted");
+    assert_eq!(series(&t, "g_all"), [(pid(&me), 2.0)], "gone with its file");
+    assert_eq!(series(&t, "g_liveall"), [(pid(&me), 2.0)]);
+    assert_eq!(value(&t, "g_livesum", &[]), Some(2.0));
+    assert_eq!(value(&t, "g_sum", &[]), Some(7.0));
+    assert_eq!(value(&t, "g_max", &[]), Some(5.0));
+    assert_eq!(value(&t, "g_min", &[]), Some(2.0));
+    assert_eq!(value(&t, "g_mostrecent", &[]), Some(2.0), "set after the exited process's");
+}
