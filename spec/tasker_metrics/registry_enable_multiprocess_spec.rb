@@ -102,6 +102,17 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
     end
   end
 
+  it "exports a name unregistered and registered again as another type, without a warning" do
+    registry.enable_multiprocess(dir)
+    jobs.increment(by: 5, labels: { queue: "q" })
+    expect(value("jobs_total", queue: "q")).to eq(5)
+    registry.unregister(:jobs_total)
+    registry.gauge(:jobs_total, docstring: "now a gauge", aggregation: :max).set(3)
+    expect { expect(value("jobs_total")).to eq(3) }.not_to output.to_stderr
+    children(1) { registry.get(:jobs_total).set(7) }
+    expect(value("jobs_total")).to eq(7), "a worker's value merges into the new definition"
+  end
+
   it "warns once about a foreign or damaged file, counts it, and never deletes it" do
     registry.enable_multiprocess(dir)
     jobs.increment(labels: { queue: "a" })

@@ -29,6 +29,9 @@ pub(super) struct MergedFamily {
     pub dropped: u64,
     /// Scrape in which a live family record was last seen.
     pub seen: u64,
+    /// Which of the definitions of one name is exported: the lowest rank, that is a live
+    /// process's before an exited one's, then the first folded (the oldest process's).
+    rank: (bool, u64),
 }
 
 /// One exposed series: its key, the process it belongs to (per-process gauges only), its
@@ -75,7 +78,11 @@ struct SeriesRef {
 #[derive(Debug, Default)]
 pub(super) struct Merger {
     pub families: Vec<MergedFamily>,
-    by_name: HashMap<String, usize>,
+    /// Families by name and shape: a name re-registered with another type, labels, buckets or
+    /// aggregation is another family (its old records are retired, or belong to other files).
+    by_shape: HashMap<String, usize>,
+    /// Families folded so far in this scrape (for ranks).
+    folded: u64,
     pub files: HashMap<u64, FileIndex>,
     pub gen: u64,
     /// Folding into a new archive: gauges not [kept after compaction](GaugeMode::kept_after_compaction) are left out.
@@ -108,7 +115,11 @@ impl Merger {
             if view.u8(off + format::R_STATE) != Some(format::STATE_RETIRED) {
                 let family = &mut self.families[fam];
                 if family.seen != gen {
-                    (family.seen, family.dropped) = (gen, 0);
+                    (family.seen, family.dropped, family.rank) = (gen, 0, (true, 0));
+                }
+                if family.rank.0 && (live || family.rank.1 == 0) {
+                    self.folded += 1;
+                    family.rank = (!live, self.folded);
                 }
                 family.dropped = family.dropped.wrapping_add(view.u64(off + format::F_DROPPED).unwrap_or(0));
             }
@@ -180,15 +191,29 @@ impl Merger {
 
     fn family_for(&mut self, desc: FamilyDesc) -> Result<usize, String> {
         self.families.try_reserve(1).map_err(|_| OUT_OF_MEMORY.to_owned())?;
-        if let Some(&i) = self.by_name.get(&desc.name) {
-            let e = &self.families[i].desc;
-            let same = e.kind == desc.kind && e.labels == desc.labels && e.buckets == desc.buckets && e.dynamic == desc.dynamic;
-            let same = same && e.aggregation == desc.aggregation;
-            return if same { Ok(i) } else { Err(format!("metric {:?} differs from another process's definition", desc.name)) };
+        let shape = format!(
+            "{}\0{}\0{:?}\0{:?}\0{}\0{}",
+            desc.name,
+            desc.kind.as_str(),
+            desc.labels.iter().collect::<Vec<_>>(),
+            desc.buckets.as_ref().map(|b| b.bounds()),
+            desc.dynamic,
+            desc.aggregation.as_str()
+        );
+        if let Some(&i) = self.by_shape.get(&shape) {
+            return Ok(i);
         }
         let pid_label = if desc.labels.iter().any(|l| l == "pid") { "tasker_metrics_pid" } else { "pid" };
-        self.by_name.insert(desc.name.clone(), self.families.len());
-        self.families.push(MergedFamily { desc, slots: Vec::new(), by_key: HashMap::default(), pid_label, dropped: 0, seen: 0 });
+        self.by_shape.insert(shape, self.families.len());
+        self.families.push(MergedFamily {
+            desc,
+            slots: Vec::new(),
+            by_key: HashMap::default(),
+            pid_label,
+            dropped: 0,
+            seen: 0,
+            rank: (true, 0),
+        });
         Ok(self.families.len() - 1)
     }
 
@@ -232,13 +257,32 @@ impl Merger {
         Ok(family.slots.len() - 1)
     }
 
-    /// The merged families seen in this fold, sorted by name, each with the series that got a
-    /// value.
+    /// The families seen in this fold, one definition per name (see [`MergedFamily::rank`]),
+    /// and a description of each definition left out because another won its name.
+    pub fn exported(&self) -> (Vec<&MergedFamily>, Vec<String>) {
+        let mut seen: Vec<&MergedFamily> = self.families.iter().filter(|f| f.seen == self.gen).collect();
+        seen.sort_by(|a, b| a.desc.name.cmp(&b.desc.name).then(a.rank.cmp(&b.rank)));
+        let mut out: Vec<&MergedFamily> = Vec::with_capacity(seen.len());
+        let mut conflicts = Vec::new();
+        for f in seen {
+            match out.last() {
+                Some(winner) if winner.desc.name == f.desc.name => conflicts.push(format!(
+                    "metric {:?} differs from another process's definition: a {} with labels {:?} is not shown",
+                    f.desc.name,
+                    f.desc.kind.as_str(),
+                    f.desc.labels.iter().collect::<Vec<_>>()
+                )),
+                _ => out.push(f),
+            }
+        }
+        (out, conflicts)
+    }
+
+    /// The merged families of this fold, sorted by name, each with the series that got a value.
     pub fn snapshots(&self) -> Vec<FamilySnapshot> {
-        let mut out: Vec<FamilySnapshot> = self
-            .families
-            .iter()
-            .filter(|f| f.seen == self.gen)
+        self.exported()
+            .0
+            .into_iter()
             .map(|f| {
                 let mut snap = FamilySnapshot::empty(&f.desc);
                 for s in f.slots.iter().filter(|s| s.gen == self.gen) {
@@ -246,14 +290,12 @@ impl Merger {
                 }
                 snap
             })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
+            .collect()
     }
 
-    /// `(family name, dropped updates)` for families that dropped any in this fold.
+    /// `(family name, dropped updates)` for exported families that dropped any in this fold.
     pub fn dropped(&self) -> Vec<(String, u64)> {
-        self.families.iter().filter(|f| f.seen == self.gen && f.dropped > 0).map(|f| (f.desc.name.clone(), f.dropped)).collect()
+        self.exported().0.into_iter().filter(|f| f.dropped > 0).map(|f| (f.desc.name.clone(), f.dropped)).collect()
     }
 }
 

@@ -115,6 +115,8 @@ impl FileStore {
             }
         }
         merger.retain_files(&keep);
+        let dir = self.dir.display().to_string();
+        problems.extend(merger.exported().1.into_iter().map(|reason| Problem { path: dir.clone(), reason }));
         drop(held);
         let mut families = merger.snapshots();
         let dropped = merger.dropped();

@@ -444,3 +444,31 @@ fn an_exited_process_gauge_series_leave_at_compaction_unless_merged() {
     assert_eq!(value(&t, "g_min", &[]), Some(2.0));
     assert_eq!(value(&t, "g_mostrecent", &[]), Some(2.0), "set after the exited process's");
 }
+
+/// unregister, then register the name as another type: the new metric is exported (it vanished,
+/// with a warning about "another process" when there was none), and the old one's records,
+/// retired in this process's file, no longer claim the name.
+#[test]
+fn a_name_registered_again_with_another_shape_is_exported_in_its_new_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reg, store) = registry(dir.path());
+    inc(&counter(&reg, "jobs", &["queue"]), &["q"], 5);
+    assert_eq!(value(&text(&store, &reg).0, "jobs", &[("queue", "q")]), Some(5.0));
+    assert!(reg.unregister("jobs"));
+    let g = reg.register(FamilyDesc::new::<&str>("jobs", "g", MetricKind::Gauge, &[], None).unwrap()).unwrap();
+    let _ = g.update(b"", Update::Set(2.5)).unwrap();
+    let (t, problems) = text(&store, &reg);
+    assert!(problems.is_empty(), "{problems:?}");
+    let me = std::process::id().to_string();
+    assert_eq!(value(&t, "jobs", &[("pid", &me)]), Some(2.5));
+    assert!(t.contains("# TYPE jobs gauge") && !t.contains("queue="), "{t}");
+    // And back again, with other buckets.
+    assert!(reg.unregister("jobs"));
+    let h = reg
+        .register(FamilyDesc::new::<&str>("jobs", "h", MetricKind::Histogram, &[], Some(Buckets::new(&[1.0, 2.0]).unwrap())).unwrap())
+        .unwrap();
+    let _ = h.update(b"", Update::Observe(1.5)).unwrap();
+    let (t, problems) = text(&store, &reg);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(value(&t, "jobs_bucket", &[("le", "2.0")]), Some(1.0), "{t}");
+}
