@@ -136,13 +136,27 @@ pub(super) fn run_locked(dir: &Path, own: &Writer, _held: &DirLock) -> std::io::
     merger.begin();
     let mut already: Vec<u64> = Vec::new();
     let archive_path = dir.join(ARCHIVE);
-    let old = match Mapped::open_with_header(&archive_path) {
-        Ok((h, _, m)) if h.role == ROLE_ARCHIVE => Some((h, m)),
-        _ => None,
-    };
-    if let Some((h, m)) = &old {
-        already = merger.fold(h.nonce, &m.view(), "", false);
-        note_damage(&merger, h.nonce, &archive_path, &mut out.problems);
+    // A damaged archive is never overwritten: what can be read of it is carried into the new
+    // one, and the file itself is moved aside for whoever wants to recover the rest.
+    let mut damaged = None;
+    match Mapped::open_with_header(&archive_path) {
+        Ok((h, _, m)) if h.role == ROLE_ARCHIVE => {
+            already = merger.fold(h.nonce, &m.view(), "", false);
+            let before = out.problems.len();
+            note_damage(&merger, h.nonce, &archive_path, &mut out.problems);
+            if out.problems.len() > before {
+                damaged = Some(out.problems[before].reason.clone());
+            }
+        }
+        Ok(_) => damaged = Some("not an archive".to_owned()),
+        Err(reason) if archive_path.exists() => damaged = Some(reason),
+        Err(_) => {}
+    }
+    if let Some(reason) = damaged {
+        let aside = dir.join(format!("archive-damaged-{}{SUFFIX}", crate::core::metric::unix_ms()));
+        std::fs::rename(&archive_path, &aside)?;
+        let reason = format!("damaged archive ({reason}) moved aside to {}; what could be read of it is kept", aside.display());
+        out.problems.push(Problem { path: archive_path.display().to_string(), reason });
     }
     let mut absorbed = Vec::new();
     for (path, h, m) in &dead {
@@ -231,11 +245,15 @@ fn abandoned_tmp(name: &str, path: &Path) -> bool {
     !pid.parse().is_ok_and(file::pid_alive) && !in_use(path)
 }
 
-/// Whether a process file is locked by its owner.
+/// Whether a process file is locked by its owner. Anything but a regular file (a FIFO someone
+/// planted would block `open`) is never opened, and counts as in use: it is not ours to delete.
 fn in_use(path: &Path) -> bool {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return true;
+    }
     std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
         .and_then(|f| file::locked_by_other(&f))
         .unwrap_or(false)

@@ -472,3 +472,74 @@ fn a_name_registered_again_with_another_shape_is_exported_in_its_new_shape() {
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(value(&t, "jobs_bucket", &[("le", "2.0")]), Some(1.0), "{t}");
 }
+
+/// FIFOs planted under the names compaction and reset look at (`.tmp-*.tmm`, `proc-*.tmm`) are
+/// never opened (opening one blocks until a writer comes: every scrape hung), never deleted,
+/// and the scrape goes on.
+#[test]
+fn fifos_in_the_directory_never_block_a_scrape_or_a_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, ss) = registry(&dir.path().join("src"));
+    inc(&counter(&src, "jobs_total", &[]), &[], 4);
+    let (reg, store) = registry(dir.path());
+    let fifos = [dir.path().join(".tmp-4194001-00000000000000f1.tmm"), dir.path().join("proc-4194002-00000000000000f2.tmm")];
+    for f in &fifos {
+        let c = std::ffi::CString::new(f.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+    dead_copy(ss.path(), dir.path(), 4_100_000, 7); // the scrape compacts, and looks at leftovers
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir_path = dir.path().to_owned();
+    std::thread::spawn(move || {
+        let (t, problems) = text(&store, &reg);
+        let reset = lifecycle::reset_dir(&dir_path);
+        tx.send((t, problems, reset.map_err(|e| e.to_string()))).unwrap();
+    });
+    // Only a bound for a hang (a failing test must not hang the suite), not a speed check.
+    let (t, problems, reset) = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the scrape returned");
+    assert_eq!(value(&t, "jobs_total", &[]), Some(4.0));
+    assert!(
+        problems.iter().any(|p| p.path.ends_with("proc-4194002-00000000000000f2.tmm") && p.reason.contains("not a regular file")),
+        "{problems:?}"
+    );
+    assert!(reset.is_ok(), "{reset:?}");
+    assert!(fifos.iter().all(|f| f.exists()), "not ours to delete");
+}
+
+/// A damaged archive is moved aside, never overwritten by the next compaction (which lost every
+/// archived count): what can be read of it carries over, the rest waits in the moved file.
+#[test]
+fn a_damaged_archive_is_moved_aside_and_its_readable_part_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, ss) = registry(&dir.path().join("src"));
+    let jobs = counter(&src, "jobs_total", &["queue"]);
+    for i in 0..10 {
+        inc(&jobs, &[&format!("q{i}")], 1);
+    }
+    let (reg, store) = registry(dir.path());
+    counter(&reg, "jobs_total", &["queue"]);
+    dead_copy(ss.path(), dir.path(), 4_100_000, 1);
+    let _ = text(&store, &reg); // compacts: 10 series in the archive
+    let archive = dir.path().join(ARCHIVE);
+    let whole = std::fs::read(&archive).unwrap();
+    std::fs::write(&archive, &whole[..whole.len() - 30]).unwrap(); // the tail cut off
+    dead_copy(ss.path(), dir.path(), 4_100_001, 2);
+    let (t, problems) = text(&store, &reg);
+    let moved: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("archive-damaged-"))
+        .collect();
+    assert_eq!(moved.len(), 1, "{problems:?}");
+    assert_eq!(std::fs::read(&moved[0]).unwrap(), whole[..whole.len() - 30], "kept byte for byte");
+    assert!(problems.iter().any(|p| p.reason.contains("moved aside")), "{problems:?}");
+    let total: f64 = (0..10).filter_map(|i| value(&t, "jobs_total", &[("queue", &format!("q{i}"))])).sum();
+    assert!((18.0..20.0).contains(&total), "the new file's 10 and the archive's readable series: {total}");
+    // A header that is not an archive's at all: moved aside too, nothing merged from it.
+    std::fs::write(&archive, b"garbage").unwrap();
+    dead_copy(ss.path(), dir.path(), 4_100_002, 3);
+    let (t, problems) = text(&store, &reg);
+    assert!(problems.iter().any(|p| p.reason.contains("moved aside")), "{problems:?}");
+    assert_eq!(value(&t, "jobs_total", &[("queue", "q0")]), Some(1.0));
+}
