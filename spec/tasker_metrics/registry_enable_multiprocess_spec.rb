@@ -113,6 +113,30 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
     expect(value("jobs_total")).to eq(7), "a worker's value merges into the new definition"
   end
 
+  it "leaves multi-process mode with one warning, without raising or SIGXFSZ, when the file hits ulimit -f" do
+    registry.enable_multiprocess(dir)
+    jobs.increment(by: 3, labels: { queue: "before" })
+    reader, writer = IO.pipe
+    pid = fork do
+      reader.close
+      Process.setrlimit(:FSIZE, 256 * 1024) # the child's file starts at 64 KiB
+      $stderr.reopen(writer)
+      400.times { |i| jobs.increment(labels: { queue: "q#{i}-#{"x" * 1_000}" }) } # ~400 KiB of records
+      jobs.increment(by: 2, labels: { queue: "before" })
+      2.times { registry.export }
+      writer.puts "total=#{jobs.values.values.sum}"
+      exit!(0)
+    end
+    writer.close
+    _, status = Process.wait2(pid)
+    report = reader.read
+    expect(status).to be_success, "the child ended with #{status.inspect}"
+    expect(report.scan("multi-process mode is off for this process").size).to eq(1), report
+    expect(report).to include("ulimit -f")
+    expect(report).to include("total=402"), "every increment counted in memory"
+    expect(value("jobs_total", queue: "before")).to eq(5), "what the child wrote to its file before it left stays in the totals"
+  end
+
   it "warns once about a foreign or damaged file, counts it, and never deletes it" do
     registry.enable_multiprocess(dir)
     jobs.increment(labels: { queue: "a" })

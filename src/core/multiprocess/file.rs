@@ -173,6 +173,10 @@ impl Writer {
             if len > self.reserve {
                 return Err(Error::Store(format!("{} is full ({} bytes)", self.path.display(), self.reserve)));
             }
+            // Growing past the file size limit would kill the process with SIGXFSZ.
+            if let Some(limit) = file_size_limit().filter(|&limit| len as u64 > limit) {
+                return Err(Error::Store(format!("cannot grow {}: the file size limit (ulimit -f) is {limit} bytes", self.path.display())));
+            }
             let file = self.file.lock();
             let file = file.as_ref().ok_or_else(|| Error::Store("this process's multi-process file was closed by a fork".into()))?;
             allocate(file, len).map_err(|e| Error::Store(format!("cannot grow {}: {e}", self.path.display())))?;
@@ -316,6 +320,16 @@ fn flock_struct(kind: libc::c_int) -> libc::flock {
     fl
 }
 
+/// The process's file size limit (`RLIMIT_FSIZE`) in bytes, if it has one.
+fn file_size_limit() -> Option<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into `limit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) } != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    Some(limit.rlim_cur)
+}
+
 /// An unnamed file in `dir` (Linux `O_TMPFILE`); `None` where the kernel or filesystem has none,
 /// or where it could not be named later (no `/proc`).
 #[cfg(target_os = "linux")]
@@ -360,6 +374,9 @@ pub fn pid_alive(pid: u32) -> bool {
 
 /// Grows the file to `len` bytes with real blocks where the filesystem allows.
 fn allocate(file: &File, len: usize) -> std::io::Result<()> {
+    if file_size_limit().is_some_and(|limit| len as u64 > limit) {
+        return Err(std::io::Error::other(format!("the file size limit (ulimit -f) is below {len} bytes")));
+    }
     // SAFETY: posix_fallocate on a valid descriptor.
     match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) } {
         0 => Ok(()),

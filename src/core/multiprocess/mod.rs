@@ -28,3 +28,22 @@ pub use lifecycle::{after_fork, disable, enable, file_store, reset_dir, set_iden
 pub use reader::Problem;
 pub use scrape::{collect, Scrape, FILES_GAUGE};
 pub use store::FileStore;
+
+/// Reads `bytes` as a scrape reads another process's file (header, records, merge into
+/// snapshots), for the fuzz target and the corruption tests (feature `testing`). Whatever the
+/// bytes, it returns (possibly nothing) and never panics or allocates beyond what they hold.
+#[cfg(any(test, feature = "testing"))]
+pub fn read_untrusted(bytes: &[u8]) -> Vec<crate::core::exposition::FamilySnapshot> {
+    let mut words = vec![0u64; bytes.len().div_ceil(8)];
+    // SAFETY: `words` holds at least `bytes.len()` bytes.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), words.as_mut_ptr().cast::<u8>(), bytes.len()) };
+    // SAFETY: `words` is 8-aligned and outlives the view.
+    let view = unsafe { format::View::new(words.as_ptr().cast(), bytes.len()) };
+    let Ok(header) = format::Header::read(&view) else { return Vec::new() };
+    let mut merger = merge::Merger::default();
+    for live in [false, true] {
+        merger.begin();
+        merger.fold(header.nonce, &view, &reader::identity_of(&header), live);
+    }
+    merger.snapshots()
+}

@@ -8,13 +8,29 @@ use crate::core::exposition::FamilySnapshot;
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::Registry;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What to expose for `registry`: its own series, or in multi-process mode the merge of every
 /// process's file.
-pub fn collect(registry: &Registry) -> Scrape {
-    match file_store(registry) {
-        Some(store) => store.scrape(registry),
-        None => Scrape { families: crate::core::exposition::snapshot(registry), problems: Vec::new() },
+///
+/// A process whose file could not grow (disk full, `ulimit -f`) leaves multi-process mode here,
+/// keeping every value in memory: its counts so far stay in the other processes' totals (its
+/// file stays, like after `disable`), and the scrape says why once.
+pub fn collect(registry: &Arc<Registry>) -> Scrape {
+    let Some(store) = file_store(registry) else {
+        return Scrape { families: crate::core::exposition::snapshot(registry), problems: Vec::new() };
+    };
+    let failed = store.failed.lock().clone();
+    match failed {
+        None => store.scrape(registry),
+        Some(reason) => {
+            let reason = match super::disable(registry) {
+                Ok(()) => format!("{reason}; multi-process mode is off for this process, which keeps counting in memory (its counts until now stay in the shared totals)"),
+                Err(e) => format!("{reason}; leaving multi-process mode failed: {e}"),
+            };
+            let problems = vec![Problem { path: store.path().display().to_string(), reason }];
+            Scrape { families: crate::core::exposition::snapshot(registry), problems }
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use super::format;
 use super::merge::Merger;
 use crate::core::desc::FamilyDesc;
 use crate::core::error::Result;
-use crate::core::store::{Cells, FamilySlot, Store};
+use crate::core::store::{Cells, FamilySlot, LocalStore, Store};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,10 @@ pub struct FileStore {
     pub(super) dir: PathBuf,
     pub(super) writer: Arc<Writer>,
     pub(super) merger: Mutex<Merger>,
+    /// Why the file could not grow (disk full, `ulimit -f`, the reservation used up), once it
+    /// could not. New families and series then get cells in process memory, so an update never
+    /// raises; the next scrape in this process turns multi-process mode off for it.
+    pub(super) failed: Mutex<Option<String>>,
 }
 
 impl FileStore {
@@ -25,12 +29,17 @@ impl FileStore {
     /// # Errors
     /// [`Error::Store`] when the file cannot be created.
     pub fn create(dir: &Path, identity: &str) -> Result<Self> {
-        Ok(FileStore { dir: dir.to_owned(), writer: Arc::new(Writer::create(dir, identity)?), merger: Mutex::default() })
+        Ok(FileStore {
+            dir: dir.to_owned(),
+            writer: Arc::new(Writer::create(dir, identity)?),
+            merger: Mutex::default(),
+            failed: Mutex::default(),
+        })
     }
 
     /// A store over a file this process already writes (see `lifecycle::enable`).
     pub(super) fn resume(dir: &Path, writer: Arc<Writer>) -> Self {
-        FileStore { dir: dir.to_owned(), writer, merger: Mutex::default() }
+        FileStore { dir: dir.to_owned(), writer, merger: Mutex::default(), failed: Mutex::default() }
     }
 
     /// The shared directory.
@@ -56,15 +65,37 @@ impl FileStore {
     }
 }
 
+impl FileStore {
+    /// Records the first reason the file could not grow.
+    fn fail(&self, e: &crate::core::error::Error) {
+        self.failed.lock().get_or_insert_with(|| e.to_string());
+    }
+}
+
 impl Store for FileStore {
     fn family(&self, desc: &FamilyDesc) -> Result<FamilySlot> {
-        let off = self.writer.append(&format::family_record(&format::encode_desc(desc), 0))?;
-        Ok(FamilySlot::new(off as u64, self.cells(off, format::F_DROPPED, 1)))
+        match self.writer.append(&format::family_record(&format::encode_desc(desc), 0)) {
+            Ok(off) => Ok(FamilySlot::new(off as u64, self.cells(off, format::F_DROPPED, 1))),
+            Err(e) => {
+                self.fail(&e);
+                LocalStore.family(desc)
+            }
+        }
     }
 
     fn allocate(&self, family: &FamilySlot, key: &[u8], init: &[u64]) -> Result<Cells> {
-        let off = self.writer.append(&format::series_record(family.id() as usize, key, "", init)?)?;
-        Ok(self.cells(off, format::S_CELLS, init.len()))
+        // A family that got process memory (id 0; file records start after the header) keeps
+        // its series there too.
+        if family.id() == 0 {
+            return LocalStore.allocate(family, key, init);
+        }
+        match self.writer.append(&format::series_record(family.id() as usize, key, "", init)?) {
+            Ok(off) => Ok(self.cells(off, format::S_CELLS, init.len())),
+            Err(e) => {
+                self.fail(&e);
+                LocalStore.allocate(family, key, init)
+            }
+        }
     }
 
     fn revive(&self, cells: &Cells) {
