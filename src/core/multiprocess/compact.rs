@@ -139,9 +139,11 @@ pub(super) fn run_locked(dir: &Path, own: &Writer, _held: &DirLock) -> std::io::
     // A damaged archive is never overwritten: what can be read of it is carried into the new
     // one, and the file itself is moved aside for whoever wants to recover the rest.
     let mut damaged = None;
+    let mut shrunk = false;
     match Mapped::open_with_header(&archive_path) {
         Ok((h, _, m)) if h.role == ROLE_ARCHIVE => {
             already = merger.fold(h.nonce, &m.view(), "", false);
+            shrunk = m.truncated();
             let before = out.problems.len();
             note_damage(&merger, h.nonce, &archive_path, &mut out.problems);
             if out.problems.len() > before {
@@ -165,6 +167,12 @@ pub(super) fn run_locked(dir: &Path, own: &Writer, _held: &DirLock) -> std::io::
             note_damage(&merger, h.nonce, path, &mut out.problems);
         }
         absorbed.push(h.nonce);
+    }
+    // A file someone truncated while it was read: its reads saw zeros, so write nothing.
+    if shrunk || dead.iter().any(|(_, _, m)| m.truncated()) {
+        let reason = "compaction skipped: a file shrank while it was read (truncated by another program)".to_owned();
+        out.problems.push(Problem { path: dir.display().to_string(), reason });
+        return Ok(out);
     }
 
     let nonce = file::random_u64();

@@ -19,6 +19,7 @@ mod lifecycle;
 mod merge;
 mod reader;
 mod scrape;
+mod sigbus;
 mod store;
 #[cfg(test)]
 mod tests;

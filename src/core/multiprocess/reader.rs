@@ -4,6 +4,7 @@
 use super::file::{self, ARCHIVE, MAX_FILE, SUFFIX};
 use super::format;
 use super::merge::Merger;
+use super::sigbus::Guard;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -23,6 +24,7 @@ pub(super) struct Mapped {
     pub(super) ptr: *mut libc::c_void,
     pub(super) len: usize,
     pub(super) _file: File,
+    guard: Option<Guard>,
 }
 
 impl Mapped {
@@ -48,12 +50,18 @@ impl Mapped {
         if ptr == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error().to_string());
         }
-        Ok((Mapped { ptr, len, _file: file }, live))
+        let guard = Some(Guard::new(ptr as usize, len));
+        Ok((Mapped { ptr, len, _file: file, guard }, live))
     }
 
     /// [`Mapped::open`], then the header read and checked: `(header, live, mapping)`.
     pub(super) fn open_with_header(path: &Path) -> std::result::Result<(format::Header, bool, Mapped), String> {
         Self::open(path).and_then(|(m, live)| format::Header::read(&m.view()).map(|h| (h, live, m)))
+    }
+
+    /// Whether the file shrank while it was read: what was read from it is not to be trusted.
+    pub(super) fn truncated(&self) -> bool {
+        self.guard.as_ref().is_some_and(Guard::hit)
     }
 
     pub(super) fn view(&self) -> format::View {
@@ -64,7 +72,8 @@ impl Mapped {
 
 impl Drop for Mapped {
     fn drop(&mut self) {
-        // SAFETY: unmaps exactly what `open` mapped.
+        self.guard.take(); // no longer guarded once unmapped
+                           // SAFETY: unmaps exactly what `open` mapped.
         unsafe { libc::munmap(self.ptr, self.len) };
     }
 }

@@ -2,6 +2,7 @@
 //! exposition and count the files by state.
 
 use super::compact::{self, DirLock};
+use super::merge::Merger;
 use super::reader::{identity_of, list, note_damage, Mapped, Problem};
 use super::{file_store, format, FileStore};
 use crate::core::exposition::FamilySnapshot;
@@ -88,48 +89,24 @@ impl FileStore {
                 Err(e) => problems.push(Problem { path: self.dir.display().to_string(), reason: format!("compaction failed: {e}") }),
             }
         }
-        merger.begin();
-        let own = self.writer.view();
-        let own_header = format::Header::read(&own).ok();
-        counts.live += 1;
-        // The archive last: it lists the files it absorbed, which are then skipped.
-        let mut absorbed: Vec<u64> = Vec::new();
-        let mut keep = vec![self.writer.nonce()];
-        if let Some(i) = opened.iter().position(|(_, h, _, _)| h.role == format::ROLE_ARCHIVE) {
-            let (path, h, _, m) = opened.remove(i);
-            absorbed = merger.fold(h.nonce, &m.view(), "", false);
-            note_damage(&merger, h.nonce, &path, &mut problems);
-            keep.push(h.nonce);
-            counts.archive += 1;
-        }
-        // Every process folds in the same order (oldest first), so ties resolve alike everywhere.
-        let mut order: Vec<(u64, u64, Option<usize>)> =
-            opened.iter().enumerate().map(|(i, (_, h, _, _))| (h.started_ms, h.nonce, Some(i))).collect();
-        if let Some(h) = &own_header {
-            order.push((h.started_ms, h.nonce, None));
-        }
-        order.sort_unstable();
-        for (_, _, i) in order {
-            let Some(i) = i else {
-                if let Some(h) = &own_header {
-                    merger.fold(h.nonce, &own, &identity_of(h), true);
-                    note_damage(&merger, h.nonce, self.writer.path(), &mut problems);
-                }
-                continue;
-            };
-            let (path, h, live, m) = &opened[i];
-            if absorbed.contains(&h.nonce) || h.nonce == self.writer.nonce() {
-                continue;
+        // A file someone truncates while it is read is dropped, and the fold done again without it.
+        let keep = loop {
+            let mut round = (Vec::new(), counts);
+            let keep = self.fold_all(&mut merger, &opened, &mut round.0, &mut round.1);
+            let shrunk: Vec<usize> = (0..opened.len()).filter(|&i| opened[i].3.truncated()).collect();
+            if shrunk.is_empty() {
+                problems.append(&mut round.0);
+                counts = round.1;
+                break keep;
             }
-            merger.fold(h.nonce, &m.view(), &identity_of(h), *live);
-            note_damage(&merger, h.nonce, path, &mut problems);
-            keep.push(h.nonce);
-            if *live {
-                counts.live += 1;
-            } else {
-                counts.dead += 1;
+            for i in shrunk.into_iter().rev() {
+                let (path, h, _, _) = opened.remove(i);
+                merger.files.remove(&h.nonce);
+                let reason = "shrank while it was read (truncated by another program): skipped".to_owned();
+                problems.push(Problem { path: path.display().to_string(), reason });
+                counts.skipped += 1;
             }
-        }
+        };
         merger.retain_files(&keep);
         let dir = self.dir.display().to_string();
         problems.extend(merger.exported().1.into_iter().map(|reason| Problem { path: dir.clone(), reason }));
@@ -139,6 +116,63 @@ impl FileStore {
         crate::core::exposition::insert_dropped(&mut families, dropped.iter().map(|(n, c)| (n.as_str(), *c)));
         insert_files_gauge(&mut families, counts);
         Scrape { families, problems }
+    }
+
+    /// Folds this process's file and every opened file into `merger`; returns the nonces of
+    /// the files folded.
+    fn fold_all(
+        &self,
+        merger: &mut Merger,
+        opened: &[(PathBuf, format::Header, bool, Mapped)],
+        problems: &mut Vec<Problem>,
+        counts: &mut FileCounts,
+    ) -> Vec<u64> {
+        merger.begin();
+        let own = self.writer.view();
+        let own_header = format::Header::read(&own).ok();
+        counts.live += 1;
+        // The archive last: it lists the files it absorbed, which are then skipped.
+        let mut absorbed: Vec<u64> = Vec::new();
+        let mut keep = vec![self.writer.nonce()];
+        if let Some((path, h, _, m)) = opened.iter().find(|(_, h, _, _)| h.role == format::ROLE_ARCHIVE) {
+            absorbed = merger.fold(h.nonce, &m.view(), "", false);
+            note_damage(merger, h.nonce, path, problems);
+            keep.push(h.nonce);
+            counts.archive += 1;
+        }
+        // Every process folds in the same order (oldest first), so ties resolve alike everywhere.
+        let mut order: Vec<(u64, u64, Option<usize>)> = opened
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, h, _, _))| h.role != format::ROLE_ARCHIVE)
+            .map(|(i, (_, h, _, _))| (h.started_ms, h.nonce, Some(i)))
+            .collect();
+        if let Some(h) = &own_header {
+            order.push((h.started_ms, h.nonce, None));
+        }
+        order.sort_unstable();
+        for (_, _, i) in order {
+            let Some(i) = i else {
+                if let Some(h) = &own_header {
+                    merger.fold(h.nonce, &own, &identity_of(h), true);
+                    note_damage(merger, h.nonce, self.writer.path(), problems);
+                }
+                continue;
+            };
+            let (path, h, live, m) = &opened[i];
+            if absorbed.contains(&h.nonce) || h.nonce == self.writer.nonce() {
+                continue;
+            }
+            merger.fold(h.nonce, &m.view(), &identity_of(h), *live);
+            note_damage(merger, h.nonce, path, problems);
+            keep.push(h.nonce);
+            if *live {
+                counts.live += 1;
+            } else {
+                counts.dead += 1;
+            }
+        }
+        keep
     }
 
     /// Opens every process file and the archive (in that order: see `compact`).

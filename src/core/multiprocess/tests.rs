@@ -577,3 +577,40 @@ fn every_truncation_and_byte_flip_of_a_file_reads_safely() {
         }
     }
 }
+
+/// A file truncated by another program after a scrape mapped it: reading it raised SIGBUS and
+/// killed the process (`[BUG] Bus Error`). The read now finishes, the file is reported and left
+/// out, and the totals are those of the other files.
+#[test]
+fn a_file_truncated_while_a_scrape_reads_it_is_skipped_not_fatal() {
+    use std::sync::mpsc;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, ss) = registry(&dir.path().join("src"));
+    let jobs = counter(&src, "jobs_total", &["queue"]);
+    for i in 0..2_000 {
+        inc(&jobs, &[&format!("queue-{i:04}")], 1); // several pages of records
+    }
+    let (reg, store) = registry(dir.path());
+    inc(&counter(&reg, "jobs_total", &["queue"]), &["queue-0000"], 5);
+    let victim = dead_copy(ss.path(), dir.path(), 4_100_000, 1);
+    let other = compact::DirLock::shared(dir.path()).unwrap(); // keeps the scrape from compacting
+    let (paused_tx, paused_rx) = mpsc::channel();
+    let (resume_tx, resume_rx) = mpsc::channel::<()>();
+    let resume_rx = parking_lot::Mutex::new(resume_rx);
+    scrape::pause::set(dir.path(), move || {
+        paused_tx.send(()).unwrap();
+        resume_rx.lock().recv().unwrap();
+    });
+    let (t, problems) = std::thread::scope(|s| {
+        let scraper = s.spawn(|| text(&store, &reg));
+        paused_rx.recv().unwrap();
+        scrape::pause::clear(dir.path());
+        std::fs::OpenOptions::new().write(true).open(&victim).unwrap().set_len(4096).unwrap();
+        resume_tx.send(()).unwrap();
+        scraper.join().unwrap()
+    });
+    drop(other);
+    assert!(problems.iter().any(|p| p.path.ends_with("proc-4100000-0000000000000001.tmm") && p.reason.contains("shrank")), "{problems:?}");
+    assert_eq!(value(&t, "jobs_total", &[("queue", "queue-0000")]), Some(5.0), "{problems:?}");
+    assert_eq!(value(&t, "jobs_total", &[("queue", "queue-1999")]), None);
+}
