@@ -320,47 +320,61 @@ pub fn walk(v: &View, from: usize) -> (Vec<Record>, usize, Option<String>) {
     let mut out = Vec::new();
     let mut at = from.max(HEADER_LEN);
     loop {
-        let Some(len) = v.u32(at, Ordering::Acquire) else { return (out, at, None) };
-        let len = len as usize;
-        if len == 0 {
-            return (out, at, None);
-        }
-        let damaged = |why: &str| format!("damaged record at byte {at}: {why}");
-        if len % 8 != 0 || !(16..=RECORD_MAX).contains(&len) || at + len > v.len() {
-            return (out, at, Some(damaged(&format!("bad length {len}"))));
-        }
-        let rec = match v.u8(at + 4) {
-            Some(TAG_FAMILY) => {
-                let n = v.u32(at + F_DESC_LEN, Ordering::Relaxed).unwrap_or(u32::MAX) as usize;
-                match (F_DESC + n <= len).then(|| v.bytes(at + F_DESC, n)).flatten() {
-                    Some(desc_bytes) => Record::Family { off: at, desc_bytes },
-                    None => return (out, at, Some(damaged("family description overruns the record"))),
+        match read_record(v, at) {
+            Ok(None) => return (out, at, None),
+            Ok(Some((rec, len))) => {
+                // The file decides how many records there are: reserve fallibly (see merge.rs).
+                if out.try_reserve(1).is_err() {
+                    return (out, at, Some(format!("too many records to index at byte {at}: memory ran out")));
                 }
+                out.push(rec);
+                at += len;
             }
-            Some(TAG_SERIES) => {
-                let ncells = v.u16(at + R_NCELLS).unwrap_or(0) as usize;
-                let klen = v.u32(at + S_KEY_LEN, Ordering::Relaxed).unwrap_or(u32::MAX) as usize;
-                let olen = v.u16(at + S_ORIGIN_LEN).unwrap_or(u16::MAX) as usize;
-                if S_CELLS + ncells * 8 + klen + olen > len {
-                    return (out, at, Some(damaged("series overruns the record")));
-                }
-                let key_at = at + S_CELLS + ncells * 8;
-                let (Some(family), Some(key), Some(origin)) = (v.u64(at + S_FAMILY), v.bytes(key_at, klen), v.bytes(key_at + klen, olen))
-                else {
-                    return (out, at, Some(damaged("unreadable series")));
-                };
-                Record::Series { off: at, family: family as usize, ncells, key, origin: String::from_utf8_lossy(&origin).into_owned() }
-            }
-            Some(TAG_ABSORBED) => Record::Absorbed { nonce: v.u64(at + 8).unwrap_or(0) },
-            tag => return (out, at, Some(damaged(&format!("unknown tag {tag:?}")))),
-        };
-        // The file decides how many records there are: reserve fallibly (see merge.rs).
-        if out.try_reserve(1).is_err() {
-            return (out, at, Some(format!("too many records to index at byte {at}: memory ran out")));
+            Err(e) => return (out, at, Some(e)),
         }
-        out.push(rec);
-        at += len;
     }
+}
+
+/// The published record at `at` and its length; `None` at the end of what is published.
+///
+/// # Errors
+/// What is damaged about the record.
+pub fn read_record(v: &View, at: usize) -> std::result::Result<Option<(Record, usize)>, String> {
+    let Some(len) = v.u32(at, Ordering::Acquire) else { return Ok(None) };
+    let len = len as usize;
+    if len == 0 {
+        return Ok(None);
+    }
+    let damaged = |why: &str| format!("damaged record at byte {at}: {why}");
+    if len % 8 != 0 || !(16..=RECORD_MAX).contains(&len) || at + len > v.len() {
+        return Err(damaged(&format!("bad length {len}")));
+    }
+    let rec = match v.u8(at + 4) {
+        Some(TAG_FAMILY) => {
+            let n = v.u32(at + F_DESC_LEN, Ordering::Relaxed).unwrap_or(u32::MAX) as usize;
+            match (F_DESC + n <= len).then(|| v.bytes(at + F_DESC, n)).flatten() {
+                Some(desc_bytes) => Record::Family { off: at, desc_bytes },
+                None => return Err(damaged("family description overruns the record")),
+            }
+        }
+        Some(TAG_SERIES) => {
+            let ncells = v.u16(at + R_NCELLS).unwrap_or(0) as usize;
+            let klen = v.u32(at + S_KEY_LEN, Ordering::Relaxed).unwrap_or(u32::MAX) as usize;
+            let olen = v.u16(at + S_ORIGIN_LEN).unwrap_or(u16::MAX) as usize;
+            if S_CELLS + ncells * 8 + klen + olen > len {
+                return Err(damaged("series overruns the record"));
+            }
+            let key_at = at + S_CELLS + ncells * 8;
+            let (Some(family), Some(key), Some(origin)) = (v.u64(at + S_FAMILY), v.bytes(key_at, klen), v.bytes(key_at + klen, olen))
+            else {
+                return Err(damaged("unreadable series"));
+            };
+            Record::Series { off: at, family: family as usize, ncells, key, origin: String::from_utf8_lossy(&origin).into_owned() }
+        }
+        Some(TAG_ABSORBED) => Record::Absorbed { nonce: v.u64(at + 8).unwrap_or(0) },
+        tag => return Err(damaged(&format!("unknown tag {tag:?}"))),
+    };
+    Ok(Some((rec, len)))
 }
 
 /// Builds records in a plain buffer (the archive, written whole).

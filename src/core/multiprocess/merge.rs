@@ -15,6 +15,9 @@ use std::sync::Arc;
 /// What a file too large to index in the memory there is is reported as.
 const OUT_OF_MEMORY: &str = "too large to index: memory ran out (the rest of the file is skipped)";
 
+/// Stale slots the merger keeps before [`Merger::forget_stale`] starts over.
+pub(super) const STALE_MIN: usize = 4096;
+
 /// Slots by key and origin.
 type SlotIndex = HashMap<(Box<[u8]>, Arc<str>), usize, ahash::RandomState>;
 
@@ -62,6 +65,9 @@ pub(super) struct FileIndex {
     families: HashMap<usize, Option<usize>>,
     family_records: Vec<(usize, usize)>,
     series: Vec<SeriesRef>,
+    /// Series records that were retired when walked (removed series): only their offsets are
+    /// kept, and one is indexed if it comes back (an expired series written through a handle).
+    parked: Vec<usize>,
     /// Why part of the file was not read, once found.
     pub damage: Option<String>,
 }
@@ -95,6 +101,31 @@ impl Merger {
         self.gen += 1;
     }
 
+    /// Once most of what the merger remembers is gone from every file (series removed or
+    /// expired, processes compacted away, names unregistered), forgets all of it: the next fold
+    /// indexes the files afresh. Its memory so follows what the files hold now, not everything
+    /// they ever held.
+    pub fn forget_stale(&mut self) {
+        let (mut stale, mut fresh) = (0usize, 0usize);
+        for family in &self.families {
+            if family.seen != self.gen {
+                stale += 1 + family.slots.len();
+                continue;
+            }
+            for slot in &family.slots {
+                if slot.gen == self.gen {
+                    fresh += 1;
+                } else {
+                    stale += 1;
+                }
+            }
+        }
+        if stale > STALE_MIN && stale > fresh {
+            let gen = self.gen;
+            *self = Merger { gen, archiving: self.archiving, ..Merger::default() };
+        }
+    }
+
     /// Forgets files not named in `keep` (deleted since the last scrape).
     pub fn retain_files(&mut self, keep: &[u64]) {
         self.files.retain(|nonce, _| keep.contains(nonce));
@@ -110,6 +141,7 @@ impl Merger {
             index = FileIndex { identity: identity.into(), ..FileIndex::default() };
         }
         let absorbed = self.index(&mut index, view, live);
+        self.unpark(&mut index, view);
         let gen = self.gen;
         for &(off, fam) in &index.family_records {
             if view.u8(off + format::R_STATE) != Some(format::STATE_RETIRED) {
@@ -170,23 +202,51 @@ impl Merger {
                     }
                 }
                 Record::Series { off, family, ncells, key, origin } => {
-                    let Some(Some(fam)) = index.families.get(&family).copied() else { continue };
-                    if index.series.try_reserve(1).is_err() {
+                    if index.series.try_reserve(1).is_err() || index.parked.try_reserve(1).is_err() {
                         index.damage.get_or_insert(OUT_OF_MEMORY.to_owned());
                         break;
                     }
-                    let identity = if origin.is_empty() { &*index.identity } else { origin.as_str() };
-                    match self.slot_for(fam, key, identity, ncells) {
-                        Ok(slot) => index.series.push(SeriesRef { off, ncells, family: fam, slot }),
-                        Err(e) => {
-                            index.damage.get_or_insert(format!("bad series record at byte {off}: {e}"));
-                        }
+                    if view.u8(off + format::R_STATE) == Some(format::STATE_RETIRED) {
+                        index.parked.push(off);
+                    } else {
+                        self.add_series(index, off, family, ncells, key, &origin);
                     }
                 }
                 Record::Absorbed { nonce } => absorbed.push(nonce),
             }
         }
         absorbed
+    }
+
+    fn add_series(&mut self, index: &mut FileIndex, off: usize, family: usize, ncells: usize, key: Vec<u8>, origin: &str) {
+        let Some(Some(fam)) = index.families.get(&family).copied() else { return };
+        let identity = if origin.is_empty() { &*index.identity } else { origin };
+        match self.slot_for(fam, key, identity, ncells) {
+            Ok(slot) => index.series.push(SeriesRef { off, ncells, family: fam, slot }),
+            Err(e) => {
+                index.damage.get_or_insert(format!("bad series record at byte {off}: {e}"));
+            }
+        }
+    }
+
+    /// Indexes parked records that are live again.
+    fn unpark(&mut self, index: &mut FileIndex, view: &View) {
+        if !index.parked.iter().any(|&off| view.u8(off + format::R_STATE) != Some(format::STATE_RETIRED)) {
+            return;
+        }
+        let mut parked = std::mem::take(&mut index.parked);
+        parked.retain(|&off| {
+            if view.u8(off + format::R_STATE) == Some(format::STATE_RETIRED) {
+                return true;
+            }
+            if let Ok(Some((Record::Series { off, family, ncells, key, origin }, _))) = format::read_record(view, off) {
+                if index.series.try_reserve(1).is_ok() {
+                    self.add_series(index, off, family, ncells, key, &origin);
+                }
+            }
+            false
+        });
+        index.parked = parked;
     }
 
     fn family_for(&mut self, desc: FamilyDesc) -> Result<usize, String> {

@@ -113,6 +113,7 @@ impl FileStore {
         drop(held);
         let mut families = merger.snapshots();
         let dropped = merger.dropped();
+        merger.forget_stale();
         crate::core::exposition::insert_dropped(&mut families, dropped.iter().map(|(n, c)| (n.as_str(), *c)));
         insert_files_gauge(&mut families, counts);
         Scrape { families, problems }

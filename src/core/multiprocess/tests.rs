@@ -614,3 +614,34 @@ fn a_file_truncated_while_a_scrape_reads_it_is_skipped_not_fatal() {
     assert_eq!(value(&t, "jobs_total", &[("queue", "queue-0000")]), Some(5.0), "{problems:?}");
     assert_eq!(value(&t, "jobs_total", &[("queue", "queue-1999")]), None);
 }
+
+/// Series created and removed round after round while scraping: the scrape's merge state
+/// follows what the files hold now (it grew with every series ever seen), and each removed
+/// series costs its process's file one record until the process exits (the bound the README
+/// states).
+#[test]
+fn the_merge_state_forgets_removed_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reg, store) = registry(dir.path());
+    let jobs = counter(&reg, "jobs_total", &["id"]);
+    inc(&jobs, &["steady"], 1);
+    let merged_slots = || store.merger.lock().families.iter().map(|f| f.slots.len()).sum::<usize>();
+    let mut most = 0;
+    for round in 0..60 {
+        let keys: Vec<String> = (0..500).map(|i| format!("r{round}-{i}")).collect();
+        for k in &keys {
+            inc(&jobs, &[k], 1);
+        }
+        let (t, _) = text(&store, &reg);
+        assert_eq!(value(&t, "jobs_total", &[("id", "steady")]), Some(1.0));
+        assert_eq!(value(&t, "jobs_total", &[("id", &keys[499])]), Some(1.0));
+        for k in &keys {
+            assert!(jobs.remove(&encode_key(&[k])));
+        }
+        most = most.max(merged_slots());
+    }
+    assert!(most <= merge::STALE_MIN + 2 * 501, "merge state kept {most} slots for 501 live series at most");
+    let (t, _) = text(&store, &reg);
+    assert_eq!(value(&t, "jobs_total", &[("id", "steady")]), Some(1.0));
+    assert_eq!(value(&t, "jobs_total", &[("id", "r59-0")]), None);
+}

@@ -84,6 +84,8 @@ impl Family {
             }
             keep
         });
+        drop(store);
+        self.tidy_order();
         removed
     }
 }

@@ -265,13 +265,20 @@ impl Family {
     /// Calls `f` with every series in creation order, without cloning handles (under the
     /// order list's read lock: `f` must be quick and must not create series).
     pub fn visit_series(&self, mut f: impl FnMut(&Series)) {
-        if self.tombstones.load(Relaxed) > 64 && self.tombstones.load(Relaxed) * 2 > self.order.read().len() {
-            self.compact_order();
-        }
+        self.tidy_order();
         for series in self.order.read().iter() {
             if !series.is_removed() {
                 f(series);
             }
+        }
+    }
+
+    /// Drops removed series from the creation-order list once they are half of it: so the list
+    /// (and the series it holds) stays in proportion to the live series whether or not anything
+    /// renders in-process (a multi-process scrape reads files, not this list).
+    pub(super) fn tidy_order(&self) {
+        if self.tombstones.load(Relaxed) > 64 && self.tombstones.load(Relaxed) * 2 > self.order.read().len() {
+            self.compact_order();
         }
     }
 
@@ -344,6 +351,7 @@ impl Family {
         match self.series.remove(key) {
             Some((_, series)) => {
                 self.forget(&self.store.read(), &series, REMOVED);
+                self.tidy_order();
                 true
             }
             None => false,

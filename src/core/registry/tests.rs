@@ -245,3 +245,28 @@ fn exact_totals_from_many_threads_creating_and_updating() {
     assert_eq!(total, 800_000.0);
     assert_eq!(fam.len(), 4);
 }
+
+/// Series created and removed (or expired) without any in-process render, as in multi-process
+/// mode where scrapes read files: the creation-order list kept every removed series, and so
+/// its memory, forever (+70 MiB for 200,000 rounds).
+#[test]
+fn removed_and_expired_series_leave_the_order_list_without_a_render() {
+    let reg = Registry::default();
+    let fam = counter(&reg, "jobs_total", &["id"]).unwrap();
+    for i in 0..10_000 {
+        let key = encode_key(&[&i.to_string()]);
+        fam.with_series(&key, |s| s.increment(Number::Int(1))).unwrap();
+        assert!(fam.remove(&key));
+    }
+    assert!(fam.order.read().len() <= 130, "{} series still listed", fam.order.read().len());
+    let expiring =
+        reg.register(FamilyDesc::new("seen", "h", MetricKind::Gauge, &["id"], None).unwrap().with_expires_after(1.0).unwrap()).unwrap();
+    for round in 0..100 {
+        for i in 0..100 {
+            expiring.with_series(&encode_key(&[&format!("{round}-{i}")]), |s| s.set(1.0)).unwrap();
+        }
+        advance_clock(2_000);
+        assert_eq!(expiring.expire_stale(), 100);
+    }
+    assert!(expiring.order.read().len() <= 230, "{} series still listed", expiring.order.read().len());
+}
