@@ -16,6 +16,19 @@ use std::sync::Arc;
 /// What keeps a run of cells' memory alive.
 pub type Owner = Arc<dyn Any + Send + Sync>;
 
+/// A store told when cells it handed out are dropped, so it can reuse their memory.
+pub trait Recycle: Send + Sync {
+    /// The cells at `addr`, the store's `record`, are gone: nothing in this process refers to
+    /// them any more.
+    fn recycle(&self, record: u64, addr: usize);
+}
+
+/// The memories cells have had, and who to tell when they are dropped.
+struct Keep {
+    owners: Vec<Owner>,
+    recycler: Option<Arc<dyn Recycle>>,
+}
+
 /// A run of atomic cells owned by one series. Cheap to read and write from any thread.
 ///
 /// Ordering: every operation on a cell is `Relaxed`; cells are independent counters and readers
@@ -27,8 +40,9 @@ pub struct Cells {
     len: usize,
     /// The store's reference to these cells (a record offset in a shared store).
     record: AtomicU64,
-    /// Everything keeping the current and any earlier memory alive; only grows (see the module).
-    owners: Mutex<Vec<Owner>>,
+    /// Everything keeping the current and any earlier memory alive (only grows: see the
+    /// module), and the current store's recycler.
+    keep: Mutex<Keep>,
 }
 
 impl Cells {
@@ -38,7 +52,18 @@ impl Cells {
     /// `ptr` must point to `len` initialised, properly aligned `AtomicU64` that stay valid and are
     /// not moved for as long as `owner` lives.
     pub unsafe fn from_raw(ptr: *mut AtomicU64, len: usize, record: u64, owner: Owner) -> Self {
-        Cells { ptr: AtomicPtr::new(ptr), len, record: AtomicU64::new(record), owners: Mutex::new(vec![owner]) }
+        Cells {
+            ptr: AtomicPtr::new(ptr),
+            len,
+            record: AtomicU64::new(record),
+            keep: Mutex::new(Keep { owners: vec![owner], recycler: None }),
+        }
+    }
+
+    /// Tells `recycler` when these cells are dropped (while they still point where they do now).
+    pub fn recycled_by(self, recycler: Arc<dyn Recycle>) -> Self {
+        self.keep.lock().recycler = Some(recycler);
+        self
     }
 
     /// Cells in this process's heap, outside any store's books (also what [`LocalStore`] hands
@@ -64,7 +89,7 @@ impl Cells {
     #[inline]
     pub fn as_slice(&self) -> &[AtomicU64] {
         // SAFETY: `from_raw`'s contract, and every memory the pointer ever held stays owned by
-        // `self.owners` for as long as `self` lives.
+        // `self.keep` for as long as `self` lives.
         unsafe { std::slice::from_raw_parts(self.ptr.load(Acquire), self.len) }
     }
 
@@ -81,8 +106,13 @@ impl Cells {
     /// When `other` has a different length: a bug in the caller.
     pub fn relocate(&self, other: Cells) {
         assert_eq!(self.len, other.len, "cells relocated to a run of another length");
-        let mut owners = self.owners.lock();
-        owners.append(&mut other.owners.lock());
+        let mut keep = self.keep.lock();
+        let mut theirs = other.keep.lock();
+        keep.owners.append(&mut theirs.owners);
+        // The old memory stays this series' (a late writer may still land there); the new
+        // memory is recycled when the series goes.
+        keep.recycler = theirs.recycler.take();
+        drop(theirs);
         self.record.store(other.record.load(Relaxed), Relaxed);
         // Release: the memory's initial values (written before `other` was made) happen-before
         // any Acquire load that sees the new pointer.
@@ -107,6 +137,14 @@ impl Cells {
     /// True when there are no cells.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+impl Drop for Cells {
+    fn drop(&mut self) {
+        if let Some(recycler) = self.keep.get_mut().recycler.take() {
+            recycler.recycle(self.record.load(Relaxed), self.ptr.load(Relaxed) as usize);
+        }
     }
 }
 

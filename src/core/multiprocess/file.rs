@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Most bytes one process file may hold (address space reserved per process, not memory).
 pub const MAX_FILE: usize = 1 << 30;
@@ -39,6 +39,9 @@ pub struct Writer {
 struct Tail {
     end: usize,
     len: usize,
+    /// Retired series records nothing in this process refers to any more, by record length:
+    /// a new series of that length takes one instead of growing the file.
+    free: std::collections::HashMap<usize, Vec<usize>>,
 }
 
 // SAFETY: `base` is a shared mapping touched only through atomics and the tail lock.
@@ -102,7 +105,7 @@ impl Writer {
             base: base.cast(),
             reserve,
             file: Mutex::new(Some(file)),
-            tail: Mutex::new(Tail { end: format::HEADER_LEN, len: GROW_STEP }),
+            tail: Mutex::new(Tail { end: format::HEADER_LEN, len: GROW_STEP, free: std::collections::HashMap::new() }),
             path: path.clone(),
             pid,
             nonce,
@@ -166,6 +169,12 @@ impl Writer {
     /// [`Error::Store`] when the file cannot grow.
     pub fn append(&self, record: &[u8]) -> Result<usize> {
         let mut tail = self.tail.lock();
+        if record.get(4) == Some(&format::TAG_SERIES) {
+            if let Some(at) = tail.free.get_mut(&record.len()).and_then(Vec::pop) {
+                self.rewrite(at, record);
+                return Ok(at);
+            }
+        }
         let at = tail.end;
         let end = at + record.len();
         if end > tail.len {
@@ -192,6 +201,30 @@ impl Writer {
         }
         tail.end = end;
         Ok(at)
+    }
+
+    /// Makes the free retired record at `at` (as long as `record`) the series `record`, under
+    /// the record's incarnation seqlock (see `format`): it stays retired while rewritten, and
+    /// readers discard whatever they read across the rewrite.
+    fn rewrite(&self, at: usize, record: &[u8]) {
+        // SAFETY: `at` is a published series record of `record.len()` bytes inside the file (the
+        // free list holds nothing else), 8-aligned; every byte is written through atomics
+        // because readers may be reading it.
+        unsafe {
+            let seq = &*(self.base.add(at + format::S_INCARNATION) as *const AtomicU16);
+            let writing = seq.load(Ordering::Relaxed).wrapping_add(1) | 1;
+            seq.store(writing, Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Release);
+            let mut bytes = record.to_vec();
+            bytes[format::R_STATE] = format::STATE_RETIRED;
+            bytes[format::S_INCARNATION..format::S_INCARNATION + 2].copy_from_slice(&writing.to_ne_bytes());
+            for (i, word) in bytes.chunks_exact(8).enumerate() {
+                let word = u64::from_ne_bytes(word.try_into().unwrap_or_default());
+                (*(self.base.add(at + i * 8) as *const AtomicU64)).store(word, Ordering::Relaxed);
+            }
+            seq.store(writing.wrapping_add(1), Ordering::Release);
+            (*(self.base.add(at + format::R_STATE) as *const AtomicU8)).store(format::STATE_LIVE, Ordering::Release);
+        }
     }
 
     /// The cell `index` of the record at `off`, at `cells_at` within it.
@@ -257,6 +290,29 @@ impl Writer {
                 0,
             )
         };
+    }
+}
+
+impl crate::core::cells::Recycle for Writer {
+    /// A removed series' cells are gone: its record is free for the next series of its length.
+    /// Records still live (an expired counter keeps its share of the merged total) stay.
+    fn recycle(&self, record: u64, addr: usize) {
+        let at = record as usize;
+        let mut tail = self.tail.lock();
+        if !self.owns(addr) || at < format::HEADER_LEN || at >= tail.end {
+            return;
+        }
+        // SAFETY: a published record's header inside the file, read through atomics.
+        let (len, tag, state) = unsafe {
+            (
+                (*(self.base.add(at) as *const AtomicU32)).load(Ordering::Relaxed) as usize,
+                (*(self.base.add(at + 4) as *const AtomicU8)).load(Ordering::Relaxed),
+                (*(self.base.add(at + format::R_STATE) as *const AtomicU8)).load(Ordering::Acquire),
+            )
+        };
+        if tag == format::TAG_SERIES && state == format::STATE_RETIRED && at + len <= tail.end {
+            tail.free.entry(len).or_default().push(at);
+        }
     }
 }
 

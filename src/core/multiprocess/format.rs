@@ -11,19 +11,29 @@
 //!         32 started (Unix ms) u64 · 40 identity length u32 · 44 identity (64 bytes) · 112 end u64
 //! record   0 length u32 · 4 tag u8 · 5 state u8 (1 = retired) · 6 cell count u16
 //! family   8 dropped-updates cell · 16 description length u32 · 20 description
-//! series   8 family record offset u64 · 16 key length u32 · 20 origin length u16 · 24 cells,
-//!          then the key, then the origin (an archive's worker identity for per-process gauges)
+//! series   8 family record offset u64 · 16 key length u32 · 20 origin length u16
+//!          22 incarnation u16 · 24 cells, then the key, then the origin (an archive's worker
+//!          identity for per-process gauges)
 //! absorbed 8 nonce of a file an archive has folded in
 //! ```
+//!
+//! A removed series' record is reused for a new series of the same record length once nothing
+//! in its process refers to it any more. Its incarnation works as a seqlock: odd while the
+//! writer rewrites the record (which stays retired meanwhile), even again once it is a new
+//! series; a reader caches what it indexed per incarnation and discards cells read across a
+//! change. Version 1 files (no reuse; the incarnation bytes are zero) read the same way.
+//!
 //! Everything is native-endian: files are only shared between processes of one machine.
 
 use crate::core::desc::{FamilyDesc, GaugeMode};
 use crate::core::error::{Error, Result};
 use crate::core::metric::{Buckets, MetricKind};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 pub const MAGIC: [u8; 8] = *b"TMMPROC\x01";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// Oldest version read (files of processes still running an older release).
+pub const VERSION_MIN: u32 = 1;
 pub const HEADER_LEN: usize = 128;
 pub const ROLE_PROCESS: u32 = 1;
 pub const ROLE_ARCHIVE: u32 = 2;
@@ -52,6 +62,7 @@ pub const F_DESC: usize = 20;
 pub const S_FAMILY: usize = 8;
 pub const S_KEY_LEN: usize = 16;
 pub const S_ORIGIN_LEN: usize = 20;
+pub const S_INCARNATION: usize = 22;
 pub const S_CELLS: usize = 24;
 
 /// Largest record accepted: a reader refuses anything bigger as corruption.
@@ -230,6 +241,13 @@ impl View {
         Some(u16::from_ne_bytes([lo, hi]))
     }
 
+    /// A record's incarnation (see the module), with Acquire ordering.
+    pub fn incarnation(&self, off: usize) -> Option<u16> {
+        let off = self.check(off + S_INCARNATION, 2, 2)?;
+        // SAFETY: in bounds and aligned (checked).
+        Some(unsafe { &*(self.base.add(off) as *const AtomicU16) }.load(Ordering::Acquire))
+    }
+
     pub fn u32(&self, off: usize, order: Ordering) -> Option<u32> {
         let off = self.check(off, 4, 4)?;
         // SAFETY: in bounds and aligned (checked).
@@ -288,7 +306,7 @@ impl Header {
             return Err("not a tasker_metrics file (bad magic)".into());
         }
         let version = v.u32(H_VERSION, Ordering::Relaxed).unwrap_or(0);
-        if version != VERSION {
+        if !(VERSION_MIN..=VERSION).contains(&version) {
             return Err(format!("unsupported version {version}"));
         }
         let role = v.u32(H_ROLE, Ordering::Relaxed).unwrap_or(0);

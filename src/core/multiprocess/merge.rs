@@ -78,6 +78,8 @@ struct SeriesRef {
     ncells: usize,
     family: usize,
     slot: usize,
+    /// The record's incarnation when indexed: another one means the record was reused.
+    incarnation: u16,
 }
 
 /// See the module.
@@ -93,6 +95,8 @@ pub(super) struct Merger {
     pub gen: u64,
     /// Folding into a new archive: gauges not [kept after compaction](GaugeMode::kept_after_compaction) are left out.
     pub archiving: bool,
+    /// Cells of one series, read before they are folded (see `fold`).
+    scratch: Vec<u64>,
 }
 
 impl Merger {
@@ -141,6 +145,17 @@ impl Merger {
             index = FileIndex { identity: identity.into(), ..FileIndex::default() };
         }
         let absorbed = self.index(&mut index, view, live);
+        // Records reused for another series since they were indexed are indexed again.
+        let mut i = 0;
+        while i < index.series.len() {
+            let s = index.series[i];
+            if view.incarnation(s.off).is_some_and(|now| now != s.incarnation) {
+                index.series.swap_remove(i);
+                index.parked.push(s.off);
+            } else {
+                i += 1;
+            }
+        }
         self.unpark(&mut index, view);
         let gen = self.gen;
         for &(off, fam) in &index.family_records {
@@ -165,11 +180,21 @@ impl Merger {
             if family.desc.kind == MetricKind::Gauge && !live && (mode.live_only() || (self.archiving && !mode.kept_after_compaction())) {
                 continue;
             }
+            // Seqlock read: cells read while the record was reused belong to no one.
+            if view.incarnation(s.off) != Some(s.incarnation) {
+                continue;
+            }
+            self.scratch.clear();
+            self.scratch.extend((0..s.ncells).map(|i| view.u64(s.off + format::S_CELLS + i * 8).unwrap_or(0)));
+            std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+            if view.incarnation(s.off) != Some(s.incarnation) {
+                continue;
+            }
             let slot = &mut family.slots[s.slot];
             let fresh = slot.gen != gen;
             slot.gen = gen;
-            let cell = |i: usize| view.u64(s.off + format::S_CELLS + i * 8).unwrap_or(0);
-            fold_cells(&mut slot.acc, fresh, mode, s.ncells, cell);
+            let scratch = &self.scratch;
+            fold_cells(&mut slot.acc, fresh, mode, s.ncells, |i| scratch[i]);
         }
         self.files.insert(nonce, index);
         absorbed
@@ -201,16 +226,14 @@ impl Merger {
                         index.family_records.push((off, f));
                     }
                 }
-                Record::Series { off, family, ncells, key, origin } => {
+                Record::Series { off, .. } => {
+                    // Parked, then indexed from the record as it is now by `unpark`, which reads
+                    // it under its seqlock: the walk may have read it mid-reuse.
                     if index.series.try_reserve(1).is_err() || index.parked.try_reserve(1).is_err() {
                         index.damage.get_or_insert(OUT_OF_MEMORY.to_owned());
                         break;
                     }
-                    if view.u8(off + format::R_STATE) == Some(format::STATE_RETIRED) {
-                        index.parked.push(off);
-                    } else {
-                        self.add_series(index, off, family, ncells, key, &origin);
-                    }
+                    index.parked.push(off);
                 }
                 Record::Absorbed { nonce } => absorbed.push(nonce),
             }
@@ -218,33 +241,43 @@ impl Merger {
         absorbed
     }
 
-    fn add_series(&mut self, index: &mut FileIndex, off: usize, family: usize, ncells: usize, key: Vec<u8>, origin: &str) {
-        let Some(Some(fam)) = index.families.get(&family).copied() else { return };
+    fn add_series(&mut self, index: &mut FileIndex, s: SeriesRef, key: Vec<u8>, origin: &str) -> bool {
+        let Some(Some(fam)) = index.families.get(&s.family).copied() else { return false };
         let identity = if origin.is_empty() { &*index.identity } else { origin };
-        match self.slot_for(fam, key, identity, ncells) {
-            Ok(slot) => index.series.push(SeriesRef { off, ncells, family: fam, slot }),
+        match self.slot_for(fam, key, identity, s.ncells) {
+            Ok(slot) => {
+                index.series.push(SeriesRef { family: fam, slot, ..s });
+                true
+            }
             Err(e) => {
-                index.damage.get_or_insert(format!("bad series record at byte {off}: {e}"));
+                index.damage.get_or_insert(format!("bad series record at byte {}: {e}", s.off));
+                true
             }
         }
     }
 
-    /// Indexes parked records that are live again.
+    /// Indexes parked records that are live: read between two equal, even incarnations (not
+    /// mid-reuse), their family known. The others stay parked for the next fold.
     fn unpark(&mut self, index: &mut FileIndex, view: &View) {
-        if !index.parked.iter().any(|&off| view.u8(off + format::R_STATE) != Some(format::STATE_RETIRED)) {
+        let live = |off: usize| view.u8(off + format::R_STATE) == Some(format::STATE_LIVE);
+        if !index.parked.iter().any(|&off| live(off)) {
             return;
         }
         let mut parked = std::mem::take(&mut index.parked);
         parked.retain(|&off| {
-            if view.u8(off + format::R_STATE) == Some(format::STATE_RETIRED) {
+            if !live(off) {
                 return true;
             }
-            if let Ok(Some((Record::Series { off, family, ncells, key, origin }, _))) = format::read_record(view, off) {
-                if index.series.try_reserve(1).is_ok() {
-                    self.add_series(index, off, family, ncells, key, &origin);
-                }
+            let Some(before) = view.incarnation(off).filter(|n| n % 2 == 0) else { return true };
+            let Ok(Some((Record::Series { off, family, ncells, key, origin }, _))) = format::read_record(view, off) else {
+                return true;
+            };
+            std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+            if view.incarnation(off) != Some(before) || index.series.try_reserve(1).is_err() {
+                return true;
             }
-            false
+            let s = SeriesRef { off, ncells, family, slot: 0, incarnation: before };
+            !self.add_series(index, s, key, &origin)
         });
         index.parked = parked;
     }

@@ -90,7 +90,7 @@ impl Store for FileStore {
             return LocalStore.allocate(family, key, init);
         }
         match self.writer.append(&format::series_record(family.id() as usize, key, "", init)?) {
-            Ok(off) => Ok(self.cells(off, format::S_CELLS, init.len())),
+            Ok(off) => Ok(self.cells(off, format::S_CELLS, init.len()).recycled_by(Arc::clone(&self.writer) as _)),
             Err(e) => {
                 self.fail(&e);
                 LocalStore.allocate(family, key, init)
