@@ -202,16 +202,24 @@ impl Merger {
 
     /// Walks records not yet indexed. Returns absorbed-file nonces found (archives only).
     fn index(&mut self, index: &mut FileIndex, view: &View, live: bool) -> Vec<u64> {
-        let (records, stopped, damage) = format::walk(view, index.walked);
-        index.walked = stopped;
-        if let Some(d) = damage {
-            // A live writer may be mid-growth beyond what we mapped; only a dead file is damaged.
-            if !live || !d.contains("bad length") {
-                index.damage.get_or_insert(d);
-            }
-        }
+        // Record by record (never the whole file's records at once: memory in proportion to
+        // what is indexed, not to the file's size).
         let mut absorbed = Vec::new();
-        for rec in records {
+        loop {
+            let rec = match format::read_record(view, index.walked.max(format::HEADER_LEN)) {
+                Ok(Some((rec, len))) => {
+                    index.walked = index.walked.max(format::HEADER_LEN) + len;
+                    rec
+                }
+                Ok(None) => break,
+                Err(d) => {
+                    // A live writer may be mid-growth beyond what we mapped; only a dead file is damaged.
+                    if !live || !d.contains("bad length") {
+                        index.damage.get_or_insert(d);
+                    }
+                    break;
+                }
+            };
             match rec {
                 Record::Family { off, desc_bytes } => {
                     let fam = match format::decode_desc(&desc_bytes) {
@@ -235,7 +243,13 @@ impl Merger {
                     }
                     index.parked.push(off);
                 }
-                Record::Absorbed { nonce } => absorbed.push(nonce),
+                Record::Absorbed { nonce } => {
+                    if absorbed.try_reserve(1).is_err() {
+                        index.damage.get_or_insert(OUT_OF_MEMORY.to_owned());
+                        break;
+                    }
+                    absorbed.push(nonce);
+                }
             }
         }
         absorbed
