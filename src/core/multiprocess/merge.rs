@@ -145,17 +145,6 @@ impl Merger {
             index = FileIndex { identity: identity.into(), ..FileIndex::default() };
         }
         let absorbed = self.index(&mut index, view, live);
-        // Records reused for another series since they were indexed are indexed again.
-        let mut i = 0;
-        while i < index.series.len() {
-            let s = index.series[i];
-            if view.incarnation(s.off).is_some_and(|now| now != s.incarnation) {
-                index.series.swap_remove(i);
-                index.parked.push(s.off);
-            } else {
-                i += 1;
-            }
-        }
         self.unpark(&mut index, view);
         let gen = self.gen;
         for &(off, fam) in &index.family_records {
@@ -171,33 +160,57 @@ impl Merger {
                 family.dropped = family.dropped.wrapping_add(view.u64(off + format::F_DROPPED).unwrap_or(0));
             }
         }
-        for s in &index.series {
-            if view.u8(s.off + format::R_STATE) == Some(format::STATE_RETIRED) {
-                continue;
+        let mut reused = Vec::new();
+        for (i, s) in index.series.iter().enumerate() {
+            if !self.fold_series(s, view, live) {
+                reused.push(i);
             }
-            let family = &mut self.families[s.family];
-            let mode = family.desc.aggregation;
-            if family.desc.kind == MetricKind::Gauge && !live && (mode.live_only() || (self.archiving && !mode.kept_after_compaction())) {
-                continue;
+        }
+        if !reused.is_empty() {
+            // Records reused for another series since they were indexed: indexed again, and
+            // folded now as what they hold now.
+            for i in reused.into_iter().rev() {
+                let s = index.series.swap_remove(i);
+                index.parked.push(s.off);
             }
-            // Seqlock read: cells read while the record was reused belong to no one.
-            if view.incarnation(s.off) != Some(s.incarnation) {
-                continue;
+            let from = index.series.len();
+            self.unpark(&mut index, view);
+            for s in &index.series[from..] {
+                self.fold_series(s, view, live);
             }
-            self.scratch.clear();
-            self.scratch.extend((0..s.ncells).map(|i| view.u64(s.off + format::S_CELLS + i * 8).unwrap_or(0)));
-            std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-            if view.incarnation(s.off) != Some(s.incarnation) {
-                continue;
-            }
-            let slot = &mut family.slots[s.slot];
-            let fresh = slot.gen != gen;
-            slot.gen = gen;
-            let scratch = &self.scratch;
-            fold_cells(&mut slot.acc, fresh, mode, s.ncells, |i| scratch[i]);
         }
         self.files.insert(nonce, index);
         absorbed
+    }
+
+    /// Folds one series' cells into its slot, read under the record's seqlock (cells read
+    /// while the record was reused belong to no one). False when the record was reused since
+    /// it was indexed.
+    fn fold_series(&mut self, s: &SeriesRef, view: &View, live: bool) -> bool {
+        if view.u8(s.off + format::R_STATE) == Some(format::STATE_RETIRED) {
+            return true;
+        }
+        let Some(before) = view.incarnation(s.off) else { return true };
+        if before != s.incarnation {
+            return false;
+        }
+        let family = &mut self.families[s.family];
+        let mode = family.desc.aggregation;
+        if family.desc.kind == MetricKind::Gauge && !live && (mode.live_only() || (self.archiving && !mode.kept_after_compaction())) {
+            return true;
+        }
+        self.scratch.clear();
+        self.scratch.extend((0..s.ncells).map(|i| view.u64(s.off + format::S_CELLS + i * 8).unwrap_or(0)));
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        if view.incarnation(s.off) != Some(s.incarnation) {
+            return true; // reused meanwhile: the old series is gone, the new one is read next time
+        }
+        let slot = &mut family.slots[s.slot];
+        let fresh = slot.gen != self.gen;
+        slot.gen = self.gen;
+        let scratch = &self.scratch;
+        fold_cells(&mut slot.acc, fresh, mode, s.ncells, |i| scratch[i]);
+        true
     }
 
     /// Walks records not yet indexed. Returns absorbed-file nonces found (archives only).
