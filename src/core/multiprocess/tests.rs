@@ -51,6 +51,37 @@ fn dead_copy(src: &Path, dir: &Path, pid: u32, nonce: u64) -> PathBuf {
     path
 }
 
+/// Scrapes `store` in another thread, pausing it after it opened the process files and before
+/// the archive (holding the directory lock); runs `meanwhile` during the pause.
+fn paused_scrape<R>(dir: &Path, store: &FileStore, reg: &Registry, meanwhile: impl FnOnce() -> R) -> ((String, Vec<Problem>), R) {
+    use std::sync::mpsc;
+    let (paused_tx, paused_rx) = mpsc::channel();
+    let (resume_tx, resume_rx) = mpsc::channel::<()>();
+    let resume_rx = parking_lot::Mutex::new(resume_rx);
+    scrape::pause::set(dir, move || {
+        paused_tx.send(()).unwrap();
+        resume_rx.lock().recv().unwrap();
+    });
+    std::thread::scope(|s| {
+        let scraper = s.spawn(|| text(store, reg));
+        paused_rx.recv().unwrap();
+        scrape::pause::clear(dir);
+        let out = meanwhile();
+        resume_tx.send(()).unwrap();
+        (scraper.join().unwrap(), out)
+    })
+}
+
+/// Two registries on `dir` (two processes' stores), each with `jobs_total{id}`; the first's family.
+#[allow(clippy::type_complexity)]
+fn writer_and_reader(dir: &Path) -> ((Arc<Registry>, Arc<FileStore>), (Arc<Registry>, Arc<FileStore>), Arc<crate::core::registry::Family>) {
+    let a = registry(dir);
+    let b = registry(dir);
+    let jobs = counter(&a.0, "jobs_total", &["id"]);
+    counter(&b.0, "jobs_total", &["id"]);
+    (a, b, jobs)
+}
+
 #[test]
 fn reset_removes_what_no_live_process_owns_and_keeps_live_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -315,7 +346,6 @@ fn a_dormant_file_is_only_taken_back_by_its_own_registry() {
 /// last read, so compactions wait until it is done, and every total stays exact.
 #[test]
 fn a_scrape_paused_between_its_reads_sees_each_file_once_while_others_try_to_compact() {
-    use std::sync::mpsc;
     let dir = tempfile::tempdir().unwrap();
     let (src, ss) = registry(&dir.path().join("src"));
     inc(&counter(&src, "jobs_total", &["queue"]), &["q"], 10);
@@ -330,20 +360,10 @@ fn a_scrape_paused_between_its_reads_sees_each_file_once_while_others_try_to_com
 
     // Another process reading keeps A from compacting, so A opens the dead file itself.
     let other = compact::DirLock::shared(dir.path()).unwrap();
-    let (paused_tx, paused_rx) = mpsc::channel();
-    let (resume_tx, resume_rx) = mpsc::channel::<()>();
-    let resume_rx = parking_lot::Mutex::new(resume_rx);
-    scrape::pause::set(dir.path(), move || {
-        paused_tx.send(()).unwrap();
-        resume_rx.lock().recv().unwrap();
-    });
-    let mut seen_by_b = Vec::new();
-    let t = std::thread::scope(|s| {
-        let scraper = s.spawn(|| text(&sa, &a).0);
-        paused_rx.recv().unwrap();
-        scrape::pause::clear(dir.path());
+    let ((t, _), seen_by_b) = paused_scrape(dir.path(), &sa, &a, || {
         drop(other);
         // Two compaction attempts while A is between its reads, a new dead file in between.
+        let mut seen_by_b = Vec::new();
         for round in 0..2 {
             let (t, problems) = text(&sb, &b);
             let archived =
@@ -353,8 +373,7 @@ fn a_scrape_paused_between_its_reads_sees_each_file_once_while_others_try_to_com
                 dead_copy(ss.path(), dir.path(), 4_100_002, 2);
             }
         }
-        resume_tx.send(()).unwrap();
-        scraper.join().unwrap()
+        seen_by_b
     });
     assert_eq!(value(&t, "jobs_total", &[("queue", "q")]), Some(30.0), "A counts the file it opened once");
     assert_eq!(seen_by_b, [(Some(20.0), vec![], 1), (Some(30.0), vec![], 2)], "B exact; no compaction while A reads");
@@ -583,7 +602,6 @@ fn every_truncation_and_byte_flip_of_a_file_reads_safely() {
 /// out, and the totals are those of the other files.
 #[test]
 fn a_file_truncated_while_a_scrape_reads_it_is_skipped_not_fatal() {
-    use std::sync::mpsc;
     let dir = tempfile::tempdir().unwrap();
     let (src, ss) = registry(&dir.path().join("src"));
     let jobs = counter(&src, "jobs_total", &["queue"]);
@@ -594,20 +612,8 @@ fn a_file_truncated_while_a_scrape_reads_it_is_skipped_not_fatal() {
     inc(&counter(&reg, "jobs_total", &["queue"]), &["queue-0000"], 5);
     let victim = dead_copy(ss.path(), dir.path(), 4_100_000, 1);
     let other = compact::DirLock::shared(dir.path()).unwrap(); // keeps the scrape from compacting
-    let (paused_tx, paused_rx) = mpsc::channel();
-    let (resume_tx, resume_rx) = mpsc::channel::<()>();
-    let resume_rx = parking_lot::Mutex::new(resume_rx);
-    scrape::pause::set(dir.path(), move || {
-        paused_tx.send(()).unwrap();
-        resume_rx.lock().recv().unwrap();
-    });
-    let (t, problems) = std::thread::scope(|s| {
-        let scraper = s.spawn(|| text(&store, &reg));
-        paused_rx.recv().unwrap();
-        scrape::pause::clear(dir.path());
+    let ((t, problems), ()) = paused_scrape(dir.path(), &store, &reg, || {
         std::fs::OpenOptions::new().write(true).open(&victim).unwrap().set_len(4096).unwrap();
-        resume_tx.send(()).unwrap();
-        scraper.join().unwrap()
     });
     drop(other);
     assert!(problems.iter().any(|p| p.path.ends_with("proc-4100000-0000000000000001.tmm") && p.reason.contains("shrank")), "{problems:?}");
@@ -652,10 +658,7 @@ fn the_merge_state_forgets_removed_series() {
 #[test]
 fn removed_series_records_are_reused_and_read_as_their_new_series() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, sa) = registry(dir.path());
-    let (b, sb) = registry(dir.path());
-    let jobs = counter(&a, "jobs_total", &["id"]);
-    counter(&b, "jobs_total", &["id"]);
+    let ((a, sa), (b, sb), jobs) = writer_and_reader(dir.path());
     inc(&jobs, &["steady"], 1);
     let end = || format::Header::read(&sa.writer.view()).map(|_| sa.writer.view().len()).unwrap();
     for round in 0..2_000 {
@@ -704,10 +707,7 @@ fn a_record_is_not_reused_while_a_handle_holds_its_series() {
 #[test]
 fn a_reader_racing_record_reuse_never_shows_another_series_value() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, _sa) = registry(dir.path());
-    let (b, sb) = registry(dir.path());
-    let jobs = counter(&a, "jobs_total", &["id"]);
-    counter(&b, "jobs_total", &["id"]);
+    let ((_a, _sa), (b, sb), jobs) = writer_and_reader(dir.path());
     let stop = std::sync::atomic::AtomicBool::new(false);
     let scrapes = std::sync::atomic::AtomicUsize::new(0);
     let checked = std::thread::scope(|s| {
