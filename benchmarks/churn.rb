@@ -49,4 +49,6 @@ rows = %i[in_process multiprocess].map { |mode| run(mode) }
 puts "\n### Churn: #{ROUNDS} create/count/remove rounds, a scrape every 10 000 (#{Harness.machine})\n\n"
 puts "| mode | RSS growth | file size | last scrape |"
 puts "|---|---:|---:|---:|"
-rows.each { |mode, rss, file, ms| puts format("| %s | %+.1f MiB | %.1f MiB | %.1f ms |", mode, rss, file, ms) }
+rows.each do |mode, rss, file, ms|
+  puts format("| %<mode>s | %<rss>+.1f MiB | %<file>.1f MiB | %<ms>.1f ms |", mode: mode, rss: rss, file: file, ms: ms)
+end

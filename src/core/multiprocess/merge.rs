@@ -379,7 +379,7 @@ impl Merger {
 
     /// The families seen in this fold, one definition per name (see [`MergedFamily::rank`]),
     /// and a description of each definition left out because another won its name.
-    pub fn exported(&self) -> (Vec<&MergedFamily>, Vec<String>) {
+    fn exported(&self) -> (Vec<&MergedFamily>, Vec<String>) {
         let mut seen: Vec<&MergedFamily> = self.families.iter().filter(|f| f.seen == self.gen).collect();
         seen.sort_by(|a, b| a.desc.name.cmp(&b.desc.name).then(a.rank.cmp(&b.rank)));
         let mut out: Vec<&MergedFamily> = Vec::with_capacity(seen.len());
@@ -398,10 +398,13 @@ impl Merger {
         (out, conflicts)
     }
 
-    /// The merged families of this fold, sorted by name, each with the series that got a value.
-    pub fn snapshots(&self) -> Vec<FamilySnapshot> {
-        self.exported()
-            .0
+    /// What this fold exposes: the merged families sorted by name, each with the series that
+    /// got a value; `(family name, dropped updates)` for those that dropped any; and the
+    /// definitions left out (see [`Merger::exported`]).
+    pub fn snapshots(&self) -> Merged {
+        let (families, conflicts) = self.exported();
+        let dropped = families.iter().filter(|f| f.dropped > 0).map(|f| (f.desc.name.clone(), f.dropped)).collect();
+        let families = families
             .into_iter()
             .map(|f| {
                 let mut snap = FamilySnapshot::empty(&f.desc);
@@ -410,13 +413,16 @@ impl Merger {
                 }
                 snap
             })
-            .collect()
+            .collect();
+        Merged { families, dropped, conflicts }
     }
+}
 
-    /// `(family name, dropped updates)` for exported families that dropped any in this fold.
-    pub fn dropped(&self) -> Vec<(String, u64)> {
-        self.exported().0.into_iter().filter(|f| f.dropped > 0).map(|f| (f.desc.name.clone(), f.dropped)).collect()
-    }
+/// See [`Merger::snapshots`].
+pub(super) struct Merged {
+    pub families: Vec<FamilySnapshot>,
+    pub dropped: Vec<(String, u64)>,
+    pub conflicts: Vec<String>,
 }
 
 fn expected_cells(desc: &FamilyDesc, n: usize) -> bool {

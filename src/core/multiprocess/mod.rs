@@ -46,5 +46,5 @@ pub fn read_untrusted(bytes: &[u8]) -> Vec<crate::core::exposition::FamilySnapsh
         merger.begin();
         merger.fold(header.nonce, &view, &reader::identity_of(&header), live);
     }
-    merger.snapshots()
+    merger.snapshots().families
 }

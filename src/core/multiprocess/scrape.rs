@@ -108,12 +108,12 @@ impl FileStore {
             }
         };
         merger.retain_files(&keep);
-        let dir = self.dir.display().to_string();
-        problems.extend(merger.exported().1.into_iter().map(|reason| Problem { path: dir.clone(), reason }));
         drop(held);
-        let mut families = merger.snapshots();
-        let dropped = merger.dropped();
+        let merged = merger.snapshots();
         merger.forget_stale();
+        let dir = self.dir.display().to_string();
+        problems.extend(merged.conflicts.into_iter().map(|reason| Problem { path: dir.clone(), reason }));
+        let (mut families, dropped) = (merged.families, merged.dropped);
         crate::core::exposition::insert_dropped(&mut families, dropped.iter().map(|(n, c)| (n.as_str(), *c)));
         insert_files_gauge(&mut families, counts);
         Scrape { families, problems }
