@@ -137,6 +137,34 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
     expect(value("jobs_total", queue: "before")).to eq(5), "what the child wrote to its file before it left stays in the totals"
   end
 
+  it "leaves multi-process mode with one warning, without raising, on a full disk" do
+    skip "mounting a small tmpfs needs root" unless Process.uid.zero?
+    tiny = Dir.mktmpdir("tasker-metrics-tiny")
+    skip "cannot mount a tmpfs here" unless system("mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", tiny, err: File::NULL)
+    begin
+      reader, writer = IO.pipe
+      pid = fork do
+        reader.close
+        $stderr.reopen(writer)
+        registry.enable_multiprocess(tiny) # a 64 KiB file on a 192 KiB disk
+        300.times { |i| jobs.increment(labels: { queue: "q#{i}-#{"x" * 1_000}" }) }
+        2.times { registry.export }
+        writer.puts "total=#{jobs.values.values.sum}"
+        exit!(0)
+      end
+      writer.close
+      _, status = Process.wait2(pid)
+      report = reader.read
+      expect(status).to be_success, "the child ended with #{status.inspect}"
+      expect(report.scan("multi-process mode is off for this process").size).to eq(1), report
+      expect(report).to match(/No space left on device|os error 28/)
+      expect(report).to include("total=300"), "every increment counted in memory"
+    ensure
+      system("umount", "-l", tiny)
+      FileUtils.rm_rf(tiny)
+    end
+  end
+
   it "warns once about a foreign or damaged file, counts it, and never deletes it" do
     registry.enable_multiprocess(dir)
     jobs.increment(labels: { queue: "a" })
