@@ -13,7 +13,7 @@ use dashmap::DashMap;
 use parking_lot::RwLock;
 use std::sync::atomic::{
     AtomicU64, AtomicU8, AtomicUsize,
-    Ordering::{AcqRel, Acquire, Relaxed, Release},
+    Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst},
 };
 use std::sync::{Arc, Weak};
 use std::time::SystemTime;
@@ -33,6 +33,10 @@ pub struct Family {
     pub(super) order: RwLock<Vec<Arc<Series>>>,
     /// Removed series still in `order`.
     pub(super) tombstones: AtomicUsize,
+    /// Renders walking a copy of `order` right now, and the series `compact_order` took out of
+    /// `order` while one was: kept alive until no render can still be reading them.
+    pub(super) renders: AtomicUsize,
+    pub(super) graveyard: parking_lot::Mutex<Vec<Arc<Series>>>,
     /// Series held, counted apart from the map so the limit holds under racing creators.
     pub(super) count: AtomicUsize,
     pub(super) limit: usize,
@@ -53,6 +57,8 @@ impl Family {
             slot,
             order: RwLock::new(Vec::new()),
             tombstones: AtomicUsize::new(0),
+            renders: AtomicUsize::new(0),
+            graveyard: parking_lot::Mutex::new(Vec::new()),
             count: AtomicUsize::new(0),
             limit,
             expires_after_ms,
@@ -262,14 +268,35 @@ impl Family {
         Ok((family, series))
     }
 
-    /// Calls `f` with every series in creation order, without cloning handles (under the
-    /// order list's read lock: `f` must be quick and must not create series).
+    /// Calls `f` with every series in creation order, without cloning handles. The order list
+    /// is locked only to copy its pointers (a memcpy), never while `f` runs: a render that takes
+    /// 30 ms over 200,000 series never makes a thread creating a series wait for it (that thread
+    /// would wait holding Ruby's GVL, stalling every Ruby thread). Series taken out of the list
+    /// meanwhile are kept alive until no render is walking a copy (see `compact_order`).
     pub fn visit_series(&self, mut f: impl FnMut(&Series)) {
         self.tidy_order();
-        for series in self.order.read().iter() {
+        self.renders.fetch_add(1, SeqCst);
+        let walk: Vec<*const Series> = self.order.read().iter().map(Arc::as_ptr).collect();
+        for &series in &walk {
+            // SAFETY: every series in `walk` was in `order` after `renders` counted this render;
+            // `compact_order` keeps what it takes out of `order` alive while `renders` is not 0.
+            let series = unsafe { &*series };
             if !series.is_removed() {
                 f(series);
             }
+        }
+        if self.renders.fetch_sub(1, SeqCst) == 1 {
+            self.bury();
+        }
+    }
+
+    /// Drops the series `compact_order` took out while renders were walking copies, once none is.
+    fn bury(&self) {
+        let dead = std::mem::take(&mut *self.graveyard.lock());
+        if self.renders.load(SeqCst) == 0 {
+            drop(dead);
+        } else {
+            self.graveyard.lock().extend(dead);
         }
     }
 
@@ -282,18 +309,28 @@ impl Family {
         }
     }
 
-    /// Drops removed series from the creation-order list.
+    /// Drops removed series from the creation-order list (into the graveyard while a render may
+    /// still be reading them).
     pub(super) fn compact_order(&self) {
         let mut order = self.order.write();
         let before = order.len();
+        let mut gone = Vec::new();
         order.retain(|s| {
             let keep = !s.is_removed();
             if !keep {
                 s.listed.store(false, Relaxed);
+                gone.push(Arc::clone(s));
             }
             keep
         });
         self.tombstones.fetch_sub(before - order.len(), Relaxed);
+        drop(order);
+        // A render counted after this check copied `order` after the retain: it cannot hold any
+        // of `gone`.
+        self.graveyard.lock().append(&mut gone);
+        if self.renders.load(SeqCst) == 0 {
+            self.bury();
+        }
     }
 
     /// Puts an expired series back (its handle was written to): into the map when no new series

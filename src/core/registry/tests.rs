@@ -270,3 +270,50 @@ fn removed_and_expired_series_leave_the_order_list_without_a_render() {
     }
     assert!(expiring.order.read().len() <= 230, "{} series still listed", expiring.order.read().len());
 }
+
+/// A render paused inside a family (its visitor blocked mid-walk) does not keep another thread
+/// from creating a series there: before, the creator waited for the render's lock on the
+/// creation-order list — holding Ruby's GVL, so every Ruby thread stopped for the whole render.
+/// Removed series stay readable by the paused walk.
+#[test]
+fn a_creator_proceeds_while_a_render_is_paused_inside_the_family() {
+    use std::sync::mpsc;
+    let reg = Registry::default();
+    let fam = counter(&reg, "jobs_total", &["id"]).unwrap();
+    for i in 0..200 {
+        fam.with_series(&encode_key(&[&i.to_string()]), |s| s.increment(Number::Int(1))).unwrap();
+    }
+    let (paused_tx, paused_rx) = mpsc::channel();
+    let (resume_tx, resume_rx) = mpsc::channel::<()>();
+    let (created_tx, created_rx) = mpsc::channel();
+    let fam = &fam;
+    std::thread::scope(|s| {
+        let render = s.spawn(move || {
+            let mut seen = 0;
+            fam.visit_series(|series| {
+                if seen == 0 {
+                    paused_tx.send(()).unwrap();
+                    resume_rx.recv().unwrap();
+                }
+                seen += 1;
+                let _ = series.read(); // still readable, removed or not
+            });
+            seen
+        });
+        paused_rx.recv().unwrap();
+        s.spawn(move || {
+            fam.with_series(&encode_key(&["new"]), |s| s.increment(Number::Int(1))).unwrap();
+            for i in 0..150 {
+                assert!(fam.remove(&encode_key(&[&i.to_string()]))); // compacts the order list
+            }
+            created_tx.send(()).unwrap();
+        });
+        // Only a bound for a hang (a failing test must not hang the suite), not a speed check.
+        let created = created_rx.recv_timeout(std::time::Duration::from_secs(30));
+        resume_tx.send(()).unwrap();
+        assert!(created.is_ok(), "the creator waited for the paused render");
+        assert!(render.join().unwrap() >= 1);
+    });
+    assert!(fam.find(&encode_key(&["new"])).is_some());
+    assert_eq!(fam.len(), 51);
+}
