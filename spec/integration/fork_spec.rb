@@ -65,5 +65,40 @@ RSpec.describe "Forking" do
       scraper.join
       expect(statuses).to all(be_a(Process::Status).and(be_success))
     end
+
+    # The exclusive directory lock a compaction would hold, taken as an open-file-description
+    # lock (F_OFD_SETLK = 37; struct flock: type, whence, start, len, pid).
+    def hold_directory_lock(dir)
+      file = File.open(File.join(dir, ".compact.lock"), File::RDWR | File::CREAT, 0o600)
+      file.fcntl(37, [Fcntl::F_WRLCK, IO::SEEK_SET, 0, 0, 0].pack("s!s!q!q!i!x4"))
+      file
+    end
+
+    it "lets other Ruby threads run while a fork waits for a scrape to finish" do
+      require "fcntl"
+      require "tmpdir"
+      dir = Dir.mktmpdir("tasker-metrics-gate")
+      registry = TaskerMetrics::Registry.new.enable_multiprocess(dir)
+      lock = hold_directory_lock(dir)
+      scraper = Thread.new { registry.export } # waits for the lock without the GVL, holding the gate
+      Thread.pass until scraper.status == "sleep" || !scraper.alive?
+      forker = Thread.new { Process.wait2(fork { exit!(0) }).last }
+      # Only runs while the fork waits if that wait released the GVL; bounded so a regression
+      # fails instead of hanging.
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 15
+      seen = false
+      until seen || Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        seen = TaskerMetrics._fork_gate_waiters.positive?
+        Thread.pass
+      end
+      lock.close # the "compaction" ends: the scrape, then the fork, go on
+      expect(seen).to be(true), "the main thread never ran while the fork waited at the gate"
+      expect(forker.value).to be_success
+      expect(scraper.value).to include("tasker_metrics_multiprocess_files")
+    ensure
+      lock&.close unless lock&.closed?
+      registry&.disable_multiprocess
+      FileUtils.rm_rf(dir) if dir
+    end
   end
 end

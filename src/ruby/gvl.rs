@@ -13,12 +13,34 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static FORK_GATE: parking_lot::RawRwLock = parking_lot::RawRwLock::INIT;
 static GATE_CLOSED: AtomicBool = AtomicBool::new(false);
 
+/// Forks waiting at the gate right now (read by tests).
+static GATE_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Before a fork: waits (up to 5 s, then forks anyway) for GVL-free work to finish and keeps new
-/// work out until [`open_fork_gate`].
-pub(crate) fn close_fork_gate() {
-    if FORK_GATE.try_lock_exclusive_for(std::time::Duration::from_secs(5)) {
-        GATE_CLOSED.store(true, Ordering::Release);
+/// work out until [`open_fork_gate`]. The wait releases the GVL, so other Ruby threads keep
+/// running while a long scrape drains (they used to stop for all of it).
+///
+/// # Errors
+/// An interrupt (`Thread#raise`, a signal) that arrived meanwhile; the gate is open again then,
+/// as no fork follows.
+pub(crate) fn close_fork_gate() -> Result<(), magnus::Error> {
+    let waited = run_without_gvl::<_, _, false>(|| {
+        GATE_WAITERS.fetch_add(1, Ordering::SeqCst);
+        if FORK_GATE.try_lock_exclusive_for(std::time::Duration::from_secs(5)) {
+            GATE_CLOSED.store(true, Ordering::Release);
+        }
+        GATE_WAITERS.fetch_sub(1, Ordering::SeqCst);
+    });
+    if let Err(e) = waited {
+        open_fork_gate();
+        return Err(e);
     }
+    Ok(())
+}
+
+/// Forks waiting at the gate right now.
+pub(crate) fn fork_gate_waiters() -> usize {
+    GATE_WAITERS.load(Ordering::SeqCst)
 }
 
 /// After a fork, in the parent and in the child.
@@ -35,14 +57,18 @@ struct Call<F, R> {
     result: Option<std::thread::Result<R>>,
 }
 
-unsafe extern "C" fn trampoline<F: FnOnce() -> R, R>(data: *mut c_void) -> *mut c_void {
+unsafe extern "C" fn trampoline<F: FnOnce() -> R, R, const GATED: bool>(data: *mut c_void) -> *mut c_void {
     // SAFETY: `data` is the `Call` that `without_gvl` passed and keeps alive for this call.
     let call = unsafe { &mut *(data as *mut Call<F, R>) };
     if let Some(func) = call.func.take() {
-        FORK_GATE.lock_shared();
+        if GATED {
+            FORK_GATE.lock_shared();
+        }
         call.result = Some(catch_unwind(AssertUnwindSafe(func)));
-        // SAFETY: taken just above on this thread.
-        unsafe { FORK_GATE.unlock_shared() };
+        if GATED {
+            // SAFETY: taken just above on this thread.
+            unsafe { FORK_GATE.unlock_shared() };
+        }
     }
     std::ptr::null_mut()
 }
@@ -59,13 +85,19 @@ unsafe extern "C" fn trampoline<F: FnOnce() -> R, R>(data: *mut c_void) -> *mut 
 /// # Errors
 /// The exception of an interrupt that arrived before or during the work.
 pub(crate) fn without_gvl<F: FnOnce() -> R, R>(func: F) -> Result<R, magnus::Error> {
+    run_without_gvl::<F, R, true>(func)
+}
+
+/// [`without_gvl`]; `GATED` work holds the fork gate open while it runs (the gate's own wait
+/// must not).
+fn run_without_gvl<F: FnOnce() -> R, R, const GATED: bool>(func: F) -> Result<R, magnus::Error> {
     let mut call = Call { func: Some(func), result: None };
     loop {
         // SAFETY: the trampoline only touches `call`, which outlives the blocking call. No
         // unblocking function: the work is bounded, so an interrupt waits for it to finish.
         unsafe {
             rb_sys::rb_thread_call_without_gvl2(
-                Some(trampoline::<F, R>),
+                Some(trampoline::<F, R, GATED>),
                 &mut call as *mut Call<F, R> as *mut c_void,
                 None,
                 std::ptr::null_mut(),

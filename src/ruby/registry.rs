@@ -162,6 +162,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_method("multiprocess_dir", rb_method!(multiprocess_dir, 0))?;
     module.define_singleton_method("_multiprocess_after_fork", rb_function!(multiprocess::after_fork, 0))?;
     module.define_singleton_method("_close_fork_gate", rb_function!(crate::ruby::gvl::close_fork_gate, 0))?;
+    module.define_singleton_method("_fork_gate_waiters", rb_function!(crate::ruby::gvl::fork_gate_waiters, 0))?;
     module.define_singleton_method("_open_fork_gate", rb_function!(crate::ruby::gvl::open_fork_gate, 0))?;
     class.define_private_method("_disable_multiprocess", rb_method!(|s: &Registry| multiprocess::disable(&s.inner), 0))?;
     module.define_singleton_method(
