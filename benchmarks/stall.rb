@@ -1,0 +1,117 @@
+# frozen_string_literal: true
+
+# Issue 17: a scrape never stalls the application. One family of 200 000 series; one thread
+# scrapes it continuously while another updates existing series or creates new ones, and a
+# pure-Ruby heartbeat thread wakes every 0.5 ms. Reported: the heartbeat's gaps (p99, max) and
+# the slowest single update, also with a fork every 100 ms. Target: creating series is within
+# 2× of updating existing ones (or under 2 ms p99 and 5 ms slowest).
+require_relative "support/harness"
+require "tasker_metrics"
+
+SERIES = Integer(ENV.fetch("STALL_SERIES", "200000"))
+SECONDS = Float(ENV.fetch("STALL_SECONDS", "3"))
+
+def now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+
+# Background threads for one case; `stop!` ends them and returns the heartbeat's gaps, sorted.
+class Background
+  def initialize(family, scrape:, fork_every:)
+    @stop = false
+    @gaps = []
+    @threads = [heartbeat]
+    @threads << Thread.new { family.registry_export until @stop } if scrape
+    @threads << forker(fork_every) if fork_every
+  end
+
+  def stop!
+    @stop = true
+    @threads.each(&:join)
+    @gaps.sort
+  end
+
+  private
+
+  def heartbeat
+    Thread.new do
+      last = now
+      until @stop
+        sleep 0.0005
+        t = now
+        @gaps << (t - last)
+        last = t
+      end
+    end
+  end
+
+  def forker(every)
+    Thread.new do
+      until @stop
+        sleep every
+        Process.wait(fork { exit!(0) })
+      end
+    end
+  end
+end
+
+# Updates for SECONDS (existing series, or new ones named after `create`); the slowest one.
+def slowest_update(family, create)
+  slowest = 0.0
+  i = 0
+  deadline = now + SECONDS
+  while now < deadline
+    labels = { k: create ? "new-#{create}-#{i}" : "v#{i % SERIES}" }
+    started = now
+    family.counter.increment(labels: labels)
+    slowest = [slowest, now - started].max
+    i += 1
+    Thread.pass if (i % 64).zero?
+  end
+  slowest
+end
+
+def run_case(family, scrape:, create:, fork_every: nil)
+  background = Background.new(family, scrape: scrape, fork_every: fork_every)
+  slowest = slowest_update(family, create)
+  gaps = background.stop!
+  [gaps[(gaps.size * 0.99).floor.clamp(0, gaps.size - 1)] * 1000, gaps.last * 1000, slowest * 1000]
+end
+
+Family = Struct.new(:registry, :counter) do
+  def registry_export = registry.export
+end
+
+def family
+  registry = TaskerMetrics::Registry.new
+  counter = registry.counter(:stall_total, docstring: "s", labels: %i[k], max_series: 5_000_000)
+  SERIES.times { |i| counter.increment(labels: { k: "v#{i}" }) }
+  Family.new(registry, counter)
+end
+
+rows = []
+round = 0
+[[false, false], [false, true], [true, false], [true, true]].each do |scrape, create|
+  name = create ? "creating new series" : "updating existing series"
+  rows << [scrape ? name : "no scrapes (#{name})",
+           *run_case(family, scrape: scrape, create: create && (round += 1)),]
+end
+[false, true].each do |create|
+  rows << ["#{create ? "creating new series" : "updating existing series"}, fork every 100 ms",
+           *run_case(family, scrape: true, create: create && (round += 1), fork_every: 0.1),]
+end
+
+puts "\n### Stall: one thread scraping a #{SERIES}-series family (#{Harness.machine})\n\n"
+puts "| while scraping | heartbeat gap p99 | heartbeat gap max | slowest update | target |"
+puts "|---|---:|---:|---:|---|"
+existing = rows.find { |r| r[0] == "updating existing series" }
+existing_fork = rows.find { |r| r[0].start_with?("updating existing series, fork") }
+rows.each do |name, p99, max, slowest|
+  base = name.start_with?("creating") && (name.include?("fork") ? existing_fork : existing)
+  target = if base
+             ok = (p99 <= 2 * base[1] && slowest <= 2 * base[3]) || (p99 < 2 && slowest < 5)
+             "≤ 2× updating (#{format("%.1f", p99 / base[1])}×, #{format("%.1f", slowest / base[3])}×) or < 2 / 5 ms #{ok ? "✓" : "✗"}"
+           else
+             ""
+           end
+  puts format("| %<name>s | %<p99>.1f ms | %<max>.1f ms | %<slowest>.1f ms | %<target>s |",
+              name: name, p99: p99, max: max, slowest: slowest, target: target,)
+end
