@@ -113,27 +113,39 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
     expect(value("jobs_total")).to eq(7), "a worker's value merges into the new definition"
   end
 
-  it "leaves multi-process mode with one warning, without raising or SIGXFSZ, when the file hits ulimit -f" do
-    registry.enable_multiprocess(dir)
-    jobs.increment(by: 3, labels: { queue: "before" })
+  # Runs the block in a child whose stderr is captured; returns its status and what it printed,
+  # ending with this process's total of `jobs` as the child saw it.
+  def child_report
     reader, writer = IO.pipe
     pid = fork do
       reader.close
-      Process.setrlimit(:FSIZE, 256 * 1024) # the child's file starts at 64 KiB
       $stderr.reopen(writer)
-      400.times { |i| jobs.increment(labels: { queue: "q#{i}-#{"x" * 1_000}" }) } # ~400 KiB of records
-      jobs.increment(by: 2, labels: { queue: "before" })
+      yield
       2.times { registry.export }
       writer.puts "total=#{jobs.values.values.sum}"
       exit!(0)
     end
     writer.close
-    _, status = Process.wait2(pid)
-    report = reader.read
+    status = Process.wait2(pid).last
+    [status, reader.read]
+  end
+
+  def expect_left_multiprocess_counting(status, report, total)
     expect(status).to be_success, "the child ended with #{status.inspect}"
     expect(report.scan("multi-process mode is off for this process").size).to eq(1), report
+    expect(report).to include("total=#{total}"), "every increment counted in memory"
+  end
+
+  it "leaves multi-process mode with one warning, without raising or SIGXFSZ, when the file hits ulimit -f" do
+    registry.enable_multiprocess(dir)
+    jobs.increment(by: 3, labels: { queue: "before" })
+    status, report = child_report do
+      Process.setrlimit(:FSIZE, 256 * 1024) # the child's file starts at 64 KiB
+      400.times { |i| jobs.increment(labels: { queue: "q#{i}-#{"x" * 1_000}" }) } # ~400 KiB of records
+      jobs.increment(by: 2, labels: { queue: "before" })
+    end
+    expect_left_multiprocess_counting(status, report, 402)
     expect(report).to include("ulimit -f")
-    expect(report).to include("total=402"), "every increment counted in memory"
     expect(value("jobs_total", queue: "before")).to eq(5), "what the child wrote to its file before it left stays in the totals"
   end
 
@@ -142,23 +154,12 @@ RSpec.describe TaskerMetrics::Registry, "#enable_multiprocess" do
     tiny = Dir.mktmpdir("tasker-metrics-tiny")
     skip "cannot mount a tmpfs here" unless system("mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", tiny, err: File::NULL)
     begin
-      reader, writer = IO.pipe
-      pid = fork do
-        reader.close
-        $stderr.reopen(writer)
+      status, report = child_report do
         registry.enable_multiprocess(tiny) # a 64 KiB file on a 192 KiB disk
         300.times { |i| jobs.increment(labels: { queue: "q#{i}-#{"x" * 1_000}" }) }
-        2.times { registry.export }
-        writer.puts "total=#{jobs.values.values.sum}"
-        exit!(0)
       end
-      writer.close
-      _, status = Process.wait2(pid)
-      report = reader.read
-      expect(status).to be_success, "the child ended with #{status.inspect}"
-      expect(report.scan("multi-process mode is off for this process").size).to eq(1), report
+      expect_left_multiprocess_counting(status, report, 300)
       expect(report).to match(/No space left on device|os error 28/)
-      expect(report).to include("total=300"), "every increment counted in memory"
     ensure
       system("umount", "-l", tiny)
       FileUtils.rm_rf(tiny)
