@@ -21,6 +21,9 @@ struct Slot {
 const FREE: Slot = Slot { start: AtomicUsize::new(0), end: AtomicUsize::new(0), hit: AtomicBool::new(false) };
 static GUARDED: [Slot; SLOTS] = [FREE; SLOTS];
 static INSTALL: Once = Once::new();
+/// The page size, read once before the handler is installed (the handler calls nothing but
+/// `mmap`).
+static PAGE: AtomicUsize = AtomicUsize::new(4096);
 static mut PREVIOUS: Option<libc::sigaction> = None;
 
 /// A registered mapping; unregistered when dropped (before the caller unmaps it).
@@ -57,6 +60,11 @@ impl Drop for Guard {
 
 fn install() {
     INSTALL.call_once(|| {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if page > 0 {
+            PAGE.store(page as usize, Ordering::Relaxed);
+        }
         // SAFETY: a zeroed sigaction is valid; the handler below only uses async-signal-safe
         // operations (atomics, mmap, calling the previous handler).
         unsafe {
@@ -78,10 +86,10 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
     for slot in &GUARDED {
         let start = slot.start.load(Ordering::Acquire);
         if start != 0 && start != usize::MAX && addr >= start && addr < slot.end.load(Ordering::Relaxed) {
-            // SAFETY: sysconf and mmap are plain system calls; the page lies inside a read-only
-            // mapping this process made and still owns (the guard is dropped before munmap).
+            // SAFETY: mmap is a plain system call; the page lies inside a read-only mapping this
+            // process made and still owns (the guard is dropped before munmap).
             unsafe {
-                let page = libc::sysconf(libc::_SC_PAGESIZE) as usize;
+                let page = PAGE.load(Ordering::Relaxed);
                 let at = addr & !(page - 1);
                 let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED;
                 if libc::mmap(at as *mut libc::c_void, page, libc::PROT_READ, flags, -1, 0) != libc::MAP_FAILED {
