@@ -195,14 +195,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     module.define_singleton_method(
         "_advance_expiry_clock",
         rb_function!(
-            |v: Value| -> Result<(), Failure> {
-                let seconds = convert::float("seconds", v)?;
-                if seconds < 0.0 {
-                    return Err(crate::ruby::errors::arg_error(format!("seconds must not be negative, got {seconds}")));
-                }
-                crate::core::registry::advance_process_clock((seconds * 1000.0).ceil() as u64);
-                Ok(())
-            },
+            |v: Value| -> Result<(), Failure> { Ok(crate::core::registry::advance_process_clock(convert::float("seconds", v)?)?) },
             1
         ),
     )?;

@@ -182,10 +182,6 @@ impl Writer {
             if len > self.reserve {
                 return Err(Error::Store(format!("{} is full ({} bytes)", self.path.display(), self.reserve)));
             }
-            // Growing past the file size limit would kill the process with SIGXFSZ.
-            if let Some(limit) = file_size_limit().filter(|&limit| len as u64 > limit) {
-                return Err(Error::Store(format!("cannot grow {}: the file size limit (ulimit -f) is {limit} bytes", self.path.display())));
-            }
             let file = self.file.lock();
             let file = file.as_ref().ok_or_else(|| Error::Store("this process's multi-process file was closed by a fork".into()))?;
             allocate(file, len).map_err(|e| Error::Store(format!("cannot grow {}: {e}", self.path.display())))?;
@@ -428,7 +424,8 @@ pub fn pid_alive(pid: u32) -> bool {
     unsafe { libc::kill(pid, 0) == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) }
 }
 
-/// Grows the file to `len` bytes with real blocks where the filesystem allows.
+/// Grows the file to `len` bytes with real blocks where the filesystem allows; never past the
+/// file size limit, where growing would kill the process with SIGXFSZ.
 fn allocate(file: &File, len: usize) -> std::io::Result<()> {
     if file_size_limit().is_some_and(|limit| len as u64 > limit) {
         return Err(std::io::Error::other(format!("the file size limit (ulimit -f) is below {len} bytes")));

@@ -2,6 +2,7 @@
 //! a held handle bringing its expired series back.
 
 use super::{Family, Series, EXPIRED};
+use crate::core::error::{Error, Result};
 use crate::core::metric::MetricKind;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
@@ -20,10 +21,21 @@ pub(super) fn now_ms() -> u64 {
     now
 }
 
-/// Moves the expiry clock of the whole process forward (never back, so it stays monotonic):
-/// an application's tests can check what expires without sleeping (`TaskerMetrics::Testing`).
-pub fn advance_process_clock(ms: u64) {
-    PROCESS_SKEW_MS.fetch_add(ms, Relaxed);
+/// Moves the expiry clock of the whole process forward by `seconds` (never back, so it stays
+/// monotonic): an application's tests can check what expires without sleeping
+/// (`TaskerMetrics::Testing`).
+///
+/// # Errors
+/// An argument error for a negative or non-finite step; nothing moves then.
+pub fn advance_process_clock(seconds: f64) -> Result<()> {
+    if !seconds.is_finite() {
+        return Err(Error::argument(format!("seconds must be finite, got {seconds}")));
+    }
+    if seconds < 0.0 {
+        return Err(Error::argument(format!("seconds must not be negative, got {seconds}")));
+    }
+    PROCESS_SKEW_MS.fetch_add((seconds * 1000.0).ceil() as u64, Relaxed);
+    Ok(())
 }
 
 #[cfg(test)]

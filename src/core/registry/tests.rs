@@ -317,3 +317,14 @@ fn a_creator_proceeds_while_a_render_is_paused_inside_the_family() {
     assert!(fam.find(&encode_key(&["new"])).is_some());
     assert_eq!(fam.len(), 51);
 }
+
+/// The process-wide expiry clock refuses steps back and non-finite steps, moving nothing.
+#[test]
+fn the_process_clock_refuses_negative_and_non_finite_steps() {
+    for (bad, why) in [(-1.0, "must not be negative, got -1"), (f64::NAN, "must be finite, got NaN"), (f64::INFINITY, "must be finite")] {
+        let before = super::expiry::now_ms();
+        let err = advance_process_clock(bad).unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
+        assert!(super::expiry::now_ms() < before + 1_000, "{bad} moved the clock");
+    }
+}
