@@ -13,6 +13,9 @@
 //!    old one;
 //! 3. deletes the absorbed files.
 //!
+//! On a full disk step 2 first frees a reserve file kept for it (and, if that is still short,
+//! absorbs fewer files at a time), so compaction needs no free space beyond what it frees.
+//!
 //! A crash between 2 and 3 leaves files the archive already counts; readers skip any file the
 //! archive lists, and the next compaction deletes them (and lists them until it has).
 
@@ -131,6 +134,37 @@ pub(super) fn run_locked(dir: &Path, own: &Writer, _held: &DirLock) -> std::io::
     }
     dead.sort_by_key(|(_, h, _)| h.started_ms);
 
+    // On a full disk, the reserve gives the new archive room; and when even that is short,
+    // fewer files at a time (each absorbed file frees at least what it adds to the archive).
+    let mut take = dead.len();
+    let mut released = false;
+    let written = loop {
+        out.problems.clear();
+        match write_archive(dir, &dead[..take], &mut out) {
+            Ok(written) => break written,
+            Err(e) if no_space(&e) && (!released || take > 1) => {
+                if released {
+                    take /= 2;
+                } else {
+                    released = true;
+                    let _ = std::fs::remove_file(dir.join(RESERVE));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let Some(len) = written else { return Ok(out) };
+    for (path, _, _) in &dead[..take] {
+        let _ = std::fs::remove_file(path);
+    }
+    reserve_for(dir, len);
+    out.compacted = true;
+    Ok(out)
+}
+
+/// Writes the archive holding the current one and `dead`; the archive's length, or `None` when
+/// a file shrank under the read (nothing written then).
+fn write_archive(dir: &Path, dead: &[(PathBuf, format::Header, Mapped)], out: &mut Outcome) -> std::io::Result<Option<u64>> {
     let mut merger = Merger::default();
     merger.archiving = true;
     merger.begin();
@@ -154,14 +188,8 @@ pub(super) fn run_locked(dir: &Path, own: &Writer, _held: &DirLock) -> std::io::
         Err(reason) if archive_path.exists() => damaged = Some(reason),
         Err(_) => {}
     }
-    if let Some(reason) = damaged {
-        let aside = dir.join(format!("archive-damaged-{}{SUFFIX}", crate::core::metric::unix_ms()));
-        std::fs::rename(&archive_path, &aside)?;
-        let reason = format!("damaged archive ({reason}) moved aside to {}; what could be read of it is kept", aside.display());
-        out.problems.push(Problem { path: archive_path.display().to_string(), reason });
-    }
     let mut absorbed = Vec::new();
-    for (path, h, m) in &dead {
+    for (path, h, m) in dead {
         if !already.contains(&h.nonce) {
             merger.fold(h.nonce, &m.view(), &identity_of(h), false);
             note_damage(&merger, h.nonce, path, &mut out.problems);
@@ -172,7 +200,7 @@ pub(super) fn run_locked(dir: &Path, own: &Writer, _held: &DirLock) -> std::io::
     if shrunk || dead.iter().any(|(_, _, m)| m.truncated()) {
         let reason = "compaction skipped: a file shrank while it was read (truncated by another program)".to_owned();
         out.problems.push(Problem { path: dir.display().to_string(), reason });
-        return Ok(out);
+        return Ok(None);
     }
 
     let nonce = file::random_u64();
@@ -193,22 +221,71 @@ pub(super) fn run_locked(dir: &Path, own: &Writer, _held: &DirLock) -> std::io::
     }
 
     let tmp = dir.join(format!(".archive-{}-{nonce:016x}", std::process::id()));
-    let write = || -> std::io::Result<()> {
+    let mut write = || -> std::io::Result<()> {
         let mut f =
             OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(&tmp)?;
         f.write_all(&b.buf)?;
         f.sync_all()?;
+        if let Some(reason) = &damaged {
+            // Only once the new archive is safely written, so a retry reads the same archive.
+            let aside = dir.join(format!("archive-damaged-{}{SUFFIX}", crate::core::metric::unix_ms()));
+            std::fs::rename(&archive_path, &aside)?;
+            let reason = format!("damaged archive ({reason}) moved aside to {}; what could be read of it is kept", aside.display());
+            out.problems.push(Problem { path: archive_path.display().to_string(), reason });
+        }
         std::fs::rename(&tmp, &archive_path)
     };
     if let Err(e) = write() {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    for (path, _, _) in &dead {
-        let _ = std::fs::remove_file(path);
+    Ok(Some(b.buf.len() as u64))
+}
+
+/// Space set aside so that a compaction can write its archive on a full disk: the archive's
+/// size and a quarter more, at least [`RESERVE_MIN`] more. Each compaction sizes it anew.
+const RESERVE: &str = ".compact.reserve";
+const RESERVE_MIN: u64 = 64 * 1024;
+const RESERVE_STEP: u64 = 4096;
+
+fn no_space(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// Sets the reserve aside for the directory's archive as it is; each process does on enabling
+/// multi-process mode, so the first compaction already has one.
+pub(super) fn keep_reserve(dir: &Path) {
+    reserve_for(dir, std::fs::metadata(dir.join(ARCHIVE)).map_or(0, |m| m.len()));
+}
+
+/// Grows the reserve for an archive of `archive_len` bytes (best effort: on a full disk it
+/// stays as it is, and the next compaction tries again). Never shrinks it, so a stat is all it
+/// costs once the reserve is large enough.
+fn reserve_for(dir: &Path, archive_len: u64) {
+    let want = archive_len + (archive_len / 4).max(RESERVE_MIN);
+    let path = dir.join(RESERVE);
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.len() >= want) {
+        return;
     }
-    out.compacted = true;
-    Ok(out)
+    let Ok(f) = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&path)
+    else {
+        return;
+    };
+    if !f.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        return;
+    }
+    // Short of room for all of it, as much as there is: a smaller reserve still lets the next
+    // compaction absorb some files, and each it absorbs frees more.
+    let mut len = want;
+    while file::allocate(&f, len as usize).is_err_and(|e| no_space(&e)) && len > RESERVE_STEP {
+        len = (len / 2).max(RESERVE_STEP);
+    }
 }
 
 /// Empties `dir` of everything no live process owns, the archive included: what a fresh deploy

@@ -426,7 +426,7 @@ pub fn pid_alive(pid: u32) -> bool {
 
 /// Grows the file to `len` bytes with real blocks where the filesystem allows; never past the
 /// file size limit, where growing would kill the process with SIGXFSZ.
-fn allocate(file: &File, len: usize) -> std::io::Result<()> {
+pub(super) fn allocate(file: &File, len: usize) -> std::io::Result<()> {
     if file_size_limit().is_some_and(|limit| len as u64 > limit) {
         return Err(std::io::Error::other(format!("the file size limit (ulimit -f) is below {len} bytes")));
     }

@@ -67,6 +67,7 @@ pub fn enable(registry: &Arc<Registry>, dir: &Path) -> Result<()> {
         }
         None => FileStore::create(&canonical, "")?,
     };
+    compact::keep_reserve(&canonical);
     registry.use_store(Arc::new(store), false)?;
     if !shared.iter().any(|w| w.as_ptr() == Arc::as_ptr(registry)) {
         shared.push(Arc::downgrade(registry));
