@@ -44,6 +44,18 @@ pub struct Family {
     pub(super) me: Weak<Family>,
 }
 
+/// Series per map shard at the family's limit. A shard grows by rehashing all its entries while
+/// the creating thread holds Ruby's GVL, so this bounds that pause (a few thousand entries take
+/// well under a millisecond; the default 8 shards of a 5,000,000-series family took 28 ms).
+const SERIES_PER_SHARD: usize = 4096;
+
+/// Shards for a family of at most `limit` series: DashMap's default (4 per core) or enough to
+/// keep each under [`SERIES_PER_SHARD`], up to 4096 (512 KiB of empty shards).
+fn shards_for(limit: usize) -> usize {
+    let default = (std::thread::available_parallelism().map_or(1, usize::from) * 4).next_power_of_two();
+    (limit / SERIES_PER_SHARD).next_power_of_two().clamp(default.max(2), 4096)
+}
+
 impl Family {
     pub(super) fn new(desc: FamilyDesc, store: Arc<dyn Store>) -> Result<Arc<Self>> {
         let limit = desc.max_series.unwrap_or_else(default_max_series);
@@ -52,7 +64,7 @@ impl Family {
         Ok(Arc::new_cyclic(|me| Family {
             me: me.clone(),
             desc,
-            series: DashMap::with_hasher(ahash::RandomState::new()),
+            series: DashMap::with_capacity_and_hasher_and_shard_amount(0, ahash::RandomState::new(), shards_for(limit)),
             store: RwLock::new(store),
             slot,
             order: RwLock::new(Vec::new()),
