@@ -4,7 +4,7 @@
 # scrapes it continuously while another updates existing series or creates new ones, and a
 # pure-Ruby heartbeat thread wakes every 0.5 ms. Reported: the heartbeat's gaps (p99, max) and
 # the slowest single update, also with a fork every 100 ms. Target: creating series is within
-# 2× of updating existing ones (or under 2 ms p99 and 5 ms slowest).
+# 2× of updating existing ones, for each of the two (or under 2 ms p99 and 5 ms slowest).
 require_relative "support/harness"
 require "tasker_metrics"
 
@@ -112,9 +112,12 @@ existing = rows.find { |r| r[0] == "updating existing series" }
 existing_fork = rows.find { |r| r[0].start_with?("updating existing series, fork") }
 rows.each do |name, p99, max, slowest|
   base = name.start_with?("creating") && (name.include?("fork") ? existing_fork : existing)
+  # Each of the two within 2× of updating existing series in the same run, or under its own
+  # bound (p99 gap 2 ms, slowest update 5 ms).
   target = if base
-             ok = (p99 <= 2 * base[1] && slowest <= 2 * base[3]) || (p99 < 2 && slowest < 5)
-             "≤ 2× updating (#{format("%.1f", p99 / base[1])}×, #{format("%.1f", slowest / base[3])}×) or < 2 / 5 ms #{ok ? "✓" : "✗"}"
+             ok = (p99 <= 2 * base[1] || p99 < 2) && (slowest <= 2 * base[3] || slowest < 5)
+             "p99 #{format("%.1f", p99 / base[1])}×, slowest #{format("%.1f", slowest / base[3])}× of updating " \
+               "(≤ 2× or < 2 ms / 5 ms) #{ok ? "✓" : "✗"}"
            else
              ""
            end

@@ -27,6 +27,7 @@ module TaskerMetrics
 end
 
 require_relative "tasker_metrics/registry"
+require_relative "tasker_metrics/exposition_stream"
 require_relative "tasker_metrics/metric"
 require_relative "tasker_metrics/counter"
 require_relative "tasker_metrics/gauge"

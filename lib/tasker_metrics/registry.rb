@@ -78,6 +78,19 @@ module TaskerMetrics
     # @return [String]
     def export_gzip(format: :prometheus, created: false, names: nil) = rendered(format, true, created, names)
 
+    # The exposition as a Rack body that renders it piece by piece (see {ExpositionStream}): for
+    # very large expositions, which then never sit whole in memory. Read it once. Multi-process
+    # files are merged here; what could not be read is reported here, as {#export} does.
+    # @param gzip [Boolean] gzip the pieces (level 1) into one gzip stream
+    # @return [ExpositionStream]
+    # @example
+    #   TaskerMetrics.registry.export_stream.each { |piece| socket.write(piece) }
+    def export_stream(format: :prometheus, created: false, names: nil, gzip: false)
+      stream, problems = _render_stream(format, gzip ? true : false, created, names)
+      Multiprocess.report(problems) unless problems.empty?
+      stream
+    end
+
     private
 
     def rendered(format, gzip, created, names)

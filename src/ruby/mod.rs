@@ -19,6 +19,7 @@ mod payload;
 mod prometheus_exporter;
 mod rails;
 mod registry;
+mod stream;
 
 use magnus::{Error, Ruby};
 
@@ -26,6 +27,7 @@ use magnus::{Error, Ruby};
 pub(crate) fn init(ruby: &Ruby) -> Result<(), Error> {
     let module = ruby.define_module("TaskerMetrics")?;
     registry::init(ruby, module)?;
+    stream::init(ruby, module)?;
     counter::init(ruby, module)?;
     gauge::init(ruby, module)?;
     histogram::init(ruby, module)?;

@@ -107,28 +107,39 @@ pub(crate) fn format(v: Value, created: bool) -> Result<Format, Failure> {
     }
 }
 
-/// `_render(format, gzip, created)`: the exposition, rendered (and gzipped) without the GVL.
+/// `_render(format, gzip, created)`: the exposition, rendered (and gzipped) without the GVL,
+/// piece by piece (see `stream::read_whole`).
 /// A gzipped body is a binary String, a plain one UTF-8.
 /// `_render(format, gzip, created, names)` → `[body, problems]`, where problems are `[path, reason]`
 /// pairs for multi-process files that could not be read; `names` (nil: all) selects families.
 fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool, names: Value) -> Result<RArray, Failure> {
+    let (stream, problems) = open_stream(rb_self, format_name, gzip, created, names)?;
+    let body = crate::ruby::stream::read_whole(ruby, stream, gzip)?;
+    Ok(ruby.ary_new_from_values(&[body.as_value(), problems_array(ruby, problems).as_value()]))
+}
+
+/// The multi-process merge (if any), without the GVL, and a stream to render the result.
+fn open_stream(
+    rb_self: &Registry,
+    format_name: Value,
+    gzip: bool,
+    created: bool,
+    names: Value,
+) -> Result<(exposition::stream::Stream, Vec<multiprocess::Problem>), Failure> {
     let format = format(format_name, created)?;
     let names = if names.is_nil() { None } else { Some(convert::names("names", names)?) };
     let registry = Arc::clone(&rb_self.inner);
-    let (text, compressed, problems) = without_gvl(move || {
-        let mut scrape = multiprocess::collect(&registry);
-        if let Some(names) = &names {
-            exposition::retain_names(&mut scrape.families, names);
-        }
-        let text = exposition::render(format, &scrape.families);
-        let compressed = gzip.then(|| exposition::gzip(text.as_bytes()));
-        (text, compressed, scrape.problems)
-    })?;
-    let body = match compressed {
-        Some(bytes) => ruby.str_from_slice(&bytes),
-        None => ruby.str_new(&text),
-    };
-    Ok(ruby.ary_new_from_values(&[body.as_value(), problems_array(ruby, problems).as_value()]))
+    let (parts, problems) = without_gvl(move || multiprocess::collect_parts(&registry))?;
+    Ok((exposition::stream::Stream::new(format, parts, gzip, names), problems))
+}
+
+/// `_render_stream(format, gzip, created, names)` → `[stream, problems]`: as `_render`, but the
+/// body comes piece by piece from a `TaskerMetrics::ExpositionStream`. The multi-process merge
+/// (if any) happens here, without the GVL; the rendering as the pieces are read.
+fn render_stream(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool, names: Value) -> Result<RArray, Failure> {
+    let (stream, problems) = open_stream(rb_self, format_name, gzip, created, names)?;
+    let stream = crate::ruby::stream::ExpositionStream::new(stream, gzip);
+    Ok(ruby.ary_new_from_values(&[ruby.obj_wrap(stream).as_value(), problems_array(ruby, problems).as_value()]))
 }
 
 pub(crate) fn problems_array(ruby: &Ruby, problems: Vec<multiprocess::Problem>) -> RArray {
@@ -158,6 +169,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_method("unregister", rb_method!(unregister, 1))?;
     class.define_method("metrics", rb_method!(ruby metrics, 0))?;
     class.define_private_method("_render", rb_method!(ruby render, 4))?;
+    class.define_private_method("_render_stream", rb_method!(ruby render_stream, 4))?;
     class.define_private_method("_enable_multiprocess", rb_method!(enable_multiprocess, 1))?;
     class.define_method("multiprocess_dir", rb_method!(multiprocess_dir, 0))?;
     module.define_singleton_method("_multiprocess_after_fork", rb_function!(multiprocess::after_fork, 0))?;

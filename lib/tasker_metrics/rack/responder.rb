@@ -25,12 +25,17 @@ module TaskerMetrics
       #   the configured +enabled+
       # @param gzip [Boolean] compress when the client accepts gzip
       # @param self_metrics [Boolean] export scrape duration and size
+      # @param stream [Boolean] answer with a body rendered piece by piece as the server sends it
+      #   (no Content-Length; HTTP/1.1 servers send it chunked): bounded memory for very large
+      #   expositions
       # @raise [ArgumentError] for an invalid +auth+
-      def initialize(registry: TaskerMetrics.registry, auth: CONFIGURED, enabled: CONFIGURED, gzip: true, self_metrics: true)
+      def initialize(registry: TaskerMetrics.registry, auth: CONFIGURED, enabled: CONFIGURED, gzip: true, self_metrics: true,
+                     stream: false)
         @registry = registry
         @auth = Auth.new(auth) unless auth.equal?(CONFIGURED)
         @enabled = enabled
         @gzip = gzip
+        @stream = stream
         @scrape_seconds, @scrape_bytes = register_self_metrics if self_metrics
       end
 
@@ -61,12 +66,38 @@ module TaskerMetrics
       def respond(format, gzip, env)
         started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
         names = Negotiation.names(env["QUERY_STRING"])
+        headers = NO_CACHE.merge("content-type" => Negotiation::CONTENT_TYPES.fetch(format), "vary" => "Accept, Accept-Encoding")
+        headers["content-encoding"] = "gzip" if gzip
+        return [200, headers, streamed(format, gzip, names, started, env)] if @stream
+
         body = gzip ? @registry.export_gzip(format: format, names: names) : @registry.export(format: format, names: names)
         record_scrape(format, started, body.bytesize)
-        headers = NO_CACHE.merge("content-type" => Negotiation::CONTENT_TYPES.fetch(format), "vary" => "Accept, Accept-Encoding",
-                                 "content-length" => body.bytesize.to_s,)
-        headers["content-encoding"] = "gzip" if gzip
+        headers["content-length"] = body.bytesize.to_s
         [200, headers, env["REQUEST_METHOD"] == "HEAD" ? [] : [body]]
+      end
+
+      # A body rendered as the server reads it; the scrape is recorded once it was read whole.
+      def streamed(format, gzip, names, started, env)
+        return [] if env["REQUEST_METHOD"] == "HEAD"
+
+        StreamedBody.new(@registry.export_stream(format: format, gzip: gzip, names: names)) do |bytes|
+          record_scrape(format, started, bytes)
+        end
+      end
+
+      # Rack body around an {ExpositionStream} that reports its size once read to the end.
+      class StreamedBody
+        def initialize(stream, &done)
+          @stream = stream
+          @done = done
+        end
+
+        def each(&)
+          @stream.each(&)
+          @done.call(@stream.bytesize)
+        end
+
+        def close = @stream.close
       end
 
       def enabled?

@@ -7,6 +7,7 @@ pub mod openmetrics;
 #[cfg(any(test, feature = "testing"))]
 pub mod parse;
 pub mod prometheus;
+pub mod stream;
 
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::{Family, Registry};

@@ -21,6 +21,12 @@ pub fn render(families: &[FamilySnapshot], created: bool) -> String {
 }
 
 fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
+    encode_header(out, family);
+    encode_series(out, family, &family.series, created);
+}
+
+/// The HELP, TYPE and UNIT lines of a family.
+pub(crate) fn encode_header(out: &mut String, family: &FamilySnapshot) {
     let name = family.family_name();
     if !family.help.is_empty() {
         out.push_str("# HELP ");
@@ -41,7 +47,12 @@ fn encode_family(out: &mut String, family: &FamilySnapshot, created: bool) {
         out.push_str(unit);
         out.push('\n');
     }
-    for series in &family.series {
+}
+
+/// The samples of `series`, some or all of `family`'s.
+pub(crate) fn encode_series(out: &mut String, family: &FamilySnapshot, series: &[super::SeriesSnapshot], created: bool) {
+    let name = family.family_name();
+    for series in series {
         let labels = family.labels(series);
         let exemplar = |i: usize| series.exemplars.get(i).and_then(Option::as_deref);
         match &series.sample {

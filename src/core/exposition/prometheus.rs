@@ -33,6 +33,12 @@ pub(crate) fn encode_family(out: &mut String, family: &FamilySnapshot) {
 
 /// Renders one family with `help` as its HELP text.
 pub(crate) fn encode_family_with_help(out: &mut String, family: &FamilySnapshot, help: &str) {
+    encode_header(out, family, help);
+    encode_series(out, family, &family.series);
+}
+
+/// The HELP and TYPE lines of a family.
+pub(crate) fn encode_header(out: &mut String, family: &FamilySnapshot, help: &str) {
     let name = family.name.as_str();
     out.push_str("# HELP ");
     out.push_str(name);
@@ -43,7 +49,12 @@ pub(crate) fn encode_family_with_help(out: &mut String, family: &FamilySnapshot,
     out.push(' ');
     out.push_str(family.kind.as_str());
     out.push('\n');
-    for series in &family.series {
+}
+
+/// The sample lines of `series`, some or all of `family`'s.
+pub(crate) fn encode_series(out: &mut String, family: &FamilySnapshot, series: &[super::SeriesSnapshot]) {
+    let name = family.name.as_str();
+    for series in series {
         let labels = family.labels(series);
         match &series.sample {
             Sample::Counter { int, float } => {

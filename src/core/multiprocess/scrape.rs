@@ -5,6 +5,7 @@ use super::compact::{self, DirLock};
 use super::merge::Merger;
 use super::reader::{identity_of, list, note_damage, Mapped, Problem};
 use super::{file_store, format, FileStore};
+use crate::core::exposition::stream::Part;
 use crate::core::exposition::FamilySnapshot;
 use crate::core::metric::{MetricKind, Sample};
 use crate::core::registry::Registry;
@@ -18,19 +19,34 @@ use std::sync::Arc;
 /// keeping every value in memory: its counts so far stay in the other processes' totals (its
 /// file stays, like after `disable`), and the scrape says why once.
 pub fn collect(registry: &Arc<Registry>) -> Scrape {
+    let (merged, problems) = merge(registry);
+    Scrape { families: merged.unwrap_or_else(|| crate::core::exposition::snapshot(registry)), problems }
+}
+
+/// [`collect`] for a streamed exposition: the merged families, or this process's live ones.
+pub fn collect_parts(registry: &Arc<Registry>) -> (Vec<Part>, Vec<Problem>) {
+    let (merged, problems) = merge(registry);
+    let parts = merged.map_or_else(|| Part::of_registry(registry), |families| families.into_iter().map(Part::Snapshot).collect());
+    (parts, problems)
+}
+
+/// Every process's families merged, or `None` when only this process's registry is to be read.
+fn merge(registry: &Arc<Registry>) -> (Option<Vec<FamilySnapshot>>, Vec<Problem>) {
     let Some(store) = file_store(registry) else {
-        return Scrape { families: crate::core::exposition::snapshot(registry), problems: Vec::new() };
+        return (None, Vec::new());
     };
     let failed = store.failed.lock().clone();
     match failed {
-        None => store.scrape(registry),
+        None => {
+            let scrape = store.scrape(registry);
+            (Some(scrape.families), scrape.problems)
+        }
         Some(reason) => {
             let reason = match super::disable(registry) {
                 Ok(()) => format!("{reason}; multi-process mode is off for this process, which keeps counting in memory (its counts until now stay in the shared totals)"),
                 Err(e) => format!("{reason}; leaving multi-process mode failed: {e}"),
             };
-            let problems = vec![Problem { path: store.path().display().to_string(), reason }];
-            Scrape { families: crate::core::exposition::snapshot(registry), problems }
+            (None, vec![Problem { path: store.path().display().to_string(), reason }])
         }
     }
 }

@@ -44,6 +44,44 @@ pub struct Family {
     pub(super) me: Weak<Family>,
 }
 
+/// A family's series in creation order as they were when the walk began (see [`Family::walk`]).
+pub struct Walk {
+    family: Arc<Family>,
+    series: Vec<*const Series>,
+    at: usize,
+}
+
+// SAFETY: the pointers are to `Series` (Sync), kept alive by the family while the walk counts
+// as a render; nothing about them is tied to the thread that began the walk.
+unsafe impl Send for Walk {}
+
+impl Walk {
+    /// Calls `f` with up to `max` more series (removed ones skipped); false when the walk is over.
+    pub fn step(&mut self, max: usize, mut f: impl FnMut(&Series)) -> bool {
+        let end = (self.at + max).min(self.series.len());
+        for &series in &self.series[self.at..end] {
+            // SAFETY: this walk counts as a render of `family` until dropped (see `enter_walk`).
+            let series = unsafe { &*series };
+            if !series.is_removed() {
+                f(series);
+            }
+        }
+        self.at = end;
+        end < self.series.len()
+    }
+
+    /// The family walked.
+    pub fn family(&self) -> &Family {
+        &self.family
+    }
+}
+
+impl Drop for Walk {
+    fn drop(&mut self) {
+        self.family.leave_walk();
+    }
+}
+
 /// Series per map shard at the family's limit. A shard grows by rehashing all its entries while
 /// the creating thread holds Ruby's GVL, so this bounds that pause (a few thousand entries take
 /// well under a millisecond; the default 8 shards of a 5,000,000-series family took 28 ms).
@@ -286,17 +324,33 @@ impl Family {
     /// would wait holding Ruby's GVL, stalling every Ruby thread). Series taken out of the list
     /// meanwhile are kept alive until no render is walking a copy (see `compact_order`).
     pub fn visit_series(&self, mut f: impl FnMut(&Series)) {
-        self.tidy_order();
-        self.renders.fetch_add(1, SeqCst);
-        let walk: Vec<*const Series> = self.order.read().iter().map(Arc::as_ptr).collect();
+        let walk = self.enter_walk();
         for &series in &walk {
-            // SAFETY: every series in `walk` was in `order` after `renders` counted this render;
-            // `compact_order` keeps what it takes out of `order` alive while `renders` is not 0.
+            // SAFETY: see `enter_walk`; this render is counted until `leave_walk` below.
             let series = unsafe { &*series };
             if !series.is_removed() {
                 f(series);
             }
         }
+        self.leave_walk();
+    }
+
+    /// A walk over the series in creation order that can stop and resume, holding no lock
+    /// between steps (for a streamed exposition).
+    pub fn walk(self: &Arc<Self>) -> Walk {
+        Walk { series: self.enter_walk(), at: 0, family: Arc::clone(self) }
+    }
+
+    /// Counts a render and copies the creation order's pointers. Every series in the copy stays
+    /// alive until [`leave_walk`](Self::leave_walk): `compact_order` keeps what it takes out of
+    /// `order` alive while `renders` is not 0.
+    fn enter_walk(&self) -> Vec<*const Series> {
+        self.tidy_order();
+        self.renders.fetch_add(1, SeqCst);
+        self.order.read().iter().map(Arc::as_ptr).collect()
+    }
+
+    fn leave_walk(&self) {
         if self.renders.fetch_sub(1, SeqCst) == 1 {
             self.bury();
         }

@@ -20,7 +20,7 @@ pub use crate::core::desc::{FamilyDesc, GaugeMode};
 pub use defaults::{
     default_expires_after, default_max_series, set_default_expires_after, set_default_max_series, DEFAULT_MAX_SERIES, RESERVED_DROPPED,
 };
-pub use family::Family;
+pub use family::{Family, Walk};
 pub use series::Series;
 use series::{SeriesKind, EXPIRED, LIVE, REMOVED};
 pub use update::{Number, Outcome, Update};
