@@ -33,10 +33,8 @@ pub struct Family {
     pub(super) order: RwLock<Vec<Arc<Series>>>,
     /// Removed series still in `order`.
     pub(super) tombstones: AtomicUsize,
-    /// Renders walking a copy of `order` right now, and the series `compact_order` took out of
-    /// `order` while one was: kept alive until no render can still be reading them.
-    pub(super) renders: AtomicUsize,
-    pub(super) graveyard: parking_lot::Mutex<Vec<Arc<Series>>>,
+    /// Open [`Walk`]s, which read `order` by position: it is not compacted while there are any.
+    pub(super) walks: AtomicUsize,
     /// Series held, counted apart from the map so the limit holds under racing creators.
     pub(super) count: AtomicUsize,
     pub(super) limit: usize,
@@ -44,30 +42,27 @@ pub struct Family {
     pub(super) me: Weak<Family>,
 }
 
-/// A family's series in creation order as they were when the walk began (see [`Family::walk`]).
+/// A family's series in creation order, as many as there were when the walk began (see
+/// [`Family::walk`]). It reads the order list by position, a batch at a time, so it costs no
+/// memory per series; while it lives, the list is only appended to (removed series are dropped
+/// from it once no walk is open), so positions stay put.
 pub struct Walk {
     family: Arc<Family>,
-    series: Vec<*const Series>,
     at: usize,
+    end: usize,
+    batch: Vec<*const Series>,
 }
 
-// SAFETY: the pointers are to `Series` (Sync), kept alive by the family while the walk counts
-// as a render; nothing about them is tied to the thread that began the walk.
+// SAFETY: the pointers are to `Series` (Sync), which the family's order list keeps alive while
+// the walk is open; nothing about them is tied to the thread that began the walk.
 unsafe impl Send for Walk {}
 
 impl Walk {
     /// Calls `f` with up to `max` more series (removed ones skipped); false when the walk is over.
+    /// The order list is locked only to copy the batch's pointers, never while `f` runs.
     pub fn step(&mut self, max: usize, mut f: impl FnMut(&Series)) -> bool {
-        let end = (self.at + max).min(self.series.len());
-        for &series in &self.series[self.at..end] {
-            // SAFETY: this walk counts as a render of `family` until dropped (see `enter_walk`).
-            let series = unsafe { &*series };
-            if !series.is_removed() {
-                f(series);
-            }
-        }
-        self.at = end;
-        end < self.series.len()
+        self.at = self.family.walk_step(&mut self.batch, self.at, self.end, max, &mut f);
+        self.at < self.end
     }
 
     /// The family walked.
@@ -78,9 +73,30 @@ impl Walk {
 
 impl Drop for Walk {
     fn drop(&mut self) {
-        self.family.leave_walk();
+        self.family.close_walk();
     }
 }
+
+/// A walk `visit_series` has open, closed however it ends (a panicking visitor included).
+struct OpenWalk<'a> {
+    family: &'a Family,
+    end: usize,
+}
+
+impl<'a> OpenWalk<'a> {
+    fn new(family: &'a Family) -> Self {
+        OpenWalk { family, end: family.open_walk() }
+    }
+}
+
+impl Drop for OpenWalk<'_> {
+    fn drop(&mut self) {
+        self.family.close_walk();
+    }
+}
+
+/// Series whose pointers a walk copies at a time, to call its visitor without the list's lock.
+const WALK_BATCH: usize = 1024;
 
 /// Series per map shard at the family's limit. A shard grows by rehashing all its entries while
 /// the creating thread holds Ruby's GVL, so this bounds that pause (a few thousand entries take
@@ -107,8 +123,7 @@ impl Family {
             slot,
             order: RwLock::new(Vec::new()),
             tombstones: AtomicUsize::new(0),
-            renders: AtomicUsize::new(0),
-            graveyard: parking_lot::Mutex::new(Vec::new()),
+            walks: AtomicUsize::new(0),
             count: AtomicUsize::new(0),
             limit,
             expires_after_ms,
@@ -319,51 +334,56 @@ impl Family {
     }
 
     /// Calls `f` with every series in creation order, without cloning handles. The order list
-    /// is locked only to copy its pointers (a memcpy), never while `f` runs: a render that takes
+    /// is locked only to copy a batch of pointers, never while `f` runs: a render that takes
     /// 30 ms over 200,000 series never makes a thread creating a series wait for it (that thread
-    /// would wait holding Ruby's GVL, stalling every Ruby thread). Series taken out of the list
-    /// meanwhile are kept alive until no render is walking a copy (see `compact_order`).
+    /// would wait holding Ruby's GVL, stalling every Ruby thread).
     pub fn visit_series(&self, mut f: impl FnMut(&Series)) {
-        let walk = self.enter_walk();
-        for &series in &walk {
-            // SAFETY: see `enter_walk`; this render is counted until `leave_walk` below.
-            let series = unsafe { &*series };
-            if !series.is_removed() {
-                f(series);
-            }
+        self.tidy_order();
+        let open = OpenWalk::new(self);
+        let mut batch = Vec::with_capacity(WALK_BATCH);
+        let mut at = 0;
+        while at < open.end {
+            at = self.walk_step(&mut batch, at, open.end, WALK_BATCH, &mut f);
         }
-        self.leave_walk();
     }
 
     /// A walk over the series in creation order that can stop and resume, holding no lock
     /// between steps (for a streamed exposition).
     pub fn walk(self: &Arc<Self>) -> Walk {
-        Walk { series: self.enter_walk(), at: 0, family: Arc::clone(self) }
-    }
-
-    /// Counts a render and copies the creation order's pointers. Every series in the copy stays
-    /// alive until [`leave_walk`](Self::leave_walk): `compact_order` keeps what it takes out of
-    /// `order` alive while `renders` is not 0.
-    fn enter_walk(&self) -> Vec<*const Series> {
         self.tidy_order();
-        self.renders.fetch_add(1, SeqCst);
-        self.order.read().iter().map(Arc::as_ptr).collect()
+        let end = self.open_walk();
+        Walk { family: Arc::clone(self), at: 0, end, batch: Vec::new() }
     }
 
-    fn leave_walk(&self) {
-        if self.renders.fetch_sub(1, SeqCst) == 1 {
-            self.bury();
+    /// Counts a walk open and returns how many series it covers. Counted before the length is
+    /// read: a `compact_order` that saw no walk has finished (it looks under the write lock),
+    /// one that comes later leaves the list alone.
+    fn open_walk(&self) -> usize {
+        self.walks.fetch_add(1, SeqCst);
+        self.order.read().len()
+    }
+
+    fn close_walk(&self) {
+        if self.walks.fetch_sub(1, SeqCst) == 1 {
+            self.tidy_order();
         }
     }
 
-    /// Drops the series `compact_order` took out while renders were walking copies, once none is.
-    fn bury(&self) {
-        let dead = std::mem::take(&mut *self.graveyard.lock());
-        if self.renders.load(SeqCst) == 0 {
-            drop(dead);
-        } else {
-            self.graveyard.lock().extend(dead);
+    /// Calls `f` with the listed series at positions `at..end` (at most `max`, removed ones
+    /// skipped); returns the next position. Locks the list only to copy their pointers.
+    fn walk_step(&self, batch: &mut Vec<*const Series>, at: usize, end: usize, max: usize, f: &mut impl FnMut(&Series)) -> usize {
+        let end = (at + max).min(end);
+        batch.extend(self.order.read().get(at..end).unwrap_or_default().iter().map(Arc::as_ptr));
+        for &series in batch.iter() {
+            // SAFETY: a walk is open (the caller's), so `compact_order` leaves `order` alone and
+            // every series listed in it stays listed, and alive.
+            let series = unsafe { &*series };
+            if !series.is_removed() {
+                f(series);
+            }
         }
+        batch.clear();
+        end
     }
 
     /// Drops removed series from the creation-order list once they are half of it: so the list
@@ -375,10 +395,13 @@ impl Family {
         }
     }
 
-    /// Drops removed series from the creation-order list (into the graveyard while a render may
-    /// still be reading them).
+    /// Drops removed series from the creation-order list, unless a walk is reading it by
+    /// position (then the last walk to end does).
     pub(super) fn compact_order(&self) {
         let mut order = self.order.write();
+        if self.walks.load(SeqCst) > 0 {
+            return;
+        }
         let before = order.len();
         let mut gone = Vec::new();
         order.retain(|s| {
@@ -391,12 +414,7 @@ impl Family {
         });
         self.tombstones.fetch_sub(before - order.len(), Relaxed);
         drop(order);
-        // A render counted after this check copied `order` after the retain: it cannot hold any
-        // of `gone`.
-        self.graveyard.lock().append(&mut gone);
-        if self.renders.load(SeqCst) == 0 {
-            self.bury();
-        }
+        drop(gone); // the series' own teardown (recycling a file record) outside the list's lock
     }
 
     /// Puts an expired series back (its handle was written to): into the map when no new series

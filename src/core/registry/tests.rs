@@ -271,6 +271,32 @@ fn removed_and_expired_series_leave_the_order_list_without_a_render() {
     assert!(expiring.order.read().len() <= 230, "{} series still listed", expiring.order.read().len());
 }
 
+/// A walk paused between steps keeps positions: series removed meanwhile stay listed (so no
+/// series shifts under the walk and none is read twice or skipped), series created meanwhile
+/// come after its end; the last walk to end drops the removed ones from the list.
+#[test]
+fn a_paused_walk_keeps_positions_and_the_last_one_tidies_the_list() {
+    let reg = Registry::default();
+    let fam = counter(&reg, "jobs_total", &["id"]).unwrap();
+    let key = |i: usize| encode_key(&[&i.to_string()]);
+    for i in 0..1_000 {
+        fam.with_series(&key(i), |s| s.increment(Number::Int(i as i64))).unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut walk = fam.walk();
+    assert!(walk.step(100, |s| seen.push(s.read())));
+    for i in 0..900 {
+        assert!(fam.remove(&key(i)));
+    }
+    fam.with_series(&key(5_000), |s| s.increment(Number::Int(1))).unwrap();
+    assert_eq!(fam.order.read().len(), 1_001, "nothing dropped from the list while a walk is open");
+    while walk.step(100, |s| seen.push(s.read())) {}
+    let expected: Vec<Sample> = (0..100).chain(900..1_000).map(|i| Sample::Counter { int: i, float: None }).collect();
+    assert_eq!(seen, expected);
+    drop(walk);
+    assert_eq!(fam.order.read().len(), 101, "the last walk to end dropped the removed series");
+}
+
 /// A render paused inside a family (its visitor blocked mid-walk) does not keep another thread
 /// from creating a series there: before, the creator waited for the render's lock on the
 /// creation-order list — holding Ruby's GVL, so every Ruby thread stopped for the whole render.
