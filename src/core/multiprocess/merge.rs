@@ -408,6 +408,12 @@ impl Merger {
             .into_iter()
             .map(|f| {
                 let mut snap = FamilySnapshot::empty(&f.desc);
+                // Sized first: growing a Vec of a million series by doubling reallocates tens of
+                // MB while holding the malloc arena's lock, and a thread creating a series (with
+                // the GVL) waits for it.
+                let (n, bytes) = f.slots.iter().filter(|s| s.gen == self.gen).fold((0, 0), |(n, b), s| (n + 1, b + s.labels.len()));
+                snap.series.reserve_exact(n);
+                snap.label_text.reserve_exact(bytes);
                 for s in f.slots.iter().filter(|s| s.gen == self.gen) {
                     snap.push(&s.labels, s.acc.sample(), Vec::new(), 0.0);
                 }
