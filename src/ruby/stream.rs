@@ -12,6 +12,8 @@ use parking_lot::Mutex;
 /// per byte, small enough to bound what a scrape holds at once.
 const TEXT_PIECE: usize = 256 * 1024;
 const GZIP_PIECE: usize = 64 * 1024;
+/// Bodies up to this size are copied into their String with the GVL held.
+const SMALL_BODY: usize = 64 * 1024;
 
 #[magnus::wrap(class = "TaskerMetrics::ExpositionStream", free_immediately, size)]
 pub(crate) struct ExpositionStream {
@@ -69,6 +71,12 @@ pub(crate) fn read_whole(ruby: &Ruby, mut stream: Stream, gzip: bool) -> Result<
     let min = if gzip { GZIP_PIECE } else { TEXT_PIECE };
     let pieces = without_gvl(move || std::iter::from_fn(|| stream.next_chunk(min)).collect::<Vec<_>>())?;
     let total: usize = pieces.iter().map(Vec::len).sum();
+    if total <= SMALL_BODY {
+        // Small enough to copy with the GVL, and too small for a buffer of its own (an embedded
+        // String's bytes live inside the object, which only the GVL keeps still).
+        let enc = if gzip { ruby.ascii8bit_encoding() } else { ruby.utf8_encoding() };
+        return Ok(ruby.enc_str_new(pieces.concat(), enc));
+    }
     let body = ruby.str_buf_new(total);
     body.enc_associate(if gzip { ruby.ascii8bit_encoding() } else { ruby.utf8_encoding() })?;
     // SAFETY: `body` was just made with room for `total` bytes and nothing else can reach it:
