@@ -68,7 +68,7 @@ proptest! {
             }
         }
         for (syntax, format) in [(Syntax::Prometheus, Format::Prometheus), (Syntax::OpenMetrics, Format::OpenMetrics { created: true })] {
-            let text = render(format, &snapshot(&reg));
+            let text = String::from_utf8(render(format, &snapshot(&reg))).unwrap();
             let samples = parse(&text, syntax).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
             for (name, kind, label, want) in &expected {
                 let got = match kind {

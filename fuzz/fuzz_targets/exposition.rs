@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     for (format, syntax) in [(Format::Prometheus, Syntax::Prometheus), (Format::OpenMetrics { created: false }, Syntax::OpenMetrics)] {
-        let text = render(format, &snapshot(&reg));
+        let text = String::from_utf8(render(format, &snapshot(&reg))).unwrap();
         let samples = parse(&text, syntax).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(samples.len(), 1);
         assert_eq!(samples[0].labels, vec![(label.to_owned(), label_value.to_owned())]);

@@ -9,7 +9,7 @@ use tasker_metrics::core::multiprocess::read_untrusted;
 
 fuzz_target!(|data: &[u8]| {
     let families = read_untrusted(data);
-    let text = render(Format::Prometheus, &families);
+    let text = String::from_utf8(render(Format::Prometheus, &families)).expect("the text format is UTF-8");
     if let Err(e) = parse(&text, Syntax::Prometheus) {
         panic!("a file read back into invalid text: {e}\n{text}");
     }

@@ -56,7 +56,7 @@ RSpec.describe "Exposition formats" do # rubocop:disable RSpec/DescribeClass -- 
   end
 
   it "refuses unknown formats and units the name does not end with" do
-    expect { registry.export(format: :json) }.to raise_error(ArgumentError, "format must be :prometheus or :openmetrics, got :json")
+    expect { registry.export(format: :json) }.to raise_error(ArgumentError, "format must be :prometheus, :openmetrics or :protobuf, got :json")
     expect { registry.gauge(:size, docstring: "S", unit: :bytes) }.to raise_error(ArgumentError, 'metric name "size" must end with its unit "_bytes"')
   end
 

@@ -103,18 +103,19 @@ pub(crate) fn format(v: Value, created: bool) -> Result<Format, Failure> {
     match convert::name("format", v)?.as_str() {
         "prometheus" => Ok(Format::Prometheus),
         "openmetrics" => Ok(Format::OpenMetrics { created }),
-        other => Err(crate::ruby::errors::arg_error(format!("format must be :prometheus or :openmetrics, got :{other}"))),
+        "protobuf" => Ok(Format::Protobuf),
+        other => Err(crate::ruby::errors::arg_error(format!("format must be :prometheus, :openmetrics or :protobuf, got :{other}"))),
     }
 }
 
 /// `_render(format, gzip, created)`: the exposition, rendered (and gzipped) without the GVL,
 /// piece by piece (see `stream::read_whole`).
-/// A gzipped body is a binary String, a plain one UTF-8.
+/// A gzipped or protobuf body is a binary String, a text one UTF-8.
 /// `_render(format, gzip, created, names)` → `[body, problems]`, where problems are `[path, reason]`
 /// pairs for multi-process files that could not be read; `names` (nil: all) selects families.
 fn render(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool, names: Value) -> Result<RArray, Failure> {
     let (stream, problems) = open_stream(rb_self, format_name, gzip, created, names)?;
-    let body = crate::ruby::stream::read_whole(ruby, stream, gzip)?;
+    let body = crate::ruby::stream::read_whole(ruby, stream)?;
     Ok(ruby.ary_new_from_values(&[body.as_value(), problems_array(ruby, problems).as_value()]))
 }
 
@@ -138,7 +139,7 @@ fn open_stream(
 /// (if any) happens here, without the GVL; the rendering as the pieces are read.
 fn render_stream(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool, created: bool, names: Value) -> Result<RArray, Failure> {
     let (stream, problems) = open_stream(rb_self, format_name, gzip, created, names)?;
-    let stream = crate::ruby::stream::ExpositionStream::new(stream, gzip);
+    let stream = crate::ruby::stream::ExpositionStream::new(stream);
     Ok(ruby.ary_new_from_values(&[ruby.obj_wrap(stream).as_value(), problems_array(ruby, problems).as_value()]))
 }
 

@@ -19,18 +19,20 @@ const SMALL_BODY: usize = 64 * 1024;
 pub(crate) struct ExpositionStream {
     /// `None` once read to the end, closed, or broken off by an interrupt.
     stream: Mutex<Option<Stream>>,
-    gzip: bool,
+    binary: bool,
     /// Whether the stream ended other than by being read to the end.
     broken: std::sync::atomic::AtomicBool,
 }
 
 impl ExpositionStream {
-    pub(crate) fn new(stream: Stream, gzip: bool) -> Self {
-        ExpositionStream { stream: Mutex::new(Some(stream)), gzip, broken: std::sync::atomic::AtomicBool::new(false) }
+    pub(crate) fn new(stream: Stream) -> Self {
+        let binary = stream.binary();
+        ExpositionStream { stream: Mutex::new(Some(stream)), binary, broken: std::sync::atomic::AtomicBool::new(false) }
     }
 }
 
-/// `_next_chunk` → the next piece (binary when gzipped, UTF-8 otherwise), or nil at the end.
+/// `_next_chunk` → the next piece (binary when gzipped or protobuf, UTF-8 otherwise), or nil at
+/// the end.
 fn next_chunk(ruby: &Ruby, rb_self: &ExpositionStream) -> Result<Option<RString>, Failure> {
     let Some(mut guard) = rb_self.stream.try_lock() else {
         return Err(Error::new(ruby.exception_runtime_error(), "the exposition stream is being read by another thread").into());
@@ -44,41 +46,41 @@ fn next_chunk(ruby: &Ruby, rb_self: &ExpositionStream) -> Result<Option<RString>
     // The stream moves into the GVL-free work and back out of it; an interrupt drops it there,
     // and the body then ends with an error rather than silently short.
     rb_self.broken.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (piece, stream) = next_piece(stream, rb_self.gzip)?;
+    let (piece, stream) = next_piece(stream)?;
     rb_self.broken.store(false, std::sync::atomic::Ordering::Relaxed);
     let Some(piece) = piece else { return Ok(None) };
     *guard = Some(stream);
-    Ok(Some(if rb_self.gzip { ruby.str_from_slice(&piece) } else { ruby.enc_str_new(&piece, ruby.utf8_encoding()) }))
+    Ok(Some(ruby.enc_str_new(&piece, encoding(ruby, rb_self.binary))))
 }
 
 /// Renders the next piece of `stream` without the GVL; the stream comes back with it.
 ///
 /// # Errors
 /// An interrupt that arrived meanwhile (the stream is dropped then).
-pub(crate) fn next_piece(mut stream: Stream, gzip: bool) -> Result<(Option<Vec<u8>>, Stream), Error> {
-    let min = if gzip { GZIP_PIECE } else { TEXT_PIECE };
+pub(crate) fn next_piece(mut stream: Stream) -> Result<(Option<Vec<u8>>, Stream), Error> {
+    let min = if stream.gzipped() { GZIP_PIECE } else { TEXT_PIECE };
     without_gvl(move || (stream.next_chunk(min), stream))
 }
 
-/// The whole of `stream` as one String (binary when gzipped, UTF-8 otherwise). Rendering and
+/// The whole of `stream` as one String (binary when gzipped or protobuf, UTF-8 otherwise). Rendering and
 /// copying both run without the GVL: the String is allocated at its final size with the GVL,
 /// then filled without it (a 33 MB copy, page faults included, took ~10 ms with the GVL held,
 /// or as long again in reallocations when pieces were appended as they came).
 ///
 /// # Errors
 /// An interrupt that arrived meanwhile.
-pub(crate) fn read_whole(ruby: &Ruby, mut stream: Stream, gzip: bool) -> Result<RString, Error> {
-    let min = if gzip { GZIP_PIECE } else { TEXT_PIECE };
+pub(crate) fn read_whole(ruby: &Ruby, mut stream: Stream) -> Result<RString, Error> {
+    let min = if stream.gzipped() { GZIP_PIECE } else { TEXT_PIECE };
+    let enc = encoding(ruby, stream.binary());
     let pieces = without_gvl(move || std::iter::from_fn(|| stream.next_chunk(min)).collect::<Vec<_>>())?;
     let total: usize = pieces.iter().map(Vec::len).sum();
     if total <= SMALL_BODY {
         // Small enough to copy with the GVL, and too small for a buffer of its own (an embedded
         // String's bytes live inside the object, which only the GVL keeps still).
-        let enc = if gzip { ruby.ascii8bit_encoding() } else { ruby.utf8_encoding() };
         return Ok(ruby.enc_str_new(pieces.concat(), enc));
     }
     let body = ruby.str_buf_new(total);
-    body.enc_associate(if gzip { ruby.ascii8bit_encoding() } else { ruby.utf8_encoding() })?;
+    body.enc_associate(enc)?;
     // SAFETY: `body` was just made with room for `total` bytes and nothing else can reach it:
     // no Ruby code runs on it while the GVL is released, and GC leaves it (and its buffer) in
     // place, as it is referenced from this stack until `rb_str_set_len` below.
@@ -96,6 +98,14 @@ pub(crate) fn read_whole(ruby: &Ruby, mut stream: Stream, gzip: bool) -> Result<
     // SAFETY: `total` bytes were written above; `body` is a String we own.
     unsafe { rb_sys::rb_str_set_len(body.as_raw(), total as std::os::raw::c_long) };
     Ok(body)
+}
+
+fn encoding(ruby: &Ruby, binary: bool) -> magnus::encoding::RbEncoding {
+    if binary {
+        ruby.ascii8bit_encoding()
+    } else {
+        ruby.utf8_encoding()
+    }
 }
 
 /// `close`: drops what is left (the families it still walks can bury removed series).

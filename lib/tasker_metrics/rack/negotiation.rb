@@ -6,11 +6,14 @@ module TaskerMetrics
   module Rack
     # HTTP content negotiation for the exposition: which format an Accept header asks for, and
     # whether Accept-Encoding allows gzip. q-values are honoured; OpenMetrics is served only
-    # when asked for more strongly than text.
+    # when asked for more strongly than text, protobuf only when named exactly (with its
+    # +proto+ and +encoding=delimited+ parameters, as Prometheus asks for it) more strongly than
+    # both: a client accepting anything gets text.
     module Negotiation
       OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
       PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
-      CONTENT_TYPES = { openmetrics: OPENMETRICS, prometheus: PROMETHEUS }.freeze
+      PROTOBUF = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+      CONTENT_TYPES = { openmetrics: OPENMETRICS, prometheus: PROMETHEUS, protobuf: PROTOBUF }.freeze
       # Media ranges each format answers to, most specific first.
       RANGES = {
         openmetrics: ["application/openmetrics-text", "application/*", "*/*"],
@@ -20,15 +23,30 @@ module TaskerMetrics
       module_function
 
       # @param accept [String, nil] the Accept header
-      # @return [Symbol, nil] +:openmetrics+, +:prometheus+, or nil when nothing we serve is acceptable
+      # @return [Symbol, nil] +:openmetrics+, +:prometheus+, +:protobuf+, or nil when nothing we
+      #   serve is acceptable
       def format(accept)
         return :prometheus if accept.nil? || accept.strip.empty?
 
         ranges = parse(accept)
         q = RANGES.transform_values { |candidates| quality(ranges, candidates) }
-        return nil if q.values.all? { |v| v <= 0 }
+        text = q[:openmetrics] > q[:prometheus] ? :openmetrics : :prometheus
+        protobuf = protobuf_quality(accept)
+        return :protobuf if protobuf > q[text]
 
-        q[:openmetrics] > q[:prometheus] ? :openmetrics : :prometheus
+        q[text].positive? ? text : nil
+      end
+
+      # The q of the protobuf exposition when named with the parameters that make it ours.
+      def protobuf_quality(accept)
+        accept.split(",").each do |part|
+          type, *params = part.split(";").map(&:strip)
+          next unless type.casecmp?("application/vnd.google.protobuf")
+
+          named = params.map { |p| p.delete(" ").downcase }
+          return q_value(params) if named.include?("proto=io.prometheus.client.metricfamily") && named.include?("encoding=delimited")
+        end
+        0.0
       end
 
       # The families a scrape asks for with +?name[]=a&name[]=b+ (Prometheus clients' convention).

@@ -38,12 +38,20 @@ RSpec.describe TaskerMetrics::Rack::Exporter do
     "application/*" => :openmetrics,
     "text/html, */*;q=0.1" => :prometheus,
     "" => :prometheus,
+    # Prometheus 2.42 started with --enable-feature=native-histograms
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8," \
+    "application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1" => :protobuf,
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited" => :protobuf,
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.3,text/plain;q=0.5" => :prometheus,
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text,text/plain;q=0.1" => :prometheus,
+    "application/vnd.google.protobuf, */*;q=0.5" => :prometheus,
   }.each do |accept, format|
     it "answers Accept #{accept.inspect} with #{format}" do
       get "/metrics", {}, "HTTP_ACCEPT" => accept
       expect(last_response.status).to eq(200)
       expect(last_response.headers["content-type"]).to eq(TaskerMetrics::Rack::Negotiation::CONTENT_TYPES.fetch(format))
       expect(last_response.body.end_with?("# EOF\n")).to be(format == :openmetrics)
+      expect(last_response.body.start_with?("# HELP")).to be(format != :protobuf)
     end
   end
 

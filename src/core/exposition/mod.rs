@@ -7,6 +7,7 @@ pub mod openmetrics;
 #[cfg(any(test, feature = "testing"))]
 pub mod parse;
 pub mod prometheus;
+pub mod protobuf;
 pub mod stream;
 
 use crate::core::metric::{MetricKind, Sample};
@@ -127,6 +128,8 @@ pub enum Format {
         /// Whether to add `_created` samples.
         created: bool,
     },
+    /// Length-delimited `io.prometheus.client.MetricFamily` messages, with created timestamps.
+    Protobuf,
 }
 
 impl Format {
@@ -135,15 +138,17 @@ impl Format {
         match self {
             Format::Prometheus => prometheus::CONTENT_TYPE,
             Format::OpenMetrics { .. } => openmetrics::CONTENT_TYPE,
+            Format::Protobuf => protobuf::CONTENT_TYPE,
         }
     }
 }
 
-/// Renders `families` in `format`.
-pub fn render(format: Format, families: &[FamilySnapshot]) -> String {
+/// Renders `families` in `format` (text, or protobuf bytes).
+pub fn render(format: Format, families: &[FamilySnapshot]) -> Vec<u8> {
     match format {
-        Format::Prometheus => prometheus::render(families),
-        Format::OpenMetrics { created } => openmetrics::render(families, created),
+        Format::Prometheus => prometheus::render(families).into_bytes(),
+        Format::OpenMetrics { created } => openmetrics::render(families, created).into_bytes(),
+        Format::Protobuf => protobuf::render(families, true),
     }
 }
 

@@ -3,7 +3,7 @@
 //! a client as they come. Series are read in batches from the live families (a [`Walk`] holds no
 //! lock between batches), or from the snapshots a multi-process merge produced.
 
-use super::{openmetrics, prometheus, FamilySnapshot, Format};
+use super::{openmetrics, prometheus, protobuf, FamilySnapshot, Format};
 use crate::core::registry::{Family, Registry, Walk};
 use std::io::Write as _;
 use std::sync::Arc;
@@ -54,6 +54,9 @@ struct Current {
     walk: Option<Walk>,
     at: usize,
     started: bool,
+    /// Protobuf: the family's message, written whole once its last batch is in (a family is
+    /// one message, so this format holds a family at a time rather than a batch).
+    message: Option<protobuf::model::MetricFamily>,
 }
 
 /// An exposition in pieces; see the module documentation.
@@ -63,6 +66,7 @@ pub struct Stream {
     names: Option<Vec<String>>,
     current: Option<Current>,
     gzip: Option<flate2::write::GzEncoder<Vec<u8>>>,
+    zipped: bool,
     done: bool,
 }
 
@@ -71,7 +75,17 @@ impl Stream {
     /// any of `names` asks for (see [`super::retain_names`]).
     pub fn new(format: Format, parts: Vec<Part>, gzip: bool, names: Option<Vec<String>>) -> Self {
         let gzip = gzip.then(|| flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
-        Stream { format, parts: parts.into_iter(), names, current: None, gzip, done: false }
+        Stream { format, parts: parts.into_iter(), names, current: None, zipped: gzip.is_some(), gzip, done: false }
+    }
+
+    /// Whether the pieces are gzipped.
+    pub fn gzipped(&self) -> bool {
+        self.zipped
+    }
+
+    /// Whether the pieces are bytes rather than UTF-8 text (gzipped, or protobuf).
+    pub fn binary(&self) -> bool {
+        self.zipped || self.format == Format::Protobuf
     }
 
     /// The next piece, at least `min` bytes unless it is the last; `None` once all were given.
@@ -79,19 +93,19 @@ impl Stream {
         if self.done {
             return None;
         }
-        let mut text = String::with_capacity(min + min / 4);
+        let mut text = Vec::with_capacity(min + min / 4);
         let mut out = Vec::new();
         loop {
             let finished = !self.render_some(&mut text);
             match &mut self.gzip {
                 None if finished || text.len() >= min => {
                     self.done = finished;
-                    return Some(text.into_bytes());
+                    return Some(text);
                 }
                 None => {}
                 Some(enc) => {
                     // Writing into a Vec cannot fail.
-                    let _ = enc.write_all(text.as_bytes());
+                    let _ = enc.write_all(&text);
                     text.clear();
                     out.append(enc.get_mut());
                     if finished {
@@ -109,13 +123,13 @@ impl Stream {
         }
     }
 
-    /// Renders one batch into `text`; false when nothing is left (the closing line written).
-    fn render_some(&mut self, text: &mut String) -> bool {
+    /// Renders one batch into `out`; false when nothing is left (the closing line written).
+    fn render_some(&mut self, out: &mut Vec<u8>) -> bool {
         loop {
             if self.current.is_none() {
                 let Some(part) = self.parts.next() else {
                     if matches!(self.format, Format::OpenMetrics { .. }) {
-                        text.push_str("# EOF\n");
+                        out.extend_from_slice(b"# EOF\n");
                     }
                     return false;
                 };
@@ -139,7 +153,11 @@ impl Stream {
                     0..cur.family.series.len()
                 }
                 None if cur.at == usize::MAX => {
-                    self.current = None;
+                    let done = self.current.take();
+                    if let Some(message) = done.and_then(|c| c.message).filter(|m| !m.metric.is_empty()) {
+                        protobuf::write_delimited(out, &message);
+                        return true;
+                    }
                     continue;
                 }
                 None => {
@@ -156,16 +174,24 @@ impl Stream {
             let series = &family.series[range];
             match self.format {
                 Format::Prometheus => {
+                    let mut text = String::with_capacity(series.len() * 48);
                     if !cur.started {
-                        prometheus::encode_header(text, family, &family.help);
+                        prometheus::encode_header(&mut text, family, &family.help);
                     }
-                    prometheus::encode_series(text, family, series);
+                    prometheus::encode_series(&mut text, family, series);
+                    out.extend_from_slice(text.as_bytes());
                 }
                 Format::OpenMetrics { created } => {
+                    let mut text = String::with_capacity(series.len() * 48);
                     if !cur.started {
-                        openmetrics::encode_header(text, family);
+                        openmetrics::encode_header(&mut text, family);
                     }
-                    openmetrics::encode_series(text, family, series, created);
+                    openmetrics::encode_series(&mut text, family, series, created);
+                    out.extend_from_slice(text.as_bytes());
+                }
+                Format::Protobuf => {
+                    let message = cur.message.get_or_insert_with(|| protobuf::family_message(family));
+                    protobuf::push_series(message, family, series, true);
                 }
             }
             cur.started = true;
@@ -182,7 +208,7 @@ impl Stream {
         if self.names.as_ref().is_some_and(|names| !names.iter().any(|n| family.answers_to(n))) {
             return None;
         }
-        Some(Current { family, walk, at: 0, started: false })
+        Some(Current { family, walk, at: 0, started: false, message: None })
     }
 }
 
@@ -228,20 +254,23 @@ mod tests {
     #[test]
     fn pieces_join_into_the_whole_render() {
         let reg = registry(5_000);
-        for format in [Format::Prometheus, Format::OpenMetrics { created: true }] {
+        for format in [Format::Prometheus, Format::OpenMetrics { created: true }, Format::Protobuf] {
             let expected = render(format, &snapshot(&reg));
             let (live, pieces) = whole(&mut Stream::new(format, Part::of_registry(&reg), false, None), 1);
-            assert_eq!(String::from_utf8(live).unwrap(), expected);
-            assert!(pieces >= 5_000 / BATCH, "{pieces} pieces: one per batch of series");
+            assert_eq!(live, expected, "{format:?}");
+            let least = if format == Format::Protobuf { 3 } else { 5_000 / BATCH }; // protobuf: a piece per family
+            assert!(pieces >= least, "{pieces} pieces");
             let parts = snapshot(&reg).into_iter().map(Part::Snapshot).collect();
             let (snap, _) = whole(&mut Stream::new(format, parts, false, None), 4096);
-            assert_eq!(String::from_utf8(snap).unwrap(), expected);
+            assert_eq!(snap, expected);
             let (zipped, _) = whole(&mut Stream::new(format, Part::of_registry(&reg), true, None), 1024);
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut text).unwrap();
-            assert_eq!(text, expected);
-            assert!(zipped.len() < gzip(expected.as_bytes()).len() * 2);
+            let mut unzipped = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut unzipped).unwrap();
+            assert_eq!(unzipped, expected);
+            assert!(zipped.len() < gzip(&expected).len() * 2);
         }
+        let families = crate::core::exposition::protobuf::decode(&render(Format::Protobuf, &snapshot(&reg))).unwrap();
+        assert_eq!(families.iter().map(|f| f.metric.len()).collect::<Vec<_>>(), [5_000, 1, 1]);
     }
 
     /// What a stream holds at once does not grow with the exposition: every piece is at most
@@ -269,7 +298,7 @@ mod tests {
         crate::core::exposition::retain_names(&mut families, &["lat_seconds_bucket".to_owned()]);
         let (text, _) =
             whole(&mut Stream::new(Format::Prometheus, Part::of_registry(&reg), false, Some(vec!["lat_seconds_bucket".into()])), 1);
-        assert_eq!(String::from_utf8(text).unwrap(), render(Format::Prometheus, &families));
+        assert_eq!(text, render(Format::Prometheus, &families));
     }
 
     /// A stream paused between pieces holds no lock: series are created and removed meanwhile,

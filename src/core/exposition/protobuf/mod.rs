@@ -1,0 +1,230 @@
+//! The Prometheus protobuf exposition: length-delimited `io.prometheus.client.MetricFamily`
+//! messages (see `proto/metrics.proto`), the format Prometheus asks for first when native
+//! histograms are on. Labels, exemplars and created timestamps carry the same values the text
+//! formats show; classic histogram buckets are cumulative and leave out `+Inf` (the count is it).
+
+use super::{FamilySnapshot, SeriesSnapshot};
+use crate::core::exemplar::Exemplar;
+use crate::core::metric::{MetricKind, Sample};
+
+/// The model generated from `proto/metrics.proto` by prost-build (checked in; a cargo test
+/// checks it against the `.proto`).
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod model {
+    include!("io.prometheus.client.rs");
+}
+
+use model::{Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType};
+
+/// Content-Type of this format.
+pub const CONTENT_TYPE: &str = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+
+/// The message for `family`, its metrics still to be added with [`push_series`].
+pub fn family_message(family: &FamilySnapshot) -> MetricFamily {
+    MetricFamily {
+        name: Some(family.name.clone()),
+        help: Some(family.help.clone()),
+        r#type: Some(match family.kind {
+            MetricKind::Counter => MetricType::Counter,
+            MetricKind::Gauge => MetricType::Gauge,
+            MetricKind::Histogram => MetricType::Histogram,
+        } as i32),
+        metric: Vec::new(),
+        unit: family.unit.clone(),
+    }
+}
+
+/// Adds `series` (some or all of `family`'s) to `message`. `created` adds created timestamps.
+pub fn push_series(message: &mut MetricFamily, family: &FamilySnapshot, series: &[SeriesSnapshot], created: bool) {
+    for s in series {
+        let label = label_pairs(family.labels(s));
+        let created_timestamp = (created && family.kind != MetricKind::Gauge && s.created > 0.0).then(|| timestamp(s.created));
+        let exemplar = |i: usize| s.exemplars.get(i).and_then(Option::as_deref).map(exemplar);
+        let mut metric = Metric { label, ..Metric::default() };
+        match &s.sample {
+            Sample::Counter { int, float } => {
+                let value = float.map_or(*int as f64, |f| *int as f64 + f);
+                metric.counter = Some(Counter { value: Some(value), exemplar: exemplar(0), created_timestamp });
+            }
+            Sample::Gauge(v) => metric.gauge = Some(Gauge { value: Some(*v) }),
+            Sample::Histogram { counts, sum } => {
+                let le = family.le.as_deref().unwrap_or_default();
+                let mut total = 0u64;
+                let mut bucket = Vec::with_capacity(le.len());
+                for (i, count) in counts.iter().enumerate() {
+                    total = total.wrapping_add(*count);
+                    if let Some(bound) = le.get(i) {
+                        let upper_bound = bound.parse::<f64>().ok();
+                        bucket.push(Bucket { cumulative_count: Some(total), upper_bound, exemplar: exemplar(i), ..Bucket::default() });
+                    }
+                }
+                metric.histogram = Some(Histogram {
+                    sample_count: Some(total),
+                    sample_sum: Some(*sum),
+                    bucket,
+                    created_timestamp,
+                    ..Histogram::default()
+                });
+            }
+        }
+        message.metric.push(metric);
+    }
+}
+
+/// Appends `message` with its length in front (the "delimited" encoding).
+pub fn write_delimited(out: &mut Vec<u8>, message: &MetricFamily) {
+    // Encoding into a Vec cannot run out of room.
+    let _ = prost::Message::encode_length_delimited(message, out);
+}
+
+/// Renders `families` as one body.
+pub fn render(families: &[FamilySnapshot], created: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for family in families.iter().filter(|f| !f.series.is_empty()) {
+        let mut message = family_message(family);
+        push_series(&mut message, family, &family.series, created);
+        write_delimited(&mut out, &message);
+    }
+    out
+}
+
+fn timestamp(seconds: f64) -> prost_types::Timestamp {
+    let whole = seconds.floor();
+    prost_types::Timestamp { seconds: whole as i64, nanos: ((seconds - whole) * 1e9).round().min(999_999_999.0) as i32 }
+}
+
+fn exemplar(e: &Exemplar) -> model::Exemplar {
+    model::Exemplar { label: label_pairs(e.labels()), value: Some(e.value()), timestamp: Some(timestamp(e.timestamp())) }
+}
+
+/// The name/value pairs of label text as the exposition renders it (`a="x",b="y\"z"`),
+/// unescaped. The text is our own rendering, so it is well formed; anything after a malformed
+/// pair is left out rather than guessed at.
+pub fn label_pairs(text: &str) -> Vec<LabelPair> {
+    let mut pairs = Vec::new();
+    let mut rest = text;
+    while let Some(eq) = rest.find("=\"") {
+        let name = rest[..eq].trim_start_matches(',').to_owned();
+        let mut value = String::new();
+        let mut chars = rest[eq + 2..].char_indices();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, other)) => value.push(other),
+                    None => break,
+                },
+                '"' => {
+                    end = Some(eq + 2 + i + 1);
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        let Some(end) = end else { break };
+        pairs.push(LabelPair { name: Some(name), value: Some(value) });
+        rest = &rest[end..];
+    }
+    pairs
+}
+
+/// Test-only: the families of a body, decoded with the same model.
+#[cfg(any(test, feature = "testing"))]
+pub fn decode(mut body: &[u8]) -> std::result::Result<Vec<MetricFamily>, prost::DecodeError> {
+    let mut out = Vec::new();
+    while !body.is_empty() {
+        out.push(<MetricFamily as prost::Message>::decode_length_delimited(&mut body)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::exposition::snapshot;
+    use crate::core::labels::encode_key;
+    use crate::core::metric::Buckets;
+    use crate::core::registry::{FamilyDesc, Number, Outcome, Registry, Update};
+
+    fn applied(r: crate::core::error::Result<Outcome>) {
+        assert_eq!(r.unwrap(), Outcome::Applied);
+    }
+
+    fn pair(name: &str, value: &str) -> LabelPair {
+        LabelPair { name: Some(name.into()), value: Some(value.into()) }
+    }
+
+    #[test]
+    fn label_text_comes_back_as_the_values_that_were_given() {
+        let given = ["plain", "a\"b\\c\nd", "ünï,=\"x\"", ""];
+        let reg = Registry::default();
+        let f = reg.register(FamilyDesc::new("jobs_total", "J", MetricKind::Counter, &["a", "b", "c", "d"], None).unwrap()).unwrap();
+        applied(f.update(&encode_key(&given), Update::Increment(Number::Int(1))));
+        let snap = snapshot(&reg);
+        let text = snap[0].labels(&snap[0].series[0]);
+        assert_eq!(label_pairs(text), vec![pair("a", given[0]), pair("b", given[1]), pair("c", given[2]), pair("d", given[3])]);
+        assert_eq!(label_pairs(""), vec![]);
+    }
+
+    /// Every metric type, decoded back: values, labels, unit, buckets (cumulative, no +Inf),
+    /// exemplars and created timestamps as the registry holds them.
+    #[test]
+    fn every_type_decodes_back_to_what_was_recorded() {
+        let reg = Registry::default();
+        let c = reg.register(FamilyDesc::new("jobs_total", "Jobs", MetricKind::Counter, &["queue"], None).unwrap()).unwrap();
+        applied(c.update_with_exemplar(
+            &encode_key(&["q\"1"]),
+            Update::Increment(Number::Int(3)),
+            Exemplar::new(&[("trace_id", "abc")], 3.0).unwrap(),
+        ));
+        applied(c.update(&encode_key(&["q2"]), Update::Increment(Number::Float(1.5))));
+        let g = reg
+            .register(FamilyDesc::new("temp_celsius", "T", MetricKind::Gauge, &[] as &[&str], None).unwrap().with_unit("celsius").unwrap())
+            .unwrap();
+        applied(g.update(b"", Update::Set(-2.5)));
+        let h = reg
+            .register(
+                FamilyDesc::new("lat_seconds", "L", MetricKind::Histogram, &[] as &[&str], Some(Buckets::new(&[0.1, 1.0]).unwrap()))
+                    .unwrap(),
+            )
+            .unwrap();
+        for v in [0.05, 0.5, 3.0] {
+            applied(h.update(b"", Update::Observe(v)));
+        }
+        let families = decode(&render(&snapshot(&reg), true)).unwrap();
+        let names: Vec<_> = families.iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["jobs_total", "lat_seconds", "temp_celsius"]);
+
+        let jobs = &families[0];
+        assert_eq!((jobs.help(), jobs.r#type()), ("Jobs", MetricType::Counter));
+        let first = &jobs.metric[0];
+        assert_eq!(first.label, vec![pair("queue", "q\"1")]);
+        let counter = first.counter.as_ref().unwrap();
+        assert_eq!(counter.value(), 3.0);
+        let ex = counter.exemplar.as_ref().unwrap();
+        assert_eq!((ex.label.clone(), ex.value()), (vec![pair("trace_id", "abc")], 3.0));
+        assert!(ex.timestamp.as_ref().unwrap().seconds > 1_600_000_000);
+        assert!(counter.created_timestamp.as_ref().unwrap().seconds > 1_600_000_000);
+        assert_eq!(jobs.metric[1].counter.as_ref().unwrap().value(), 1.5);
+
+        let lat = families[1].metric[0].histogram.as_ref().unwrap();
+        assert_eq!((lat.sample_count(), lat.sample_sum()), (3, 3.55));
+        let buckets: Vec<(f64, u64)> = lat.bucket.iter().map(|b| (b.upper_bound(), b.cumulative_count())).collect();
+        assert_eq!(buckets, [(0.1, 1), (1.0, 2)]);
+
+        let temp = &families[2];
+        assert_eq!((temp.unit(), temp.r#type()), ("celsius", MetricType::Gauge));
+        assert_eq!(temp.metric[0].gauge.as_ref().unwrap().value(), -2.5);
+        assert!(temp.metric[0].label.is_empty());
+    }
+
+    #[test]
+    fn without_created_no_timestamps_are_sent() {
+        let reg = Registry::default();
+        let c = reg.register(FamilyDesc::new("jobs_total", "Jobs", MetricKind::Counter, &[] as &[&str], None).unwrap()).unwrap();
+        applied(c.update(b"", Update::Increment(Number::Int(1))));
+        let families = decode(&render(&snapshot(&reg), false)).unwrap();
+        assert!(families[0].metric[0].counter.as_ref().unwrap().created_timestamp.is_none());
+    }
+}
