@@ -64,8 +64,8 @@ module Servers
   end
 
   # Prometheus scraping one target every second, storing in `dir`; `rules` (a rules file) is
-  # evaluated every second too.
-  def start_prometheus(dir, target, log:, rules: nil)
+  # evaluated every second too; `features` are passed as --enable-feature.
+  def start_prometheus(dir, target, log:, rules: nil, features: [])
     port = free_port
     File.write(File.join(dir, "prometheus.yml"), <<~YAML)
       global:
@@ -79,7 +79,7 @@ module Servers
             - targets: ["#{target}"]
     YAML
     pid = spawn_server({}, "prometheus", "--config.file=#{dir}/prometheus.yml", "--storage.tsdb.path=#{dir}/data",
-                       "--web.listen-address=127.0.0.1:#{port}", log: log,)
+                       "--web.listen-address=127.0.0.1:#{port}", *features.map { |f| "--enable-feature=#{f}" }, log: log,)
     [pid, "http://127.0.0.1:#{port}"]
   end
 

@@ -1,0 +1,42 @@
+# frozen_string_literal: true
+
+RSpec.describe "End to end: a real Prometheus with native histograms on scrapes the protobuf exposition" do
+  include_context "with Puma and Prometheus"
+
+  def config_ru
+    <<~RUBY
+      $LOAD_PATH.unshift(#{File.expand_path("../../lib", __dir__).to_json})
+      require "tasker_metrics"
+      registry = TaskerMetrics::Registry.new
+      jobs = registry.counter(:jobs_total, docstring: "Jobs", labels: %i[queue])
+      200.times { |i| jobs.increment(by: i + 1, labels: { queue: "q\#{i}" }) }
+      registry.gauge(:temp_celsius, docstring: "Temperature", unit: "celsius").set(-2.5)
+      latency = registry.histogram(:latency_seconds, docstring: "Latency", buckets: [0.1, 1])
+      [0.05, 0.5, 0.7, 3].each { |v| latency.observe(v) }
+      run TaskerMetrics::Rack::Endpoint.new(registry: registry, auth: nil, enabled: true)
+    RUBY
+  end
+
+  it "negotiates protobuf with Prometheus' own Accept header and stores every value exactly" do
+    File.write(File.join(run.dir, "config.ru"), config_ru)
+    port = Servers.free_port
+    app = "http://127.0.0.1:#{port}"
+    run.puma = Servers.spawn_server({}, "puma", "-q", "-b", "tcp://127.0.0.1:#{port}", File.join(run.dir, "config.ru"), log: run.log)
+    Servers.wait_for("puma") { Servers.get(app).is_a?(Net::HTTPOK) }
+
+    run.prometheus, prometheus = Servers.start_prometheus(run.dir, "127.0.0.1:#{port}", log: run.log, features: ["native-histograms"])
+    Servers.wait_for("a protobuf scrape") do
+      total(prometheus, 'max(tasker_metrics_scrape_duration_seconds_count{format="protobuf"})').to_i.positive?
+    end
+    expect(Servers.query_vector(prometheus, 'tasker_metrics_scrape_duration_seconds_count{format="openmetrics"}')).to be_empty
+    expect(total(prometheus, "count(jobs_total)")).to eq(200)
+    expect(total(prometheus, "sum(jobs_total)")).to eq(200 * 201 / 2)
+    expect(Servers.query(prometheus, "temp_celsius")).to eq(-2.5)
+    expect(total(prometheus, "latency_seconds_count")).to eq(4)
+    expect(Servers.query(prometheus, "latency_seconds_sum")).to be_within(1e-9).of(4.25)
+    expect(total(prometheus, 'latency_seconds_bucket{le="1.0"}')).to eq(3)
+    expect(total(prometheus, 'latency_seconds_bucket{le="+Inf"}')).to eq(4)
+  rescue RuntimeError => e
+    raise "#{e.message}\n--- server log ---\n#{File.exist?(run.log) ? File.read(run.log) : ""}"
+  end
+end
