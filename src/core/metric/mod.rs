@@ -5,6 +5,7 @@
 pub mod counter;
 pub mod gauge;
 pub mod histogram;
+pub mod native;
 
 pub use histogram::Buckets;
 
