@@ -18,11 +18,8 @@ RSpec.describe "End to end: a real Prometheus with native histograms on scrapes 
   end
 
   it "negotiates protobuf with Prometheus' own Accept header and stores every value exactly" do
-    File.write(File.join(run.dir, "config.ru"), config_ru)
-    port = Servers.free_port
-    app = "http://127.0.0.1:#{port}"
-    run.puma = Servers.spawn_server({}, "puma", "-q", "-b", "tcp://127.0.0.1:#{port}", File.join(run.dir, "config.ru"), log: run.log)
-    Servers.wait_for("puma") { Servers.get(app).is_a?(Net::HTTPOK) }
+    app = serve_rack_app(config_ru, probe: "/")
+    port = URI(app).port
 
     run.prometheus, prometheus = Servers.start_prometheus(run.dir, "127.0.0.1:#{port}", log: run.log, features: ["native-histograms"])
     Servers.wait_for("a protobuf scrape") do

@@ -20,11 +20,8 @@ RSpec.describe "End to end: a streamed scrape served by a real Puma, read by a r
   end
 
   it "sends the body chunked, byte for byte the whole body, gzipped or not, and Prometheus ingests all of it" do
-    File.write(File.join(run.dir, "config.ru"), config_ru)
-    port = Servers.free_port
-    app = "http://127.0.0.1:#{port}"
-    run.puma = Servers.spawn_server({}, "puma", "-q", "-t", "2:2", "-b", "tcp://127.0.0.1:#{port}", File.join(run.dir, "config.ru"), log: run.log)
-    Servers.wait_for("puma") { Servers.get("#{app}/whole").is_a?(Net::HTTPOK) }
+    app = serve_rack_app(config_ru, probe: "/whole")
+    port = URI(app).port
 
     whole = Servers.get("#{app}/whole", "Accept-Encoding" => "identity")
     streamed = Servers.get("#{app}/metrics", "Accept-Encoding" => "identity")

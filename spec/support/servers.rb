@@ -116,4 +116,15 @@ RSpec.shared_context "with Puma and Prometheus" do
   end
 
   def total(prometheus, expr) = Servers.query(prometheus, expr)&.round
+
+  # Serves `config_ru` (the text of a config.ru, written to the run's directory) with Puma on a
+  # free port; returns the app's URL once `probe` answers 200.
+  def serve_rack_app(config_ru, probe: "/")
+    File.write(File.join(run.dir, "config.ru"), config_ru)
+    port = Servers.free_port
+    app = "http://127.0.0.1:#{port}"
+    run.puma = Servers.spawn_server({}, "puma", "-q", "-t", "2:2", "-b", "tcp://127.0.0.1:#{port}", File.join(run.dir, "config.ru"), log: run.log)
+    Servers.wait_for("puma") { Servers.get("#{app}#{probe}").is_a?(Net::HTTPOK) }
+    app
+  end
 end
