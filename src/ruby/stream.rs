@@ -108,7 +108,7 @@ fn encoding(ruby: &Ruby, binary: bool) -> magnus::encoding::RbEncoding {
     }
 }
 
-/// `close`: drops what is left (the families it still walks can bury removed series).
+/// `close`: drops what is left, so the family it was walking can tidy its series list again.
 fn close(rb_self: &ExpositionStream) {
     if let Some(mut guard) = rb_self.stream.try_lock() {
         if guard.take().is_some() {

@@ -14,7 +14,8 @@
 //! 3. deletes the absorbed files.
 //!
 //! On a full disk step 2 first frees a reserve file kept for it (and, if that is still short,
-//! absorbs fewer files at a time), so compaction needs no free space beyond what it frees.
+//! absorbs fewer files at a time): a full disk does not stop compaction, which then needs no
+//! space beyond the reserve it set aside earlier and what it frees.
 //!
 //! A crash between 2 and 3 leaves files the archive already counts; readers skip any file the
 //! archive lists, and the next compaction deletes them (and lists them until it has).
