@@ -129,6 +129,36 @@ pub fn label_pairs(text: &str) -> Vec<LabelPair> {
     pairs
 }
 
+/// Native histogram buckets as the protobuf model carries them: `buckets` (index, count), in
+/// increasing index, become spans of consecutive indexes and the count deltas along them (each
+/// bucket's count minus the previous one's). A gap of one or two empty buckets is carried as
+/// zero counts inside a span, which is shorter on the wire than a new span.
+pub fn spans_and_deltas(buckets: impl IntoIterator<Item = (i32, u64)>) -> (Vec<model::BucketSpan>, Vec<i64>) {
+    let (mut spans, mut deltas) = (Vec::<model::BucketSpan>::new(), Vec::new());
+    let (mut next, mut previous) = (None::<i32>, 0u64);
+    for (index, count) in buckets.into_iter().filter(|(_, c)| *c > 0) {
+        match next {
+            Some(n) if index >= n && index - n <= 2 => {
+                for _ in n..index {
+                    deltas.push(-(previous as i64));
+                    previous = 0;
+                }
+                if let Some(span) = spans.last_mut() {
+                    span.length = Some(span.length() + (index - n) as u32 + 1);
+                }
+            }
+            _ => {
+                let offset = next.map_or(index, |n| index - n);
+                spans.push(model::BucketSpan { offset: Some(offset), length: Some(1) });
+            }
+        }
+        deltas.push(count as i64 - previous as i64);
+        previous = count;
+        next = Some(index + 1);
+    }
+    (spans, deltas)
+}
+
 /// Test-only: the families of a body, decoded with the same model.
 #[cfg(any(test, feature = "testing"))]
 pub fn decode(mut body: &[u8]) -> std::result::Result<Vec<MetricFamily>, prost::DecodeError> {
@@ -217,6 +247,52 @@ mod tests {
         assert_eq!((temp.unit(), temp.r#type()), ("celsius", MetricType::Gauge));
         assert_eq!(temp.metric[0].gauge.as_ref().unwrap().value(), -2.5);
         assert!(temp.metric[0].label.is_empty());
+    }
+
+    /// The buckets back from spans and deltas, as Prometheus reads them.
+    fn expand(spans: &[model::BucketSpan], deltas: &[i64]) -> Vec<(i32, u64)> {
+        let (mut out, mut index, mut count, mut d) = (Vec::new(), 0i32, 0i64, deltas.iter());
+        for span in spans {
+            index += span.offset();
+            for _ in 0..span.length() {
+                count += d.next().copied().unwrap_or(0);
+                if count > 0 {
+                    out.push((index, count as u64));
+                }
+                index += 1;
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_buckets_round_trip(buckets in proptest::collection::btree_map(-400i32..400, 1u64..1_000, 0..60)) {
+            let buckets: Vec<(i32, u64)> = buckets.into_iter().collect();
+            let (spans, deltas) = spans_and_deltas(buckets.clone());
+            proptest::prop_assert_eq!(expand(&spans, &deltas), buckets);
+        }
+    }
+
+    #[test]
+    fn native_buckets_round_trip_through_spans_and_deltas() {
+        let cases: Vec<Vec<(i32, u64)>> = vec![
+            vec![],
+            vec![(0, 5)],
+            vec![(-3, 1), (-2, 4), (0, 2), (5, 7), (6, 1)],
+            vec![(-1000, 1), (1000, 3)],
+            vec![(1, 2), (4, 2), (8, 2)],
+        ];
+        for buckets in cases {
+            let (spans, deltas) = spans_and_deltas(buckets.clone());
+            assert_eq!(expand(&spans, &deltas), buckets);
+        }
+        // Gaps of up to two buckets stay inside one span; a longer one starts another.
+        let (spans, deltas) = spans_and_deltas([(-3, 1), (-2, 4), (0, 2), (5, 7), (6, 1)]);
+        let shape: Vec<(i32, u32)> = spans.iter().map(|s| (s.offset(), s.length())).collect();
+        assert_eq!(shape, [(-3, 4), (4, 2)]);
+        assert_eq!(deltas, [1, 3, -4, 2, 5, -6]);
+        assert_eq!(spans_and_deltas([(2, 0), (3, 0)]), (vec![], vec![]), "empty buckets are left out");
     }
 
     #[test]
