@@ -30,6 +30,7 @@ cases = {
   "tasker_metrics: export (0.0.4)" => -> { ours.export },
   "tasker_metrics: export (OpenMetrics)" => -> { ours.export(format: :openmetrics) },
   "tasker_metrics: export + gzip level 1" => -> { ours.export_gzip },
+  "tasker_metrics: export (protobuf)" => -> { ours.export(format: :protobuf) },
   "prometheus-client-mmap: marshal_multiprocess (C)" => export_peer,
 }
 results = Harness.measure(cases)
