@@ -54,9 +54,9 @@ struct Current {
     walk: Option<Walk>,
     at: usize,
     started: bool,
-    /// Protobuf: the family's message, written whole once its last batch is in (a family is
-    /// one message, so this format holds a family at a time rather than a batch).
-    message: Option<protobuf::model::MetricFamily>,
+    /// Protobuf: the family's metrics so far, written as one message once its last batch is in
+    /// (a family is one message, so this format holds a family at a time rather than a batch).
+    metrics: Vec<u8>,
 }
 
 /// An exposition in pieces; see the module documentation.
@@ -154,8 +154,8 @@ impl Stream {
                 }
                 None if cur.at == usize::MAX => {
                     let done = self.current.take();
-                    if let Some(message) = done.and_then(|c| c.message).filter(|m| !m.metric.is_empty()) {
-                        protobuf::write_delimited(out, &message);
+                    if let Some(done) = done.filter(|c| !c.metrics.is_empty()) {
+                        protobuf::wire::family(out, &done.family, &done.metrics);
                         return true;
                     }
                     continue;
@@ -189,10 +189,7 @@ impl Stream {
                     openmetrics::encode_series(&mut text, family, series, created);
                     out.extend_from_slice(text.as_bytes());
                 }
-                Format::Protobuf => {
-                    let message = cur.message.get_or_insert_with(|| protobuf::family_message(family));
-                    protobuf::push_series(message, family, series, true);
-                }
+                Format::Protobuf => protobuf::wire::metrics(&mut cur.metrics, family, series, true),
             }
             cur.started = true;
             return true;
@@ -208,7 +205,7 @@ impl Stream {
         if self.names.as_ref().is_some_and(|names| !names.iter().any(|n| family.answers_to(n))) {
             return None;
         }
-        Some(Current { family, walk, at: 0, started: false, message: None })
+        Some(Current { family, walk, at: 0, started: false, metrics: Vec::new() })
     }
 }
 

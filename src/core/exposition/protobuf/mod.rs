@@ -4,7 +4,9 @@
 //! formats show; classic histogram buckets are cumulative and leave out `+Inf` (the count is it).
 
 use super::{FamilySnapshot, SeriesSnapshot};
+#[cfg(any(test, feature = "testing"))]
 use crate::core::exemplar::Exemplar;
+#[cfg(any(test, feature = "testing"))]
 use crate::core::metric::{MetricKind, Sample};
 
 /// The model generated from `proto/metrics.proto` by prost-build (checked in; a cargo test
@@ -14,12 +16,15 @@ pub mod model {
     include!("io.prometheus.client.rs");
 }
 
+#[cfg(any(test, feature = "testing"))]
 use model::{Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType};
 
 /// Content-Type of this format.
 pub const CONTENT_TYPE: &str = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
-/// The message for `family`, its metrics still to be added with [`push_series`].
+/// The message for `family`, its metrics still to be added with [`push_series`]: the reference
+/// the wire writer is checked against (test-only).
+#[cfg(any(test, feature = "testing"))]
 pub fn family_message(family: &FamilySnapshot) -> MetricFamily {
     MetricFamily {
         name: Some(family.name.clone()),
@@ -35,6 +40,7 @@ pub fn family_message(family: &FamilySnapshot) -> MetricFamily {
 }
 
 /// Adds `series` (some or all of `family`'s) to `message`. `created` adds created timestamps.
+#[cfg(any(test, feature = "testing"))]
 pub fn push_series(message: &mut MetricFamily, family: &FamilySnapshot, series: &[SeriesSnapshot], created: bool) {
     for s in series {
         let label = label_pairs(family.labels(s));
@@ -72,6 +78,7 @@ pub fn push_series(message: &mut MetricFamily, family: &FamilySnapshot, series: 
 }
 
 /// Appends `message` with its length in front (the "delimited" encoding).
+#[cfg(any(test, feature = "testing"))]
 pub fn write_delimited(out: &mut Vec<u8>, message: &MetricFamily) {
     // Encoding into a Vec cannot run out of room.
     let _ = prost::Message::encode_length_delimited(message, out);
@@ -80,12 +87,164 @@ pub fn write_delimited(out: &mut Vec<u8>, message: &MetricFamily) {
 /// Renders `families` as one body.
 pub fn render(families: &[FamilySnapshot], created: bool) -> Vec<u8> {
     let mut out = Vec::new();
+    let mut metrics = Vec::new();
     for family in families.iter().filter(|f| !f.series.is_empty()) {
-        let mut message = family_message(family);
-        push_series(&mut message, family, &family.series, created);
-        write_delimited(&mut out, &message);
+        metrics.clear();
+        wire::metrics(&mut metrics, family, &family.series, created);
+        wire::family(&mut out, family, &metrics);
     }
     out
+}
+
+/// The wire format written directly: the same messages as the prost model (which decodes them
+/// in the tests), without building a message per label and per metric first (24,000 lines:
+/// 2.2 ms against 7.4 ms through the model).
+pub mod wire {
+    use super::{FamilySnapshot, SeriesSnapshot};
+    use crate::core::exemplar::Exemplar;
+    use crate::core::metric::{MetricKind, Sample};
+
+    const VARINT: u8 = 0;
+    const FIXED64: u8 = 1;
+    const LEN: u8 = 2;
+
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn key(out: &mut Vec<u8>, field: u32, kind: u8) {
+        varint(out, u64::from(field << 3 | u32::from(kind)));
+    }
+
+    fn double(out: &mut Vec<u8>, field: u32, v: f64) {
+        key(out, field, FIXED64);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+        key(out, field, LEN);
+        varint(out, b.len() as u64);
+        out.extend_from_slice(b);
+    }
+
+    /// A nested message written by `body`, with its length in front: one byte is kept for it,
+    /// enough for most (under 128 bytes); a longer one moves the message to make room.
+    fn nested(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
+        key(out, field, LEN);
+        out.push(0);
+        let at = out.len();
+        body(out);
+        let len = out.len() - at;
+        if len < 0x80 {
+            out[at - 1] = len as u8;
+        } else {
+            let mut prefix = Vec::with_capacity(10);
+            varint(&mut prefix, len as u64);
+            out.splice(at - 1..at, prefix);
+        }
+    }
+
+    fn timestamp(out: &mut Vec<u8>, field: u32, seconds: f64) {
+        let ts = super::timestamp(seconds);
+        nested(out, field, |m| {
+            key(m, 1, VARINT);
+            varint(m, ts.seconds as u64);
+            key(m, 2, VARINT);
+            varint(m, i64::from(ts.nanos) as u64);
+        });
+    }
+
+    /// `LabelPair`s (field `field`) from label text as the exposition renders it, unescaped.
+    fn labels(out: &mut Vec<u8>, field: u32, text: &str, value: &mut String) {
+        super::each_label(text, value, |name, value| {
+            nested(out, field, |m| {
+                bytes(m, 1, name.as_bytes());
+                bytes(m, 2, value.as_bytes());
+            });
+        });
+    }
+
+    fn exemplar(out: &mut Vec<u8>, field: u32, e: &Exemplar, value: &mut String) {
+        nested(out, field, |m| {
+            labels(m, 1, e.labels(), value);
+            double(m, 2, e.value());
+            timestamp(m, 3, e.timestamp());
+        });
+    }
+
+    /// The `Metric` messages (MetricFamily field 4) of `series`, some or all of `family`'s.
+    pub fn metrics(out: &mut Vec<u8>, family: &FamilySnapshot, series: &[SeriesSnapshot], created: bool) {
+        let mut value = String::new();
+        let le = family.le.as_deref().unwrap_or_default();
+        for s in series {
+            let created = (created && family.kind != MetricKind::Gauge && s.created > 0.0).then_some(s.created);
+            let exemplar_at = |i: usize| s.exemplars.get(i).and_then(Option::as_deref);
+            nested(out, 4, |m| {
+                labels(m, 1, family.labels(s), &mut value);
+                match &s.sample {
+                    Sample::Gauge(v) => nested(m, 2, |g| double(g, 1, *v)),
+                    Sample::Counter { int, float } => nested(m, 3, |c| {
+                        double(c, 1, float.map_or(*int as f64, |f| *int as f64 + f));
+                        if let Some(e) = exemplar_at(0) {
+                            exemplar(c, 2, e, &mut value);
+                        }
+                        if let Some(t) = created {
+                            timestamp(c, 3, t);
+                        }
+                    }),
+                    Sample::Histogram { counts, sum } => nested(m, 7, |h| {
+                        key(h, 1, VARINT);
+                        varint(h, counts.iter().fold(0u64, |a, c| a.wrapping_add(*c)));
+                        double(h, 2, *sum);
+                        let mut total = 0u64;
+                        for (i, (count, bound)) in counts.iter().zip(le.iter()).enumerate() {
+                            total = total.wrapping_add(*count);
+                            nested(h, 3, |b| {
+                                key(b, 1, VARINT);
+                                varint(b, total);
+                                if let Ok(bound) = bound.parse::<f64>() {
+                                    double(b, 2, bound);
+                                }
+                                if let Some(e) = exemplar_at(i) {
+                                    exemplar(b, 3, e, &mut value);
+                                }
+                            });
+                        }
+                        if let Some(t) = created {
+                            timestamp(h, 15, t);
+                        }
+                    }),
+                }
+            });
+        }
+    }
+
+    /// One length-delimited `MetricFamily`: `family`'s name, help, type and unit, and `metrics`
+    /// (written by [`metrics`]).
+    pub fn family(out: &mut Vec<u8>, family: &FamilySnapshot, metrics: &[u8]) {
+        let mut head = Vec::with_capacity(family.name.len() + family.help.len() + 16);
+        bytes(&mut head, 1, family.name.as_bytes());
+        bytes(&mut head, 2, family.help.as_bytes());
+        key(&mut head, 3, VARINT);
+        varint(
+            &mut head,
+            match family.kind {
+                MetricKind::Counter => 0,
+                MetricKind::Gauge => 1,
+                MetricKind::Histogram => 4,
+            },
+        );
+        if let Some(unit) = &family.unit {
+            bytes(&mut head, 5, unit.as_bytes());
+        }
+        varint(out, (head.len() + metrics.len()) as u64);
+        out.extend_from_slice(&head);
+        out.extend_from_slice(metrics);
+    }
 }
 
 fn timestamp(seconds: f64) -> prost_types::Timestamp {
@@ -93,21 +252,21 @@ fn timestamp(seconds: f64) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: whole as i64, nanos: ((seconds - whole) * 1e9).round().min(999_999_999.0) as i32 }
 }
 
+#[cfg(any(test, feature = "testing"))]
 fn exemplar(e: &Exemplar) -> model::Exemplar {
     model::Exemplar { label: label_pairs(e.labels()), value: Some(e.value()), timestamp: Some(timestamp(e.timestamp())) }
 }
 
-/// The name/value pairs of label text as the exposition renders it (`a="x",b="y\"z"`),
-/// unescaped. The text is our own rendering, so it is well formed; anything after a malformed
-/// pair is left out rather than guessed at.
-pub fn label_pairs(text: &str) -> Vec<LabelPair> {
-    let mut pairs = Vec::new();
+/// Calls `f` with each name and unescaped value of label text as the exposition renders it
+/// (`a="x",b="y\"z"`); `value` is scratch space. The text is our own rendering, so it is well
+/// formed; anything after a malformed pair is left out rather than guessed at.
+pub fn each_label(text: &str, value: &mut String, mut f: impl FnMut(&str, &str)) {
     let mut rest = text;
     while let Some(eq) = rest.find("=\"") {
-        let name = rest[..eq].trim_start_matches(',').to_owned();
-        let mut value = String::new();
-        let mut chars = rest[eq + 2..].char_indices();
+        let name = rest[..eq].trim_start_matches(',');
+        value.clear();
         let mut end = None;
+        let mut chars = rest[eq + 2..].char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
                 '\\' => match chars.next() {
@@ -122,10 +281,17 @@ pub fn label_pairs(text: &str) -> Vec<LabelPair> {
                 c => value.push(c),
             }
         }
-        let Some(end) = end else { break };
-        pairs.push(LabelPair { name: Some(name), value: Some(value) });
+        let Some(end) = end else { return };
+        f(name, value);
         rest = &rest[end..];
     }
+}
+
+/// The label pairs of label text (see [`each_label`]) as the model's messages.
+#[cfg(any(test, feature = "testing"))]
+pub fn label_pairs(text: &str) -> Vec<LabelPair> {
+    let mut pairs = Vec::new();
+    each_label(text, &mut String::new(), |name, value| pairs.push(LabelPair { name: Some(name.into()), value: Some(value.into()) }));
     pairs
 }
 
@@ -293,6 +459,44 @@ mod tests {
         assert_eq!(shape, [(-3, 4), (4, 2)]);
         assert_eq!(deltas, [1, 3, -4, 2, 5, -6]);
         assert_eq!(spans_and_deltas([(2, 0), (3, 0)]), (vec![], vec![]), "empty buckets are left out");
+    }
+
+    /// The wire writer and the prost model say the same: its bytes decode to exactly the
+    /// messages built with the model, for every type, with and without created timestamps.
+    #[test]
+    fn the_wire_writer_matches_the_model() {
+        let reg = Registry::default();
+        let c = reg.register(FamilyDesc::new("jobs_total", "Jobs \"x\"\n", MetricKind::Counter, &["q", "r"], None).unwrap()).unwrap();
+        applied(c.update_with_exemplar(
+            &encode_key(&["a\"b\\c\nd", "ünï"]),
+            Update::Increment(Number::Int(i64::MAX)),
+            Exemplar::new(&[("trace_id", "t\"1")], 0.25).unwrap(),
+        ));
+        applied(c.update(&encode_key(&["", "x"]), Update::Increment(Number::Float(1e-300))));
+        let g = reg
+            .register(FamilyDesc::new("g_bytes", "", MetricKind::Gauge, &[] as &[&str], None).unwrap().with_unit("bytes").unwrap())
+            .unwrap();
+        applied(g.update(b"", Update::Set(-1.5e300)));
+        let h = reg
+            .register(
+                FamilyDesc::new("h_seconds", "H", MetricKind::Histogram, &["m"], Some(Buckets::new(&[0.001, 0.5, 1e6]).unwrap())).unwrap(),
+            )
+            .unwrap();
+        for v in [0.0005, 0.4, 2.0, 7e6] {
+            applied(h.update_with_exemplar(&encode_key(&["get"]), Update::Observe(v), Exemplar::new(&[("span", "s")], v).unwrap()));
+        }
+        for created in [false, true] {
+            let families = snapshot(&reg);
+            let expected: Vec<MetricFamily> = families
+                .iter()
+                .map(|f| {
+                    let mut m = family_message(f);
+                    push_series(&mut m, f, &f.series, created);
+                    m
+                })
+                .collect();
+            assert_eq!(decode(&render(&families, created)).unwrap(), expected, "created: {created}");
+        }
     }
 
     #[test]
