@@ -4,19 +4,21 @@
 //! formats show; classic histogram buckets are cumulative and leave out `+Inf` (the count is it).
 
 use super::{FamilySnapshot, SeriesSnapshot};
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 use crate::core::exemplar::Exemplar;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 use crate::core::metric::{MetricKind, Sample};
 
 /// The model generated from `proto/metrics.proto` by prost-build (checked in; a cargo test
-/// checks it against the `.proto`).
+/// checks it against the `.proto`). Test-only: it decodes what [`wire`] writes, and builds the
+/// reference messages the writer must match.
+#[cfg(feature = "testing")]
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod model {
     include!("io.prometheus.client.rs");
 }
 
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 use model::{Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType};
 
 /// Content-Type of this format.
@@ -24,7 +26,7 @@ pub const CONTENT_TYPE: &str = "application/vnd.google.protobuf; proto=io.promet
 
 /// The message for `family`, its metrics still to be added with [`push_series`]: the reference
 /// the wire writer is checked against (test-only).
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 pub fn family_message(family: &FamilySnapshot) -> MetricFamily {
     MetricFamily {
         name: Some(family.name.clone()),
@@ -40,11 +42,11 @@ pub fn family_message(family: &FamilySnapshot) -> MetricFamily {
 }
 
 /// Adds `series` (some or all of `family`'s) to `message`. `created` adds created timestamps.
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 pub fn push_series(message: &mut MetricFamily, family: &FamilySnapshot, series: &[SeriesSnapshot], created: bool) {
     for s in series {
         let label = label_pairs(family.labels(s));
-        let created_timestamp = (created && family.kind != MetricKind::Gauge && s.created > 0.0).then(|| timestamp(s.created));
+        let created_timestamp = (created && family.kind != MetricKind::Gauge && s.created > 0.0).then(|| timestamp_message(s.created));
         let exemplar = |i: usize| s.exemplars.get(i).and_then(Option::as_deref).map(exemplar);
         let mut metric = Metric { label, ..Metric::default() };
         match &s.sample {
@@ -75,13 +77,6 @@ pub fn push_series(message: &mut MetricFamily, family: &FamilySnapshot, series: 
         }
         message.metric.push(metric);
     }
-}
-
-/// Appends `message` with its length in front (the "delimited" encoding).
-#[cfg(any(test, feature = "testing"))]
-pub fn write_delimited(out: &mut Vec<u8>, message: &MetricFamily) {
-    // Encoding into a Vec cannot run out of room.
-    let _ = prost::Message::encode_length_delimited(message, out);
 }
 
 /// Renders `families` as one body.
@@ -149,12 +144,12 @@ pub mod wire {
     }
 
     fn timestamp(out: &mut Vec<u8>, field: u32, seconds: f64) {
-        let ts = super::timestamp(seconds);
+        let (whole, nanos) = super::timestamp(seconds);
         nested(out, field, |m| {
             key(m, 1, VARINT);
-            varint(m, ts.seconds as u64);
+            varint(m, whole as u64);
             key(m, 2, VARINT);
-            varint(m, i64::from(ts.nanos) as u64);
+            varint(m, i64::from(nanos) as u64);
         });
     }
 
@@ -247,14 +242,21 @@ pub mod wire {
     }
 }
 
-fn timestamp(seconds: f64) -> prost_types::Timestamp {
+/// Seconds since the epoch as a protobuf Timestamp's seconds and nanos.
+fn timestamp(seconds: f64) -> (i64, i32) {
     let whole = seconds.floor();
-    prost_types::Timestamp { seconds: whole as i64, nanos: ((seconds - whole) * 1e9).round().min(999_999_999.0) as i32 }
+    (whole as i64, ((seconds - whole) * 1e9).round().min(999_999_999.0) as i32)
 }
 
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
+fn timestamp_message(seconds: f64) -> prost_types::Timestamp {
+    let (seconds, nanos) = timestamp(seconds);
+    prost_types::Timestamp { seconds, nanos }
+}
+
+#[cfg(feature = "testing")]
 fn exemplar(e: &Exemplar) -> model::Exemplar {
-    model::Exemplar { label: label_pairs(e.labels()), value: Some(e.value()), timestamp: Some(timestamp(e.timestamp())) }
+    model::Exemplar { label: label_pairs(e.labels()), value: Some(e.value()), timestamp: Some(timestamp_message(e.timestamp())) }
 }
 
 /// Calls `f` with each name and unescaped value of label text as the exposition renders it
@@ -288,7 +290,7 @@ pub fn each_label(text: &str, value: &mut String, mut f: impl FnMut(&str, &str))
 }
 
 /// The label pairs of label text (see [`each_label`]) as the model's messages.
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 pub fn label_pairs(text: &str) -> Vec<LabelPair> {
     let mut pairs = Vec::new();
     each_label(text, &mut String::new(), |name, value| pairs.push(LabelPair { name: Some(name.into()), value: Some(value.into()) }));
@@ -296,11 +298,12 @@ pub fn label_pairs(text: &str) -> Vec<LabelPair> {
 }
 
 /// Native histogram buckets as the protobuf model carries them: `buckets` (index, count), in
-/// increasing index, become spans of consecutive indexes and the count deltas along them (each
+/// increasing index, become spans (offset, length) of consecutive indexes and the count deltas
+/// along them (each
 /// bucket's count minus the previous one's). A gap of one or two empty buckets is carried as
 /// zero counts inside a span, which is shorter on the wire than a new span.
-pub fn spans_and_deltas(buckets: impl IntoIterator<Item = (i32, u64)>) -> (Vec<model::BucketSpan>, Vec<i64>) {
-    let (mut spans, mut deltas) = (Vec::<model::BucketSpan>::new(), Vec::new());
+pub fn spans_and_deltas(buckets: impl IntoIterator<Item = (i32, u64)>) -> (Vec<(i32, u32)>, Vec<i64>) {
+    let (mut spans, mut deltas) = (Vec::<(i32, u32)>::new(), Vec::new());
     let (mut next, mut previous) = (None::<i32>, 0u64);
     for (index, count) in buckets.into_iter().filter(|(_, c)| *c > 0) {
         match next {
@@ -309,13 +312,13 @@ pub fn spans_and_deltas(buckets: impl IntoIterator<Item = (i32, u64)>) -> (Vec<m
                     deltas.push(-(previous as i64));
                     previous = 0;
                 }
-                if let Some(span) = spans.last_mut() {
-                    span.length = Some(span.length() + (index - n) as u32 + 1);
+                if let Some((_, length)) = spans.last_mut() {
+                    *length += (index - n) as u32 + 1;
                 }
             }
             _ => {
                 let offset = next.map_or(index, |n| index - n);
-                spans.push(model::BucketSpan { offset: Some(offset), length: Some(1) });
+                spans.push((offset, 1));
             }
         }
         deltas.push(count as i64 - previous as i64);
@@ -325,8 +328,8 @@ pub fn spans_and_deltas(buckets: impl IntoIterator<Item = (i32, u64)>) -> (Vec<m
     (spans, deltas)
 }
 
-/// Test-only: the families of a body, decoded with the same model.
-#[cfg(any(test, feature = "testing"))]
+/// Test-only: the families of a body, decoded with the model.
+#[cfg(feature = "testing")]
 pub fn decode(mut body: &[u8]) -> std::result::Result<Vec<MetricFamily>, prost::DecodeError> {
     let mut out = Vec::new();
     while !body.is_empty() {
@@ -416,11 +419,11 @@ mod tests {
     }
 
     /// The buckets back from spans and deltas, as Prometheus reads them.
-    fn expand(spans: &[model::BucketSpan], deltas: &[i64]) -> Vec<(i32, u64)> {
+    fn expand(spans: &[(i32, u32)], deltas: &[i64]) -> Vec<(i32, u64)> {
         let (mut out, mut index, mut count, mut d) = (Vec::new(), 0i32, 0i64, deltas.iter());
-        for span in spans {
-            index += span.offset();
-            for _ in 0..span.length() {
+        for &(offset, length) in spans {
+            index += offset;
+            for _ in 0..length {
                 count += d.next().copied().unwrap_or(0);
                 if count > 0 {
                     out.push((index, count as u64));
@@ -455,8 +458,7 @@ mod tests {
         }
         // Gaps of up to two buckets stay inside one span; a longer one starts another.
         let (spans, deltas) = spans_and_deltas([(-3, 1), (-2, 4), (0, 2), (5, 7), (6, 1)]);
-        let shape: Vec<(i32, u32)> = spans.iter().map(|s| (s.offset(), s.length())).collect();
-        assert_eq!(shape, [(-3, 4), (4, 2)]);
+        assert_eq!(spans, [(-3, 4), (4, 2)]);
         assert_eq!(deltas, [1, 3, -4, 2, 5, -6]);
         assert_eq!(spans_and_deltas([(2, 0), (3, 0)]), (vec![], vec![]), "empty buckets are left out");
     }
