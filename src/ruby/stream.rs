@@ -58,19 +58,28 @@ fn next_chunk(ruby: &Ruby, rb_self: &ExpositionStream) -> Result<Option<RString>
 /// # Errors
 /// An interrupt that arrived meanwhile (the stream is dropped then).
 pub(crate) fn next_piece(mut stream: Stream) -> Result<(Option<Vec<u8>>, Stream), Error> {
-    let min = if stream.gzipped() { GZIP_PIECE } else { TEXT_PIECE };
+    let min = piece_size(&stream);
     without_gvl(move || (stream.next_chunk(min), stream))
 }
 
-/// The whole of `stream` as one String (binary when gzipped or protobuf, UTF-8 otherwise). Rendering and
-/// copying both run without the GVL: the String is allocated at its final size with the GVL,
+/// The least a piece of `stream` holds (see [`TEXT_PIECE`]).
+fn piece_size(stream: &Stream) -> usize {
+    if stream.gzipped() {
+        GZIP_PIECE
+    } else {
+        TEXT_PIECE
+    }
+}
+
+/// The whole of `stream` as one String (binary when gzipped or protobuf, UTF-8 otherwise).
+/// Rendering and copying both run without the GVL: the String is allocated at its final size with the GVL,
 /// then filled without it (a 33 MB copy, page faults included, took ~10 ms with the GVL held,
 /// or as long again in reallocations when pieces were appended as they came).
 ///
 /// # Errors
 /// An interrupt that arrived meanwhile.
 pub(crate) fn read_whole(ruby: &Ruby, mut stream: Stream) -> Result<RString, Error> {
-    let min = if stream.gzipped() { GZIP_PIECE } else { TEXT_PIECE };
+    let min = piece_size(&stream);
     let enc = encoding(ruby, stream.binary());
     let pieces = without_gvl(move || std::iter::from_fn(|| stream.next_chunk(min)).collect::<Vec<_>>())?;
     let total: usize = pieces.iter().map(Vec::len).sum();

@@ -167,16 +167,7 @@ pub const DROPPED_TOTAL: &str = "tasker_metrics_series_dropped_total";
 /// Reads every family of a registry, sorted by name, after removing expired series; adds
 /// `tasker_metrics_series_dropped_total{metric=...}` when any family dropped updates.
 pub fn snapshot(registry: &Registry) -> Vec<FamilySnapshot> {
-    let families = registry.families();
-    let mut out: Vec<FamilySnapshot> = families
-        .iter()
-        .map(|f| {
-            f.expire_stale();
-            FamilySnapshot::of(f)
-        })
-        .collect();
-    insert_dropped(&mut out, families.iter().map(|f| (f.desc().name.as_str(), f.dropped())));
-    out
+    stream::Part::of_registry(registry).into_iter().map(stream::Part::read).collect()
 }
 
 /// Adds `tasker_metrics_series_dropped_total{metric=...}` for the families that dropped updates,

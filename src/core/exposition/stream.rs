@@ -40,6 +40,14 @@ impl Part {
         parts
     }
 
+    /// The family as read now.
+    pub fn read(self) -> FamilySnapshot {
+        match self {
+            Part::Live(f) => FamilySnapshot::of(&f),
+            Part::Snapshot(s) => s,
+        }
+    }
+
     fn name(&self) -> &str {
         match self {
             Part::Live(f) => &f.desc().name,
@@ -173,23 +181,12 @@ impl Stream {
             let family = &cur.family;
             let series = &family.series[range];
             match self.format {
-                Format::Prometheus => {
-                    let mut text = String::with_capacity(series.len() * 48);
-                    if !cur.started {
-                        prometheus::encode_header(&mut text, family, &family.help);
-                    }
-                    prometheus::encode_series(&mut text, family, series);
-                    out.extend_from_slice(text.as_bytes());
-                }
-                Format::OpenMetrics { created } => {
-                    let mut text = String::with_capacity(series.len() * 48);
-                    if !cur.started {
-                        openmetrics::encode_header(&mut text, family);
-                    }
-                    openmetrics::encode_series(&mut text, family, series, created);
-                    out.extend_from_slice(text.as_bytes());
-                }
                 Format::Protobuf => protobuf::wire::metrics(&mut cur.metrics, family, series, true),
+                text => {
+                    let mut lines = String::with_capacity(series.len() * 48);
+                    encode_text(text, &mut lines, family, series, !cur.started);
+                    out.extend_from_slice(lines.as_bytes());
+                }
             }
             cur.started = true;
             return true;
@@ -206,6 +203,26 @@ impl Stream {
             return None;
         }
         Some(Current { family, walk, at: 0, started: false, metrics: Vec::new() })
+    }
+}
+
+/// The lines of `series` (some of `family`'s) in a text format, after the family's header when
+/// `header`.
+fn encode_text(format: Format, out: &mut String, family: &FamilySnapshot, series: &[super::SeriesSnapshot], header: bool) {
+    match format {
+        Format::Prometheus => {
+            if header {
+                prometheus::encode_header(out, family, &family.help);
+            }
+            prometheus::encode_series(out, family, series);
+        }
+        Format::OpenMetrics { created } => {
+            if header {
+                openmetrics::encode_header(out, family);
+            }
+            openmetrics::encode_series(out, family, series, created);
+        }
+        Format::Protobuf => {}
     }
 }
 
