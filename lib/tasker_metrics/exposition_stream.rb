@@ -12,7 +12,7 @@ module TaskerMetrics
     # @return [Integer] bytes yielded so far
     def bytesize = @bytesize || 0
 
-    # @yieldparam piece [String] the next piece (binary when gzipped, UTF-8 otherwise)
+    # @yieldparam piece [String] the next piece (binary when gzipped or protobuf, UTF-8 otherwise)
     # @return [self]
     def each
       return enum_for(:each) unless block_given?

@@ -39,8 +39,7 @@ module TaskerMetrics
 
       # The q of the protobuf exposition when named with the parameters that make it ours.
       def protobuf_quality(accept)
-        accept.split(",").each do |part|
-          type, *params = part.split(";").map(&:strip)
+        each_range(accept) do |type, params|
           next unless type.casecmp?("application/vnd.google.protobuf")
 
           named = params.map { |p| p.delete(" ").downcase }
@@ -74,9 +73,16 @@ module TaskerMetrics
       # Not Rack::Utils.q_values: it reads q only as the first parameter, and Prometheus sends
       # "text/plain;version=0.0.4;q=0.5", which it would take for q=1.0.
       def parse(header)
-        header.split(",").each_with_object({}) do |part, out|
+        out = {}
+        each_range(header) { |value, params| out[value.downcase] ||= q_value(params) unless value.empty? }
+        out
+      end
+
+      # Yields each comma-separated range of a header as its value and its parameters.
+      def each_range(header)
+        header.split(",").each do |part|
           value, *params = part.split(";").map(&:strip)
-          out[value.downcase] ||= q_value(params) unless value.to_s.empty?
+          yield value.to_s, params
         end
       end
 
