@@ -480,13 +480,14 @@ impl LabelText {
 }
 
 /// A sample as Ruby: counters Integer (Float once a Float was added), gauges Float, histograms
-/// `{buckets: {le => cumulative count, ..., Float::INFINITY => count}, sum:, count:}`.
+/// `{buckets: {le => cumulative count, ..., Float::INFINITY => count}, sum:, count:}`, native
+/// ones with `schema:, zero_threshold:, zero_count:, positive: {index => count}, negative:` too.
 pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> Result<Value, Failure> {
     Ok(match sample {
         Sample::Counter { int, float: None } => ruby.integer_from_u64(int).as_value(),
         Sample::Counter { int, float: Some(f) } => ruby.float_from_f64(int as f64 + f).as_value(),
         Sample::Gauge(v) => ruby.float_from_f64(v).as_value(),
-        Sample::Histogram { mut counts, sum } => {
+        Sample::Histogram { mut counts, sum, native } => {
             cumulate(&mut counts);
             let bucket_hash = ruby.hash_new();
             let bounds = buckets.map(Buckets::bounds).unwrap_or_default();
@@ -497,9 +498,53 @@ pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> 
             out.aset(ruby.to_symbol("buckets"), bucket_hash)?;
             out.aset(ruby.to_symbol("sum"), sum)?;
             out.aset(ruby.to_symbol("count"), counts.last().copied().unwrap_or(0))?;
+            if let Some(n) = native {
+                out.aset(ruby.to_symbol("schema"), i64::from(n.schema))?;
+                out.aset(ruby.to_symbol("zero_threshold"), n.zero_threshold)?;
+                out.aset(ruby.to_symbol("zero_count"), n.zero_count)?;
+                for (name, side) in [("positive", &n.positive), ("negative", &n.negative)] {
+                    let h = ruby.hash_new();
+                    for (i, c) in side {
+                        h.aset(*i, *c)?;
+                    }
+                    out.aset(ruby.to_symbol(name), h)?;
+                }
+            }
             out.as_value()
         }
     })
+}
+
+/// `native:` of a histogram: `true`, `false`/`nil` (none), or a Hash of settings (`factor:`,
+/// `max_buckets:`, `zero_threshold:`, `min_reset_interval:`), each defaulting as `true` does.
+pub(crate) fn native(v: Value) -> Result<Option<crate::core::metric::native::NativeConfig>, Failure> {
+    use crate::core::metric::native::NativeConfig as N;
+    let raw = v.as_raw();
+    if v.is_nil() || raw == rb_sys::Qfalse as VALUE {
+        return Ok(None);
+    }
+    if raw == rb_sys::Qtrue as VALUE {
+        return Ok(Some(N::default()));
+    }
+    let hash =
+        RHash::from_value(v).ok_or_else(|| type_error(format!("native must be true, false or a Hash of settings, got {}", describe(v))))?;
+    let (mut factor, mut max_buckets, mut zero_threshold, mut min_reset) =
+        (N::DEFAULT_FACTOR, N::DEFAULT_MAX_BUCKETS, N::DEFAULT_ZERO_THRESHOLD, N::DEFAULT_MIN_RESET_INTERVAL);
+    each_pair(hash, |k, x| {
+        match name("native setting", k)?.as_str() {
+            "factor" => factor = float("native factor", x)?,
+            "max_buckets" => max_buckets = count("native max_buckets", x)?,
+            "zero_threshold" => zero_threshold = float("native zero_threshold", x)?,
+            "min_reset_interval" => min_reset = float("native min_reset_interval", x)?,
+            other => {
+                return Err(arg_error(format!(
+                    "unknown native setting :{other} (known: :factor, :max_buckets, :zero_threshold, :min_reset_interval)"
+                )))
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Some(N::new(factor, max_buckets, zero_threshold, min_reset)?))
 }
 
 /// An exemplar from a Hash of labels (`{trace_id: "..."}`), carrying the update's value.

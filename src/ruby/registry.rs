@@ -35,35 +35,45 @@ fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -
     let name = convert::name("name", args.required.0)?;
     type V = Option<Value>;
     const COMMON: [&str; 4] = ["labels", "unit", "max_series", "expires_after"];
-    // One keyword only some kinds take: histograms' buckets, gauges' aggregation.
-    let extra = match kind {
-        MetricKind::Histogram => Some("buckets"),
-        MetricKind::Gauge => Some("aggregation"),
-        MetricKind::Counter => None,
+    // Keywords only some kinds take: histograms' buckets and native, gauges' aggregation.
+    let (docstring, (labels, unit, max_series, expires_after), (buckets, native, aggregation)) = match kind {
+        MetricKind::Histogram => {
+            let names = [COMMON[0], COMMON[1], COMMON[2], COMMON[3], "buckets", "native"];
+            let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V, V, V), ()>(args.keywords, &["docstring"], &names)?;
+            let (l, u, m, e, b, n) = kw.optional;
+            (kw.required.0, (l, u, m, e), (b, n, None))
+        }
+        MetricKind::Gauge => {
+            let names = [COMMON[0], COMMON[1], COMMON[2], COMMON[3], "aggregation"];
+            let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V, V), ()>(args.keywords, &["docstring"], &names)?;
+            let (l, u, m, e, a) = kw.optional;
+            (kw.required.0, (l, u, m, e), (None, None, a))
+        }
+        MetricKind::Counter => {
+            let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V), ()>(args.keywords, &["docstring"], &COMMON)?;
+            (kw.required.0, kw.optional, (None, None, None))
+        }
     };
-    let (docstring, (labels, unit, max_series, expires_after), extra_value) = if let Some(extra) = extra {
-        let names = [COMMON[0], COMMON[1], COMMON[2], COMMON[3], extra];
-        let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V, V), ()>(args.keywords, &["docstring"], &names)?;
-        let (l, u, m, e, x) = kw.optional;
-        (kw.required.0, (l, u, m, e), x)
-    } else {
-        let kw = scan_args::get_kwargs::<_, (Value,), (V, V, V, V), ()>(args.keywords, &["docstring"], &COMMON)?;
-        (kw.required.0, kw.optional, None)
-    };
-    let (buckets, aggregation) = if kind == MetricKind::Histogram { (extra_value, None) } else { (None, extra_value) };
     let docstring = RString::from_value(docstring)
         .ok_or_else(|| type_error(format!("docstring must be a String, got {}", describe(docstring))))?
         .to_string()
         .map_err(|_| crate::ruby::errors::arg_error(format!("docstring must be valid UTF-8, got {}", describe(docstring))))?;
     let labels = labels.map_or(Ok(Vec::new()), |v| convert::names("labels", v))?;
-    let buckets = match buckets {
+    let bounds = match buckets.filter(|v| !v.is_nil()) {
         None => None,
         Some(v) => {
             let array =
                 RArray::from_value(v).ok_or_else(|| type_error(format!("buckets must be an Array of numbers, got {}", describe(v))))?;
-            let bounds = array.into_iter().map(|b| convert::float("bucket", b)).collect::<Result<Vec<f64>, Failure>>()?;
-            Some(Buckets::new(&bounds)?)
+            Some(array.into_iter().map(|b| convert::float("bucket", b)).collect::<Result<Vec<f64>, Failure>>()?)
         }
+    };
+    let native = native.map(convert::native).transpose()?.flatten();
+    let buckets = match (bounds, native) {
+        (None, None) => None,
+        (Some(b), None) => Some(Buckets::new(&b)?),
+        (Some(b), Some(n)) if b.is_empty() => Some(Buckets::native_only(n)),
+        (Some(b), Some(n)) => Some(Buckets::new(&b)?.with_native(n)),
+        (None, Some(n)) => Some(Buckets::new(&crate::core::metric::histogram::DEFAULT_BUCKETS)?.with_native(n)),
     };
     let mut desc = FamilyDesc::new(&name, &docstring, kind, &labels, buckets)?;
     if let Some(unit) = unit.filter(|u| !u.is_nil()) {

@@ -66,7 +66,7 @@ pub(crate) fn encode_series(out: &mut String, family: &FamilySnapshot, series: &
                 write_f64(out, *v);
                 end_sample(out, None);
             }
-            Sample::Histogram { counts, sum } => {
+            Sample::Histogram { counts, sum, .. } => {
                 let count = write_buckets(out, family, labels, counts, |out, i| end_sample(out, exemplar(i)));
                 write_sample_start(out, name, "_count", labels, None);
                 write_u64(out, count);

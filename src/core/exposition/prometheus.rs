@@ -67,7 +67,7 @@ pub(crate) fn encode_series(out: &mut String, family: &FamilySnapshot, series: &
                 write_f64(out, *v);
                 out.push('\n');
             }
-            Sample::Histogram { counts, sum } => {
+            Sample::Histogram { counts, sum, .. } => {
                 let count = write_buckets(out, family, labels, counts, |out, _| out.push('\n'));
                 write_sample_start(out, name, "_sum", labels, None);
                 write_f64(out, *sum);

@@ -2,6 +2,8 @@
 //! the sum of the bucket cells, so a reader can never see count and buckets disagree; buckets are
 //! made cumulative only when read.
 
+use super::native::NativeConfig;
+use super::sparse::NativeSample;
 use super::{add_f64, check_finite, format_f64, Sample};
 use crate::core::cells::Cells;
 use crate::core::error::{Error, Result};
@@ -11,11 +13,13 @@ use std::sync::Arc;
 /// Tasker's and Prometheus' default bucket bounds.
 pub const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// Validated upper bounds (without `+Inf`) and their rendered `le` values.
+/// Validated upper bounds (without `+Inf`) and their rendered `le` values, and the native
+/// buckets' settings if the histogram has them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Buckets {
     bounds: Arc<[f64]>,
     le: Arc<[Box<str>]>,
+    native: Option<Arc<NativeConfig>>,
 }
 
 impl Buckets {
@@ -35,7 +39,33 @@ impl Buckets {
             return err("must be strictly increasing");
         }
         let le = bounds.iter().map(|b| format_le(*b).into_boxed_str()).collect();
-        Ok(Buckets { bounds: bounds.into(), le })
+        Ok(Buckets { bounds: bounds.into(), le, native: None })
+    }
+
+    /// Native buckets only: the classic part is the `+Inf` bucket alone.
+    pub fn native_only(native: NativeConfig) -> Self {
+        Buckets { bounds: Arc::new([]), le: Arc::new([]), native: Some(Arc::new(native)) }
+    }
+
+    /// These classic buckets with native ones beside them.
+    pub fn with_native(mut self, native: NativeConfig) -> Self {
+        self.native = Some(Arc::new(native));
+        self
+    }
+
+    /// The native buckets' settings, if the histogram has them.
+    pub fn native(&self) -> Option<&NativeConfig> {
+        self.native.as_deref()
+    }
+
+    /// Cells of the classic part (counts and sum); a native block follows them.
+    fn classic_len(&self) -> usize {
+        self.bounds.len() + 2
+    }
+
+    /// Cells a series takes.
+    pub fn cell_count(&self) -> usize {
+        self.classic_len() + self.native.as_ref().map_or(0, |n| n.cells())
     }
 
     /// Sorts and de-duplicates first (Tasker's rule), then validates.
@@ -62,9 +92,13 @@ impl Buckets {
         &self.le
     }
 
-    /// Initial cells: one per bound, one for `+Inf`, one for the sum.
+    /// Initial cells: one per bound, one for `+Inf`, one for the sum, then the native block.
     pub fn init(&self) -> Vec<u64> {
-        vec![0; self.bounds.len() + 2]
+        let mut cells = vec![0; self.classic_len()];
+        if let Some(n) = &self.native {
+            n.init(&mut cells, super::unix_ms() / 1000);
+        }
+        cells
     }
 
     /// The bucket `v` falls in (`bounds().len()` for `+Inf`).
@@ -81,21 +115,76 @@ impl Buckets {
     pub fn observe(&self, cells: &Cells, v: f64) -> Result<f64> {
         check_finite("value", v)?;
         let c = cells.as_slice();
-        c[self.index(v)].fetch_add(1, Relaxed);
-        add_f64(&c[self.bounds.len() + 1], v);
+        let classic = || {
+            c[self.index(v)].fetch_add(1, Relaxed);
+            add_f64(&c[self.bounds.len() + 1], v);
+        };
+        match &self.native {
+            None => classic(),
+            Some(n) => n.observe(c, self.classic_len(), v, std::ptr::from_ref(cells) as usize, classic),
+        }
         Ok(v)
     }
 
-    /// Current counts (non-cumulative) and sum.
+    /// Current counts (non-cumulative), sum and native buckets.
     pub fn read(&self, cells: &Cells) -> Sample {
         let c = cells.as_slice();
+        match &self.native {
+            None => self.sample(|i| c[i].load(Relaxed), None),
+            Some(n) => {
+                let mut copy = Vec::with_capacity(c.len());
+                n.copy(self.classic_len(), c.len(), |i| c[i].load(Relaxed), &mut copy);
+                self.decode(&copy)
+            }
+        }
+    }
+
+    /// The sample in a copy of a series' cells (made consistent as [`NativeConfig::copy`] does).
+    pub fn decode(&self, cells: &[u64]) -> Sample {
+        let native = self.native.as_ref().map(|n| Box::new(n.decode(&cells[self.classic_len()..])));
+        self.sample(|i| cells[i], native)
+    }
+
+    fn sample(&self, cell: impl Fn(usize) -> u64, native: Option<Box<NativeSample>>) -> Sample {
         let n = self.bounds.len() + 1;
-        Sample::Histogram { counts: c[..n].iter().map(|x| x.load(Relaxed)).collect(), sum: f64::from_bits(c[n].load(Relaxed)) }
+        Sample::Histogram { counts: (0..n).map(&cell).collect(), sum: f64::from_bits(cell(n)), native }
+    }
+
+    /// Copies a series' cells through `read` (`n` of them), the native block as one layout.
+    pub fn copy(&self, n: usize, read: impl Fn(usize) -> u64, out: &mut Vec<u64>) {
+        match &self.native {
+            None => {
+                out.clear();
+                out.extend((0..n).map(read));
+            }
+            Some(native) => native.copy(self.classic_len(), n, read, out),
+        }
+    }
+
+    /// Copied cells made fit to be written into new memory (see [`NativeConfig::settle`]).
+    pub fn settle(&self, cells: &mut [u64]) {
+        if let Some(n) = &self.native {
+            let at = self.classic_len();
+            n.settle(&mut cells[at..]);
+        }
+    }
+
+    /// The cells holding `counts`, `sum` and `native` (an archive's merged series).
+    pub fn encode(&self, counts: &[u64], sum: f64, native: Option<&NativeSample>) -> Vec<u64> {
+        let mut out: Vec<u64> = counts.iter().copied().chain([sum.to_bits()]).collect();
+        if let Some(n) = &self.native {
+            n.encode(native.unwrap_or(&NativeSample { schema: n.schema, ..NativeSample::default() }), super::unix_ms() / 1000, &mut out);
+        }
+        out
     }
 
     /// Back to empty (Tasker's `reset!`).
     pub fn reset(&self, cells: &Cells) {
-        cells.as_slice().iter().for_each(|c| c.store(0, Relaxed));
+        let c = cells.as_slice();
+        match &self.native {
+            None => c.iter().for_each(|c| c.store(0, Relaxed)),
+            Some(n) => n.clear(c, self.classic_len(), std::ptr::from_ref(cells) as usize),
+        }
     }
 }
 
@@ -134,7 +223,7 @@ mod tests {
             b.observe(&c, v).unwrap();
         }
         match b.read(&c) {
-            Sample::Histogram { mut counts, sum } => {
+            Sample::Histogram { mut counts, sum, .. } => {
                 assert_eq!(counts, vec![3, 2, 1, 1]);
                 cumulate(&mut counts);
                 assert_eq!(counts, vec![3, 5, 6, 7]);
@@ -154,7 +243,7 @@ mod tests {
         assert_eq!(Buckets::normalized(&[2.0, 1.0, 2.0]).unwrap().bounds(), &[1.0, 2.0]);
         let (b, c) = setup(&[1.0]);
         assert!(b.observe(&c, f64::NAN).is_err());
-        assert_eq!(b.read(&c), Sample::Histogram { counts: vec![0, 0], sum: 0.0 });
+        assert_eq!(b.read(&c), Sample::Histogram { counts: vec![0, 0], sum: 0.0, native: None });
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod counter;
 pub mod gauge;
 pub mod histogram;
 pub mod native;
+pub mod sparse;
 
 pub use histogram::Buckets;
 
@@ -46,12 +47,15 @@ pub enum Sample {
     },
     /// Current value.
     Gauge(f64),
-    /// Per-bucket (non-cumulative) counts, the last one being `+Inf`, and the sum.
+    /// Per-bucket (non-cumulative) counts, the last one being `+Inf`, the sum, and the native
+    /// buckets if the histogram has them.
     Histogram {
         /// Non-cumulative counts per bucket, `+Inf` last.
         counts: Vec<u64>,
         /// Sum of observations.
         sum: f64,
+        /// Native buckets (boxed: most histograms have none).
+        native: Option<Box<sparse::NativeSample>>,
     },
 }
 

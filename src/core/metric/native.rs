@@ -29,6 +29,69 @@ pub fn schema_for_factor(factor: f64) -> Result<i8> {
     })
 }
 
+/// A histogram's native-bucket settings (`native:` in the Ruby API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeConfig {
+    /// The growth factor asked for; the schema is derived from it.
+    pub factor: f64,
+    /// The starting (finest) schema.
+    pub schema: i8,
+    /// Most buckets a series holds (positive and negative together, zero bucket aside): the
+    /// span from its lowest to its highest populated bucket on each side.
+    pub max_buckets: usize,
+    /// Observations with `|v| ≤ zero_threshold` are counted in the zero bucket.
+    pub zero_threshold: f64,
+    /// Seconds since a series started (or was last reset) after which it resets instead of
+    /// halving its resolution when it runs out of buckets; 0 never resets.
+    pub min_reset_interval: f64,
+}
+
+impl NativeConfig {
+    /// The defaults of `native: true`.
+    pub const DEFAULT_FACTOR: f64 = 1.1;
+    /// See [`NativeConfig::DEFAULT_FACTOR`].
+    pub const DEFAULT_MAX_BUCKETS: usize = 160;
+    /// 2^−128, Prometheus' clients' default.
+    pub const DEFAULT_ZERO_THRESHOLD: f64 = f64::from_bits(0x37F0_0000_0000_0000);
+    /// One hour.
+    pub const DEFAULT_MIN_RESET_INTERVAL: f64 = 3600.0;
+    /// Fewer buckets than this cannot hold a sensible range even at the coarsest schema.
+    pub const MIN_BUCKETS: usize = 8;
+    /// More would make every series' memory (16 bytes per bucket, twice) unreasonable.
+    pub const MAX_BUCKETS: usize = 4096;
+
+    /// Validated settings.
+    ///
+    /// # Errors
+    /// An argument error naming the setting and the bad value.
+    pub fn new(factor: f64, max_buckets: usize, zero_threshold: f64, min_reset_interval: f64) -> Result<Self> {
+        let schema = schema_for_factor(factor)?;
+        if !(Self::MIN_BUCKETS..=Self::MAX_BUCKETS).contains(&max_buckets) {
+            return Err(Error::argument(format!(
+                "native max_buckets must be between {} and {}, got {max_buckets}",
+                Self::MIN_BUCKETS,
+                Self::MAX_BUCKETS
+            )));
+        }
+        if !(zero_threshold.is_finite() && zero_threshold >= 0.0) {
+            return Err(Error::argument(format!("native zero_threshold must be a finite number ≥ 0, got {zero_threshold}")));
+        }
+        if !(min_reset_interval.is_finite() && min_reset_interval >= 0.0) {
+            return Err(Error::argument(format!(
+                "native min_reset_interval must be a finite number of seconds ≥ 0, got {min_reset_interval}"
+            )));
+        }
+        Ok(NativeConfig { factor, schema, max_buckets, zero_threshold, min_reset_interval })
+    }
+}
+
+impl Default for NativeConfig {
+    fn default() -> Self {
+        NativeConfig::new(Self::DEFAULT_FACTOR, Self::DEFAULT_MAX_BUCKETS, Self::DEFAULT_ZERO_THRESHOLD, Self::DEFAULT_MIN_RESET_INTERVAL)
+            .expect("the defaults are valid")
+    }
+}
+
 /// `v = frac · 2^exp` with `frac` in [0.5, 1), for a finite `v > 0` (subnormals included).
 fn frexp(v: f64) -> (f64, i32) {
     let (v, shift) = if v < f64::MIN_POSITIVE { (v * 2f64.powi(64), -64) } else { (v, 0) };

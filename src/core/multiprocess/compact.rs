@@ -209,7 +209,7 @@ fn write_archive(dir: &Path, dead: &[(PathBuf, format::Header, Mapped)], out: &m
     for family in merger.families.iter().filter(|f| f.seen == merger.gen) {
         let at = b.push(format::family_record(&format::encode_desc(&family.desc), family.dropped));
         for slot in family.slots.iter().filter(|s| s.gen == merger.gen) {
-            match format::series_record(at, &slot.key, &slot.origin, &slot.acc.cells()) {
+            match format::series_record(at, &slot.key, &slot.origin, &slot.acc.cells(&family.desc)) {
                 Ok(r) => {
                     b.push(r);
                 }

@@ -27,6 +27,7 @@
 
 use crate::core::desc::{FamilyDesc, GaugeMode};
 use crate::core::error::{Error, Result};
+use crate::core::metric::native::NativeConfig;
 use crate::core::metric::{Buckets, MetricKind};
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -88,6 +89,14 @@ pub fn encode_desc(desc: &FamilyDesc) -> Vec<u8> {
     for b in bounds {
         out.extend_from_slice(&b.to_ne_bytes());
     }
+    // Native buckets come last: a file without them (an older release's) simply ends here.
+    if let Some(n) = desc.buckets.as_ref().and_then(Buckets::native) {
+        out.push(1);
+        for v in [n.factor, n.zero_threshold, n.min_reset_interval] {
+            out.extend_from_slice(&v.to_ne_bytes());
+        }
+        out.extend_from_slice(&(n.max_buckets as u32).to_ne_bytes());
+    }
     out
 }
 
@@ -110,7 +119,17 @@ pub fn decode_desc(bytes: &[u8]) -> Result<FamilyDesc> {
     let unit = r.str()?;
     let labels = (0..r.count()?).map(|_| r.str()).collect::<Result<Vec<_>>>()?;
     let bounds = (0..r.count()?).map(|_| r.f64()).collect::<Result<Vec<_>>>()?;
-    let buckets = if bounds.is_empty() { None } else { Some(Buckets::new(&bounds)?) };
+    let native = if r.at < r.bytes.len() && r.u8()? == 1 {
+        let (factor, zero_threshold, min_reset_interval) = (r.f64()?, r.f64()?, r.f64()?);
+        Some(NativeConfig::new(factor, r.count()?, zero_threshold, min_reset_interval)?)
+    } else {
+        None
+    };
+    let buckets = match (bounds.is_empty(), native) {
+        (true, None) => None,
+        (true, Some(n)) => Some(Buckets::native_only(n)),
+        (false, n) => Some(n.into_iter().fold(Buckets::new(&bounds)?, Buckets::with_native)),
+    };
     let mut desc =
         if dynamic { FamilyDesc::dynamic(&name, &help, kind, buckets)? } else { FamilyDesc::new(&name, &help, kind, &labels, buckets)? };
     if !unit.is_empty() {

@@ -8,6 +8,7 @@ use super::format::{self, Record, View};
 use crate::core::desc::{FamilyDesc, GaugeMode};
 use crate::core::exposition::FamilySnapshot;
 use crate::core::labels::{self, LabelNames};
+use crate::core::metric::sparse::NativeSample;
 use crate::core::metric::{counter, MetricKind, Sample};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,7 +54,7 @@ pub(super) struct Slot {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Acc {
     Counter { int: u64, float: Option<f64> },
-    Histogram { counts: Vec<u64>, sum: f64 },
+    Histogram { counts: Vec<u64>, sum: f64, native: Option<NativeSample> },
     Gauge { value: f64, at: u64 },
 }
 
@@ -199,8 +200,14 @@ impl Merger {
         if family.desc.kind == MetricKind::Gauge && !live && (mode.live_only() || (self.archiving && !mode.kept_after_compaction())) {
             return true;
         }
-        self.scratch.clear();
-        self.scratch.extend((0..s.ncells).map(|i| view.u64(s.off + format::S_CELLS + i * 8).unwrap_or(0)));
+        let read = |i: usize| view.u64(s.off + format::S_CELLS + i * 8).unwrap_or(0);
+        match &family.desc.buckets {
+            Some(b) if family.desc.kind == MetricKind::Histogram => b.copy(s.ncells, read, &mut self.scratch),
+            _ => {
+                self.scratch.clear();
+                self.scratch.extend((0..s.ncells).map(read));
+            }
+        }
         std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
         if view.incarnation(s.off) != Some(s.incarnation) {
             return true; // reused meanwhile: the old series is gone, the new one is read next time
@@ -208,8 +215,7 @@ impl Merger {
         let slot = &mut family.slots[s.slot];
         let fresh = slot.gen != self.gen;
         slot.gen = self.gen;
-        let scratch = &self.scratch;
-        fold_cells(&mut slot.acc, fresh, mode, s.ncells, |i| scratch[i]);
+        fold_cells(&mut slot.acc, fresh, &family.desc, &self.scratch);
         true
     }
 
@@ -364,7 +370,7 @@ impl Merger {
             labels.push_str(&pid);
         }
         let acc = match (desc.kind, &desc.buckets) {
-            (MetricKind::Histogram, Some(b)) => Acc::Histogram { counts: vec![0; b.bounds().len() + 1], sum: 0.0 },
+            (MetricKind::Histogram, Some(b)) => Acc::Histogram { counts: vec![0; b.bounds().len() + 1], sum: 0.0, native: None },
             (MetricKind::Gauge, _) => Acc::Gauge { value: 0.0, at: 0 },
             _ => Acc::Counter { int: 0, float: None },
         };
@@ -435,13 +441,14 @@ fn expected_cells(desc: &FamilyDesc, n: usize) -> bool {
     match (desc.kind, &desc.buckets) {
         (MetricKind::Counter, _) => n == counter::INIT.len(),
         (MetricKind::Gauge, _) => n == 1 || n == 2,
-        (MetricKind::Histogram, Some(b)) => n == b.bounds().len() + 2,
+        (MetricKind::Histogram, Some(b)) => n == b.cell_count(),
         (MetricKind::Histogram, None) => false,
     }
 }
 
-/// Folds one file's cells for a series into its slot.
-fn fold_cells(acc: &mut Acc, fresh: bool, mode: GaugeMode, n: usize, cell: impl Fn(usize) -> u64) {
+/// Folds one file's cells for a series (copied as `Buckets::copy` does) into its slot.
+fn fold_cells(acc: &mut Acc, fresh: bool, desc: &FamilyDesc, cells: &[u64]) {
+    let (mode, n, cell) = (desc.aggregation, cells.len(), |i: usize| cells[i]);
     match acc {
         Acc::Counter { int, float } => {
             if fresh {
@@ -458,15 +465,23 @@ fn fold_cells(acc: &mut Acc, fresh: bool, mode: GaugeMode, n: usize, cell: impl 
                 *float = Some(float.unwrap_or(0.0) + f64::from_bits(f));
             }
         }
-        Acc::Histogram { counts, sum } => {
+        Acc::Histogram { counts, sum, native } => {
             if fresh {
                 counts.iter_mut().for_each(|c| *c = 0);
                 *sum = 0.0;
+                *native = None;
             }
             for (i, c) in counts.iter_mut().enumerate() {
                 *c = c.wrapping_add(cell(i));
             }
-            *sum += f64::from_bits(cell(n - 1));
+            *sum += f64::from_bits(cell(counts.len()));
+            let Some(b) = &desc.buckets else { return };
+            if let Sample::Histogram { native: Some(this), .. } = b.decode(cells) {
+                match native {
+                    Some(total) => total.add(&this),
+                    None => *native = Some(*this),
+                }
+            }
         }
         Acc::Gauge { value, at } => {
             let v = f64::from_bits(cell(0));
@@ -493,16 +508,21 @@ impl Acc {
     pub fn sample(&self) -> Sample {
         match self {
             Acc::Counter { int, float } => Sample::Counter { int: *int, float: *float },
-            Acc::Histogram { counts, sum } => Sample::Histogram { counts: counts.clone(), sum: *sum },
+            Acc::Histogram { counts, sum, native } => {
+                Sample::Histogram { counts: counts.clone(), sum: *sum, native: native.clone().map(Box::new) }
+            }
             Acc::Gauge { value, .. } => Sample::Gauge(*value),
         }
     }
 
-    /// The slot's value as cells, for the archive.
-    pub fn cells(&self) -> Vec<u64> {
+    /// The slot's value as cells of `desc`'s series, for the archive.
+    pub fn cells(&self, desc: &FamilyDesc) -> Vec<u64> {
         match self {
             Acc::Counter { int, float } => vec![*int, float.map_or(counter::INIT[1], f64::to_bits)],
-            Acc::Histogram { counts, sum } => counts.iter().copied().chain([sum.to_bits()]).collect(),
+            Acc::Histogram { counts, sum, native } => match &desc.buckets {
+                Some(b) => b.encode(counts, *sum, native.as_ref()),
+                None => counts.iter().copied().chain([sum.to_bits()]).collect(),
+            },
             Acc::Gauge { value, at } => vec![value.to_bits(), *at],
         }
     }

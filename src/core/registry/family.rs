@@ -218,7 +218,7 @@ impl Family {
         self.validate_key(key)?;
         Ok(match (&self.desc.kind, &self.desc.buckets) {
             (MetricKind::Counter, _) => Sample::Counter { int: 0, float: None },
-            (MetricKind::Histogram, Some(b)) => Sample::Histogram { counts: vec![0; b.bounds().len() + 1], sum: 0.0 },
+            (MetricKind::Histogram, Some(b)) => b.decode(&b.init()),
             _ => Sample::Gauge(0.0),
         })
     }
@@ -297,7 +297,17 @@ impl Family {
         let keep = !fork || (self.desc.kind == MetricKind::Gauge && self.desc.aggregation.inherits_on_fork());
         for entry in self.series.iter() {
             let cells = &entry.value().cells;
-            let init = if keep { cells.values() } else { zero.clone() };
+            let init = match (&self.desc.buckets, keep) {
+                (_, false) => zero.clone(),
+                (Some(b), true) => {
+                    // The native block copied as one layout, without the writers in flight here.
+                    let (c, mut copy) = (cells.as_slice(), Vec::new());
+                    b.copy(c.len(), |i| c[i].load(std::sync::atomic::Ordering::Relaxed), &mut copy);
+                    b.settle(&mut copy);
+                    copy
+                }
+                (None, true) => cells.values(),
+            };
             cells.relocate(store.allocate(&self.slot, entry.key(), &init)?);
         }
         *current = store;

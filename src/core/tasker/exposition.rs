@@ -150,7 +150,7 @@ fn sample(entry: &Entry, family: &FamilySnapshot) -> Result<Sample> {
             }
             let inf = buckets.iter().find(|(le, _)| is_inf(le)).map_or(*count, |(_, c)| *c);
             counts.push(delta(inf, previous).ok_or_else(|| bad("a +Inf bucket below its other buckets"))?);
-            Sample::Histogram { counts, sum: *sum }
+            Sample::Histogram { counts, sum: *sum, native: None }
         }
         _ => return Err(bad(&format!("a value that does not fit its type {}", entry.kind.as_str()))),
     })

@@ -55,7 +55,7 @@ pub fn push_series(message: &mut MetricFamily, family: &FamilySnapshot, series: 
                 metric.counter = Some(Counter { value: Some(value), exemplar: exemplar(0), created_timestamp });
             }
             Sample::Gauge(v) => metric.gauge = Some(Gauge { value: Some(*v) }),
-            Sample::Histogram { counts, sum } => {
+            Sample::Histogram { counts, sum, native } => {
                 let le = family.le.as_deref().unwrap_or_default();
                 let mut total = 0u64;
                 let mut bucket = Vec::with_capacity(le.len());
@@ -66,13 +66,12 @@ pub fn push_series(message: &mut MetricFamily, family: &FamilySnapshot, series: 
                         bucket.push(Bucket { cumulative_count: Some(total), upper_bound, exemplar: exemplar(i), ..Bucket::default() });
                     }
                 }
-                metric.histogram = Some(Histogram {
-                    sample_count: Some(total),
-                    sample_sum: Some(*sum),
-                    bucket,
-                    created_timestamp,
-                    ..Histogram::default()
-                });
+                let mut histogram =
+                    Histogram { sample_count: Some(total), sample_sum: Some(*sum), bucket, created_timestamp, ..Histogram::default() };
+                if let Some(n) = native {
+                    native_fields(&mut histogram, n);
+                }
+                metric.histogram = Some(histogram);
             }
         }
         message.metric.push(metric);
@@ -97,6 +96,7 @@ pub fn render(families: &[FamilySnapshot], created: bool) -> Vec<u8> {
 pub mod wire {
     use super::{FamilySnapshot, SeriesSnapshot};
     use crate::core::exemplar::Exemplar;
+    use crate::core::metric::sparse::NativeSample;
     use crate::core::metric::{MetricKind, Sample};
 
     const VARINT: u8 = 0;
@@ -140,6 +140,39 @@ pub mod wire {
             let mut prefix = Vec::with_capacity(10);
             varint(&mut prefix, len as u64);
             out.splice(at - 1..at, prefix);
+        }
+    }
+
+    fn zigzag(v: i64) -> u64 {
+        ((v << 1) ^ (v >> 63)) as u64
+    }
+
+    /// Histogram fields 5–13: schema, zero bucket, and each side's spans and deltas. An empty
+    /// side still gets a span (offset 0, length 0) on the positive side, so that a histogram
+    /// without observations is recognised as native.
+    fn native_buckets(h: &mut Vec<u8>, n: &NativeSample) {
+        key(h, 5, VARINT);
+        varint(h, zigzag(i64::from(n.schema)));
+        double(h, 6, n.zero_threshold);
+        key(h, 7, VARINT);
+        varint(h, n.zero_count);
+        for (side, span_field, delta_field) in [(&n.negative, 9, 10), (&n.positive, 12, 13)] {
+            let (mut spans, deltas) = super::spans_and_deltas(side.iter().copied());
+            if span_field == 12 && spans.is_empty() && n.negative.is_empty() {
+                spans.push((0, 0));
+            }
+            for (offset, length) in spans {
+                nested(h, span_field, |s| {
+                    key(s, 1, VARINT);
+                    varint(s, zigzag(i64::from(offset)));
+                    key(s, 2, VARINT);
+                    varint(s, u64::from(length));
+                });
+            }
+            for d in deltas {
+                key(h, delta_field, VARINT);
+                varint(h, zigzag(d));
+            }
         }
     }
 
@@ -191,7 +224,7 @@ pub mod wire {
                             timestamp(c, 3, t);
                         }
                     }),
-                    Sample::Histogram { counts, sum } => nested(m, 7, |h| {
+                    Sample::Histogram { counts, sum, native } => nested(m, 7, |h| {
                         key(h, 1, VARINT);
                         varint(h, counts.iter().fold(0u64, |a, c| a.wrapping_add(*c)));
                         double(h, 2, *sum);
@@ -208,6 +241,9 @@ pub mod wire {
                                     exemplar(b, 3, e, &mut value);
                                 }
                             });
+                        }
+                        if let Some(n) = native {
+                            native_buckets(h, n);
                         }
                         if let Some(t) = created {
                             timestamp(h, 15, t);
@@ -240,6 +276,27 @@ pub mod wire {
         out.extend_from_slice(&head);
         out.extend_from_slice(metrics);
     }
+}
+
+/// The native part of a `Histogram` message, as the wire writer writes it.
+#[cfg(feature = "testing")]
+fn native_fields(h: &mut Histogram, n: &crate::core::metric::sparse::NativeSample) {
+    let spans = |side: &[(i32, u64)]| {
+        let (spans, deltas) = spans_and_deltas(side.iter().copied());
+        (
+            spans.into_iter().map(|(offset, length)| model::BucketSpan { offset: Some(offset), length: Some(length) }).collect::<Vec<_>>(),
+            deltas,
+        )
+    };
+    let (negative_span, negative_delta) = spans(&n.negative);
+    let (mut positive_span, positive_delta) = spans(&n.positive);
+    if positive_span.is_empty() && negative_span.is_empty() {
+        positive_span.push(model::BucketSpan { offset: Some(0), length: Some(0) });
+    }
+    h.schema = Some(i32::from(n.schema));
+    h.zero_threshold = Some(n.zero_threshold);
+    h.zero_count = Some(n.zero_count);
+    (h.negative_span, h.negative_delta, h.positive_span, h.positive_delta) = (negative_span, negative_delta, positive_span, positive_delta);
 }
 
 /// Seconds since the epoch as a protobuf Timestamp's seconds and nanos.
@@ -487,6 +544,27 @@ mod tests {
         for v in [0.0005, 0.4, 2.0, 7e6] {
             applied(h.update_with_exemplar(&encode_key(&["get"]), Update::Observe(v), Exemplar::new(&[("span", "s")], v).unwrap()));
         }
+        let native = crate::core::metric::native::NativeConfig::default();
+        let n = reg
+            .register(
+                FamilyDesc::new(
+                    "n_seconds",
+                    "N",
+                    MetricKind::Histogram,
+                    &["m"],
+                    Some(Buckets::new(&[1.0]).unwrap().with_native(native.clone())),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        for v in [0.0, 1e-3, 0.5, 0.51, 2.0, 1e6, -3.0, -3.1] {
+            applied(n.update(&encode_key(&["both"]), Update::Observe(v)));
+        }
+        n.series(&encode_key(&["empty"])).unwrap();
+        let only = reg
+            .register(FamilyDesc::new("o_seconds", "O", MetricKind::Histogram, &[] as &[&str], Some(Buckets::native_only(native))).unwrap())
+            .unwrap();
+        applied(only.update(b"", Update::Observe(-1.0)));
         for created in [false, true] {
             let families = snapshot(&reg);
             let expected: Vec<MetricFamily> = families

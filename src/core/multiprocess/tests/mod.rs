@@ -216,6 +216,76 @@ fn files_of_exited_processes_fold_into_the_archive_once() {
     assert_eq!(value(&text(&store, &reg).0, "jobs_total", &[("queue", "q")]), Some(511.0), "stable across scrapes");
 }
 
+/// The native histogram of `reg`'s family `name` as this process's scrape merges it.
+fn merged_native(store: &FileStore, reg: &Registry, name: &str) -> crate::core::metric::sparse::NativeSample {
+    let scrape = store.scrape(reg);
+    assert!(scrape.problems.is_empty(), "{:?}", scrape.problems);
+    let family = scrape.families.iter().find(|f| f.name == name).unwrap();
+    match &family.series[0].sample {
+        crate::core::metric::Sample::Histogram { native: Some(n), counts, .. } => {
+            assert_eq!(counts.iter().sum::<u64>(), n.count(), "classic and native counts agree");
+            (**n).clone()
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn native_histograms_merge_at_the_coarser_schema_live_and_archived() {
+    use crate::core::metric::native::{bucket_index, NativeConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let config = NativeConfig::new(1.1, 16, 0.0, 0.0).unwrap();
+    let desc = || {
+        FamilyDesc::new::<&str>(
+            "d_seconds",
+            "h",
+            MetricKind::Histogram,
+            &[],
+            Some(Buckets::new(&[1.0]).unwrap().with_native(config.clone())),
+        )
+        .unwrap()
+    };
+    let observe = |reg: &Registry, values: &[f64]| {
+        let h = reg.register(desc()).unwrap();
+        values.iter().for_each(|v| drop(h.update(b"", Update::Observe(*v)).unwrap()));
+    };
+    // A narrow range keeps schema 3; a wide one (1 … 2^10) drops to schema 0 in 16 buckets.
+    let narrow = [1.0, 1.05, 1.2, -0.5];
+    let wide: Vec<f64> = (0..=40).map(|k| (f64::from(k) / 4.0).exp2()).collect();
+    let (a, sa) = registry(dir.path());
+    let (b, _sb) = registry(dir.path());
+    observe(&a, &narrow);
+    observe(&b, &wide);
+    let all: Vec<f64> = narrow.iter().chain(&wide).copied().collect();
+    let expected = |schema: i8| {
+        let mut n = crate::core::metric::sparse::NativeSample { schema, ..Default::default() };
+        for v in &all {
+            let side = if *v > 0.0 { &mut n.positive } else { &mut n.negative };
+            match side.iter_mut().find(|e| e.0 == bucket_index(v.abs(), schema)) {
+                Some(e) => e.1 += 1,
+                None => side.push((bucket_index(v.abs(), schema), 1)),
+            }
+        }
+        n.positive.sort_by_key(|e| e.0);
+        n
+    };
+    assert_eq!(merged_native(&sa, &a, "d_seconds"), expected(0), "both files at schema 0, summed");
+
+    // The same from an archive: the exited processes' files are compacted and read back.
+    let (src, ss) = registry(&dir.path().join("src"));
+    observe(&src, &narrow);
+    let (live, live_store) = registry(&dir.path().join("other"));
+    for i in 0..3 {
+        dead_copy(ss.path(), &dir.path().join("other"), 4_100_000 + i, 7000 + u64::from(i));
+    }
+    observe(&live, &[]);
+    let merged = merged_native(&live_store, &live, "d_seconds");
+    assert_eq!(merged.schema, 3);
+    assert_eq!(merged.count(), 12, "three exited processes' four observations");
+    assert!(dir.path().join("other").join(ARCHIVE).exists());
+    assert_eq!(merged_native(&live_store, &live, "d_seconds"), merged, "read back from the archive, unchanged");
+}
+
 #[test]
 fn damaged_and_foreign_files_are_skipped_and_reported() {
     let dir = tempfile::tempdir().unwrap();
