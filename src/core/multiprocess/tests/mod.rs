@@ -247,7 +247,9 @@ fn native_histograms_merge_at_the_coarser_schema_live_and_archived() {
     };
     let observe = |reg: &Registry, values: &[f64]| {
         let h = reg.register(desc()).unwrap();
-        values.iter().for_each(|v| drop(h.update(b"", Update::Observe(*v)).unwrap()));
+        for v in values {
+            let _ = h.update(b"", Update::Observe(*v)).unwrap();
+        }
     };
     // A narrow range keeps schema 3; a wide one (1 … 2^10) drops to schema 0 in 16 buckets.
     let narrow = [1.0, 1.05, 1.2, -0.5];
