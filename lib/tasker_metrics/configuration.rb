@@ -9,7 +9,7 @@ module TaskerMetrics
   #     c.path = "/tasker/metrics"
   #     c.auth = { bearer_token: ENV.fetch("METRICS_TOKEN") }
   #   end
-  class Configuration
+  class Configuration # rubocop:disable Metrics/ClassLength -- an accessor, a default and a rule per setting
     # @return [Boolean] serve and record metrics (false: the endpoint answers 503)
     attr_accessor :enabled
     # @return [Boolean, String, Regexp] subscribe to ActiveSupport::Notifications: true for every
@@ -32,6 +32,10 @@ module TaskerMetrics
     # @return [Hash{String=>Array<Numeric>}] buckets of the histograms derived from events, by
     #   name (+"step_duration_seconds" => [0.1, 1, 10]+); others keep the defaults
     attr_accessor :derived_buckets
+    # @return [Boolean, Hash] give the histograms derived from events native buckets too: +true+,
+    #   or a Hash of settings (+factor:+, +max_buckets:+, +zero_threshold:+, +min_reset_interval:+)
+    #   as {Registry#histogram}'s +native:+ takes
+    attr_accessor :native_histograms
     # @return [Symbol] which processes join {multiprocess_dir}: +:servers+ (web server processes:
     #   Puma with the plugin, Unicorn, Passenger, Falcon, Pitchfork) or +:all+ (consoles, rake
     #   tasks, runners too)
@@ -52,6 +56,7 @@ module TaskerMetrics
       @max_series = 10_000
       @expires_after = nil
       @derived_buckets = {}
+      @native_histograms = false
       @multiprocess_scope = ENV.fetch("TASKER_METRICS_MULTIPROC_SCOPE", "servers").to_sym
       @rails_metrics = true
       @active_job_metrics = true
@@ -93,10 +98,12 @@ module TaskerMetrics
       self
     end
 
-    # Makes {derived_buckets} the buckets of the histograms the event router derives.
+    # Makes {derived_buckets} and {native_histograms} the buckets of the histograms the event
+    # router derives.
     # @return [self]
     def apply_derived_buckets
       TaskerMetrics._set_derived_buckets(derived_buckets.transform_keys(&:to_s))
+      TaskerMetrics._set_derived_native(native_histograms)
       self
     end
 
@@ -133,6 +140,7 @@ module TaskerMetrics
       max_series: ->(v) { v.is_a?(Integer) && v.positive? },
       expires_after: ->(v) { v.nil? || (v.is_a?(Numeric) && v.positive? && v.finite?) },
       derived_buckets: ->(v) { v.is_a?(Hash) && v.all? { |k, b| (k.is_a?(String) || k.is_a?(Symbol)) && b.is_a?(Array) } },
+      native_histograms: ->(v) { [true, false].include?(v) || v.is_a?(Hash) },
       multiprocess_scope: ->(v) { %i[servers all].include?(v) },
       rails_metrics: ->(v) { [true, false].include?(v) },
       active_job_metrics: ->(v) { [true, false].include?(v) },

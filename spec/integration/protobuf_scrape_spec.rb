@@ -7,12 +7,15 @@ RSpec.describe "End to end: a real Prometheus with native histograms on scrapes 
     <<~RUBY
       $LOAD_PATH.unshift(#{File.expand_path("../../lib", __dir__).to_json})
       require "tasker_metrics"
+      require #{File.expand_path("../support/native_e2e", __dir__).to_json}
       registry = TaskerMetrics::Registry.new
       jobs = registry.counter(:jobs_total, docstring: "Jobs", labels: %i[queue])
       200.times { |i| jobs.increment(by: i + 1, labels: { queue: "q\#{i}" }) }
       registry.gauge(:temp_celsius, docstring: "Temperature", unit: "celsius").set(-2.5)
       latency = registry.histogram(:latency_seconds, docstring: "Latency", buckets: [0.1, 1])
       [0.05, 0.5, 0.7, 3].each { |v| latency.observe(v) }
+      durations = registry.histogram(:durations_seconds, docstring: "Durations", buckets: [], native: true)
+      NativeE2E.values(2001, seed: 7).each { |v| durations.observe(v) }
       run TaskerMetrics::Rack::Endpoint.new(registry: registry, auth: nil, enabled: true)
     RUBY
   end
@@ -33,6 +36,11 @@ RSpec.describe "End to end: a real Prometheus with native histograms on scrapes 
     expect(Servers.query(prometheus, "latency_seconds_sum")).to be_within(1e-9).of(4.25)
     expect(total(prometheus, 'latency_seconds_bucket{le="1.0"}')).to eq(3)
     expect(total(prometheus, 'latency_seconds_bucket{le="+Inf"}')).to eq(4)
+
+    histogram = NativeE2E.histogram_sample(prometheus, "durations_seconds")
+    expect(histogram.fetch("count").to_i).to eq(2001)
+    expect(NativeE2E.growth(histogram)).to be_within(1e-9).of(2**(2**-3.0)), "schema 3 (factor 1.1): buckets grow by 2^(1/8)"
+    NativeE2E.expect_median(self, prometheus, "durations_seconds", NativeE2E.values(2001, seed: 7), histogram)
   rescue RuntimeError => e
     raise "#{e.message}\n--- server log ---\n#{File.exist?(run.log) ? File.read(run.log) : ""}"
   end

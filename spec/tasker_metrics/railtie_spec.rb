@@ -153,5 +153,25 @@ RSpec.describe "TaskerMetrics::Railtie" do
       unsorted = in_rails_app({ derived_buckets: { "task_duration_seconds" => [5, 1] } }) { :booted }
       expect(unsorted).to start_with("ArgumentError:")
     end
+
+    it "gives derived duration histograms native buckets with config.tasker_metrics.native_histograms, reset! included" do
+      seen = in_rails_app({ native_histograms: { factor: 2 } }) do |_http|
+        [0.75, 3, 3.5].each { |d| TaskerMetrics.record("step.completed", duration: d) }
+        TaskerMetrics.record("task.completed", duration: 1.5)
+        step = TaskerMetrics::MetricsBackend.instance.histogram("step_duration_seconds")
+        native = TaskerMetrics.registry.get(:step_duration_seconds).values.values.first.slice(:schema, :positive, :count)
+        task = TaskerMetrics.registry.get(:task_duration_seconds).values.values.first.slice(:schema, :positive)
+        step.reset!
+        { native: native, task: task, after: TaskerMetrics.registry.get(:step_duration_seconds).values.values.first.slice(:count, :positive) }
+      end
+      expect(seen).to be_a(Hash), seen.to_s
+      expect(seen[:native]).to eq(schema: 0, positive: { 0 => 1, 2 => 2 }, count: 3)
+      expect(seen[:task]).to eq(schema: 0, positive: { 1 => 1 })
+      expect(seen[:after]).to eq(count: 0, positive: {})
+      refused = in_rails_app({ native_histograms: { factor: 0.5 } }) { :booted }
+      expect(refused).to start_with("ArgumentError: native factor must be a finite number greater than 1")
+      refused = in_rails_app({ native_histograms: "yes" }) { :booted }
+      expect(refused).to start_with("ArgumentError:").and include("native_histograms")
+    end
   end
 end

@@ -12,13 +12,15 @@ RSpec.describe TaskerMetrics::Registry, "#export" do
     registry.gauge(:temp_celsius, docstring: "Temperature", unit: "celsius").set(-2.5)
     latency = registry.histogram(:latency_seconds, docstring: "Latency", labels: %i[route], buckets: [0.1, 1])
     [0.05, 0.5, 3].each { |v| latency.observe(v, labels: { route: "/" }) }
+    durations = registry.histogram(:durations_seconds, docstring: "D", buckets: [], native: { factor: 2 })
+    [0, 0.75, 1, 1.5, 3, 3.5, 100, -0.3].each { |v| durations.observe(v) }
   end
 
   let(:families) { PythonProtobuf.decode(registry.export(format: :protobuf)).to_h { |f| [f["name"], f] } }
 
   it "is a binary body of delimited MetricFamily messages that another toolchain's decoder reads" do
     expect(registry.export(format: :protobuf).encoding).to eq(Encoding::BINARY)
-    expect(families.keys).to eq(%w[jobs_total latency_seconds temp_celsius])
+    expect(families.keys).to eq(%w[durations_seconds jobs_total latency_seconds temp_celsius])
   end
 
   it "carries counters with their labels as given, exemplars and created timestamps" do
@@ -41,6 +43,18 @@ RSpec.describe TaskerMetrics::Registry, "#export" do
     histogram = families.fetch("latency_seconds").dig("metric", 0, "histogram")
     expect(histogram.values_at("sample_count", "sample_sum")).to eq(["3", 3.55])
     expect(histogram["bucket"].map { |b| [b["upper_bound"], b["cumulative_count"]] }).to eq([[0.1, "1"], [1.0, "2"]])
+  end
+
+  it "carries native histograms: schema, zero bucket, and each side's buckets as spans and deltas" do
+    histogram = families.fetch("durations_seconds").dig("metric", 0, "histogram")
+    expect(histogram.values_at("sample_count", "sample_sum", "schema", "zero_count")).to eq(["8", 109.45, 0, "1"])
+    expect(histogram["zero_threshold"]).to eq(2.0**-128)
+    expect(histogram["bucket"]).to be_nil, "buckets: [] leaves no classic buckets"
+    # Schema 0: bucket i holds (2^(i-1), 2^i]. 0.75 and 1 → 0; 1.5 → 1; 3, 3.5 → 2; 100 → 7.
+    expect(histogram["positive_span"]).to eq([{ "offset" => 0, "length" => 3 }, { "offset" => 4, "length" => 1 }])
+    expect(histogram["positive_delta"].map(&:to_i)).to eq([2, -1, 1, -1])
+    expect(histogram["negative_span"]).to eq([{ "offset" => -1, "length" => 1 }]) # |−0.3| in (0.25, 0.5]
+    expect(histogram["negative_delta"].map(&:to_i)).to eq([1])
   end
 
   it "streams and gzips into the same bytes" do

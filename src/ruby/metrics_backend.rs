@@ -96,6 +96,11 @@ fn set_derived_buckets(buckets: RHash) -> Result<(), Failure> {
     Ok(backend().set_derived_buckets(map)?)
 }
 
+/// `TaskerMetrics._set_derived_native(native)`: `false`, `true` or a Hash of native settings.
+fn set_derived_native(native: Value) -> Result<(), Failure> {
+    Ok(backend().set_derived_native(convert::native(native)?)?)
+}
+
 /// `_handle_event(name, payload)`: derive; raises what failed (the Ruby side warns).
 fn handle_event(_rb_self: Value, name: Value, payload: RHash) -> Result<(), Failure> {
     let name = event_name(name)?;
@@ -245,6 +250,7 @@ fn standalone(ruby: &Ruby, kind: Symbol, name: Value, buckets: Value, initial: V
 pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     module.define_module_function("record", rb_function!(record, -1))?;
     module.define_singleton_method("_set_derived_buckets", rb_function!(set_derived_buckets, 1))?;
+    module.define_singleton_method("_set_derived_native", rb_function!(set_derived_native, 1))?;
     module.define_singleton_method("_reseed_sampler", rb_function!(crate::core::tasker::sampler::reseed_after_fork, 0))?;
     let class = module.define_class("MetricsBackend", ruby.class_object())?;
     class.define_singleton_method("_stable_key", rb_function!(stable_key, 2))?;

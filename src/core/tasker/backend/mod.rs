@@ -15,6 +15,8 @@ pub use payload::{Payload, DERIVED_LABELS, LABEL_KEYS, NUMBER_KEYS};
 
 use crate::core::error::{Error, Result};
 use crate::core::labels::{self, KeyBuf};
+use crate::core::metric::histogram::DEFAULT_BUCKETS;
+use crate::core::metric::native::NativeConfig;
 use crate::core::metric::{Buckets, MetricKind};
 use crate::core::registry::{Family, FamilyDesc, Number, Registry, Series, Update};
 use crate::core::tasker::derived_labels::Shape;
@@ -48,6 +50,8 @@ pub struct MetricsBackend {
     plans: DashMap<Box<str>, Arc<Plan>, ahash::RandomState>,
     /// Buckets of derived histograms by name, read only when a plan is built.
     derived_buckets: parking_lot::RwLock<HashMap<String, Buckets>>,
+    /// Native buckets for every derived histogram (`native_histograms`), if set.
+    derived_native: parking_lot::RwLock<Option<NativeConfig>>,
 }
 
 static GLOBAL: once_cell::sync::Lazy<MetricsBackend> = once_cell::sync::Lazy::new(|| MetricsBackend::new(Arc::clone(Registry::global())));
@@ -55,7 +59,12 @@ static GLOBAL: once_cell::sync::Lazy<MetricsBackend> = once_cell::sync::Lazy::ne
 impl MetricsBackend {
     /// A backend writing into `registry`.
     pub fn new(registry: Arc<Registry>) -> Self {
-        MetricsBackend { registry, plans: DashMap::with_hasher(ahash::RandomState::new()), derived_buckets: Default::default() }
+        MetricsBackend {
+            registry,
+            plans: DashMap::with_hasher(ahash::RandomState::new()),
+            derived_buckets: Default::default(),
+            derived_native: Default::default(),
+        }
     }
 
     /// The backend over the default registry.
@@ -116,8 +125,35 @@ impl MetricsBackend {
         Ok(())
     }
 
+    /// Gives every derived histogram native buckets with these settings (`None`: classic only).
+    ///
+    /// # Errors
+    /// When a derived histogram already exists with other native settings; then nothing changes.
+    pub fn set_derived_native(&self, native: Option<NativeConfig>) -> Result<()> {
+        for family in self.registry.families() {
+            let desc = family.desc();
+            let derived = desc.dynamic && desc.kind == MetricKind::Histogram && desc.name.ends_with("_duration_seconds");
+            let current = desc.buckets.as_ref().and_then(Buckets::native);
+            if derived && current != native.as_ref() {
+                return Err(Error::argument(format!(
+                    "native_histograms come too late: {:?} already exists {}",
+                    desc.name,
+                    if current.is_some() { "with other native settings" } else { "without native buckets" }
+                )));
+            }
+        }
+        *self.derived_native.write() = native;
+        self.plans.clear();
+        Ok(())
+    }
+
     fn buckets_for(&self, name: &str) -> Option<Buckets> {
-        self.derived_buckets.read().get(name).cloned()
+        let classic = self.derived_buckets.read().get(name).cloned();
+        match self.derived_native.read().clone() {
+            None => classic,
+            // The default bounds are valid: `ok()` never drops them.
+            Some(native) => classic.or_else(|| Buckets::new(&DEFAULT_BUCKETS).ok()).map(|b| b.with_native(native)),
+        }
     }
 
     /// The series of `family` for `(name, value)` label pairs in any order, created if needed:

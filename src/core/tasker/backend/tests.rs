@@ -210,3 +210,25 @@ fn remembered_routes_and_series_follow_changes() {
     assert_eq!(value(&b, "job_completed_total{status=\"error\"}").unwrap().as_f64(), 3.0);
     assert_eq!(value(&b, "task_completed_total{status=\"error\"}").unwrap().as_f64(), 1.0);
 }
+
+#[test]
+fn native_histograms_give_every_derived_histogram_native_buckets() {
+    let b = backend();
+    let mut buckets = HashMap::new();
+    buckets.insert("step_duration_seconds".to_owned(), Buckets::new(&[0.5, 5.0]).unwrap());
+    b.set_derived_buckets(buckets).unwrap();
+    let native = crate::core::metric::native::NativeConfig::default();
+    b.set_derived_native(Some(native.clone())).unwrap();
+    b.handle_event("step.completed", &Payload { duration: num(1.0), ..Payload::default() }).unwrap();
+    b.handle_event("task.completed", &Payload { duration: num(1.0), ..Payload::default() }).unwrap();
+    let buckets = |name: &str| b.registry().get(name).unwrap().desc().buckets.clone().unwrap();
+    assert_eq!(buckets("step_duration_seconds").bounds(), [0.5, 5.0], "classic buckets kept beside the native ones");
+    assert_eq!(buckets("step_duration_seconds").native(), Some(&native));
+    assert_eq!(buckets("task_duration_seconds").native(), Some(&native));
+    assert_eq!(buckets("task_duration_seconds").bounds(), crate::core::metric::histogram::DEFAULT_BUCKETS);
+    assert_eq!(
+        b.set_derived_native(None).unwrap_err().to_string(),
+        "native_histograms come too late: \"step_duration_seconds\" already exists with other native settings"
+    );
+    assert!(b.set_derived_native(Some(native)).is_ok(), "the same settings again are fine");
+}
