@@ -132,9 +132,8 @@ impl Buckets {
         match &self.native {
             None => self.sample(|i| c[i].load(Relaxed), None),
             Some(n) => {
-                let mut copy = Vec::with_capacity(c.len());
-                n.copy(self.classic_len(), c.len(), |i| c[i].load(Relaxed), &mut copy);
-                self.decode(&copy)
+                let native = n.read(&c[self.classic_len()..]);
+                self.sample(|i| c[i].load(Relaxed), Some(Box::new(native)))
             }
         }
     }

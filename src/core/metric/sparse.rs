@@ -415,6 +415,37 @@ impl NativeConfig {
         }
     }
 
+    /// The native histogram in the block at `block` (this process's memory): only the buffer in
+    /// use is read, retried while a resize publishes another meanwhile.
+    pub fn read(&self, block: &[AtomicU64]) -> NativeSample {
+        let mut out = NativeSample { zero_threshold: self.zero_threshold, ..NativeSample::default() };
+        for attempt in 0u32.. {
+            let state = block[STATE].load(Acquire);
+            let buf = self.buffer(state);
+            let (bases, split) = (block[buf + BASES].load(Relaxed), (block[buf + SPLIT].load(Relaxed) as usize).min(self.max_buckets));
+            out.schema = schema_of(state);
+            out.zero_count = block[ZERO].load(Relaxed);
+            out.positive.clear();
+            out.negative.clear();
+            for (i, cell) in block[buf + CELLS..buf + CELLS + self.max_buckets].iter().enumerate() {
+                let c = cell.load(Relaxed);
+                if c > 0 {
+                    if i < split {
+                        out.positive.push(((bases as u32 as i32).saturating_add(i as i32), c));
+                    } else {
+                        out.negative.push((((bases >> 32) as u32 as i32).saturating_add((i - split) as i32), c));
+                    }
+                }
+            }
+            fence(Acquire);
+            if state & STABLE == block[STATE].load(Relaxed) & STABLE || attempt >= 1_000 {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        out
+    }
+
     /// The native histogram in a copied block (as from [`NativeConfig::copy`]).
     pub fn decode(&self, block: &[u64]) -> NativeSample {
         let state = block[STATE];
@@ -488,10 +519,20 @@ mod tests {
                 self.cells[0].fetch_add(1, Relaxed);
             });
         }
+        /// Read both ways a reader can: in place, and copied then decoded (another process).
         fn read(&self) -> NativeSample {
             let mut out = Vec::new();
             self.config.copy(1, self.cells.len() - 1, |i| self.cells[1 + i].load(Relaxed), &mut out);
-            self.config.decode(&out)
+            let copied = self.config.decode(&out);
+            let in_place = self.config.read(&self.cells[1..]);
+            if self.quiet() {
+                assert_eq!(in_place, copied, "both readers see the same histogram");
+            }
+            copied
+        }
+        /// No writer in flight or resize under way (otherwise two reads may differ).
+        fn quiet(&self) -> bool {
+            self.cells[1 + STATE].load(Relaxed) & (INFLIGHT | SEALED) == 0
         }
     }
 
