@@ -39,7 +39,8 @@ Harness.table(
   checks: {
     "native + classic: held handle observe" => ["≤ 1.5× classic held (#{format("%.2f", held)}×)", held <= 1.5],
     "native + classic: observe(v, labels:)" => [
-      "≤ 1.5× classic (#{format("%.2f", labelled)}×), ≥ 10× faster than mmap (#{format("%.1f", vs_mmap)}×)", labelled <= 1.5 && vs_mmap >= 10,
+      "≤ 1.5× classic (#{format("%.2f",
+                                labelled,)}×), ≥ 10× faster than mmap (#{format("%.1f", vs_mmap)}×)", labelled <= 1.5 && vs_mmap >= 10,
     ],
   },
 )
