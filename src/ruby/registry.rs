@@ -275,6 +275,24 @@ mod tests {
         assert_eq!(total, 400 * 1000 + 200);
     }
 
+    /// The native settings Hash and get's native keys (a Hash of Integer keys built per read)
+    /// under GC.stress.
+    #[ruby_test]
+    fn native_settings_and_get_survive_gc_stress() {
+        let seen: String = eval(
+            r#"GC.stress = true
+               r = TaskerMetrics::Registry.new
+               h = r.histogram(:n_seconds, docstring: "n", buckets: [], native: { "factor" => 2, max_buckets: 8 })
+               [0.5, 3, -3, 0].each { |v| h.observe(v) }
+               bad = begin; r.histogram(:m_seconds, docstring: "m", native: { factor: :x }); rescue TypeError => e; e.message; end
+               v = h.get
+               GC.stress = false
+               [v[:schema], v[:positive], v[:negative], v[:zero_count], bad].inspect"#,
+        )
+        .unwrap();
+        assert_eq!(seen, r#"[0, {-1=>1, 2=>1}, {2=>1}, 1, "native factor must be a Numeric, got Symbol (:x)"]"#);
+    }
+
     /// GC.stress only around the calls under test: loading the gem under it alone takes seconds.
     #[ruby_test]
     fn multiprocess_export_survives_gc_stress() {

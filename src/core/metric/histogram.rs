@@ -140,8 +140,12 @@ impl Buckets {
 
     /// The sample in a copy of a series' cells (made consistent as [`NativeConfig::copy`] does).
     pub fn decode(&self, cells: &[u64]) -> Sample {
-        let native = self.native.as_ref().map(|n| Box::new(n.decode(&cells[self.classic_len()..])));
-        self.sample(|i| cells[i], native)
+        self.sample(|i| cells[i], self.decode_native(cells).map(Box::new))
+    }
+
+    /// The native part of a copy of a series' cells, if the histogram has one.
+    pub fn decode_native(&self, cells: &[u64]) -> Option<NativeSample> {
+        self.native.as_ref().map(|n| n.decode(&cells[self.classic_len()..]))
     }
 
     fn sample(&self, cell: impl Fn(usize) -> u64, native: Option<Box<NativeSample>>) -> Sample {

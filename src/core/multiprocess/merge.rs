@@ -475,11 +475,10 @@ fn fold_cells(acc: &mut Acc, fresh: bool, desc: &FamilyDesc, cells: &[u64]) {
                 *c = c.wrapping_add(cell(i));
             }
             *sum += f64::from_bits(cell(counts.len()));
-            let Some(b) = &desc.buckets else { return };
-            if let Sample::Histogram { native: Some(this), .. } = b.decode(cells) {
+            if let Some(this) = desc.buckets.as_ref().and_then(|b| b.decode_native(cells)) {
                 match native {
                     Some(total) => total.add(&this),
-                    None => *native = Some(*this),
+                    None => *native = Some(this),
                 }
             }
         }
