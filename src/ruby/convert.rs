@@ -483,6 +483,11 @@ impl LabelText {
 /// `{buckets: {le => cumulative count, ..., Float::INFINITY => count}, sum:, count:}`, native
 /// ones with `schema:, zero_threshold:, zero_count:, positive: {index => count}, negative:` too.
 pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> Result<Value, Failure> {
+    sample_with_bounds(ruby, sample, buckets.map_or(&[][..], Buckets::bounds))
+}
+
+/// As [`sample`], a histogram's buckets given by their upper bounds (`+Inf` aside).
+pub(crate) fn sample_with_bounds(ruby: &Ruby, sample: Sample, bounds: &[f64]) -> Result<Value, Failure> {
     Ok(match sample {
         Sample::Counter { int, float: None } => ruby.integer_from_u64(int).as_value(),
         Sample::Counter { int, float: Some(f) } => ruby.float_from_f64(int as f64 + f).as_value(),
@@ -490,7 +495,6 @@ pub(crate) fn sample(ruby: &Ruby, sample: Sample, buckets: Option<&Buckets>) -> 
         Sample::Histogram { mut counts, sum, native } => {
             cumulate(&mut counts);
             let bucket_hash = ruby.hash_new();
-            let bounds = buckets.map(Buckets::bounds).unwrap_or_default();
             for (i, count) in counts.iter().enumerate() {
                 bucket_hash.aset(bounds.get(i).copied().unwrap_or(f64::INFINITY), *count)?;
             }

@@ -289,6 +289,27 @@ pub(crate) fn wrap(ruby: &Ruby, family: Arc<Family>) -> Value {
     }
 }
 
+/// `_wrap_as(klass)`: the same family as an object of `klass`, a subclass of the metric's own
+/// class (the client_ruby classes are such subclasses).
+pub(crate) fn wrap_as(ruby: &Ruby, inner: &MetricInner, klass: Value) -> Result<Value, Failure> {
+    use crate::ruby::{counter::Counter, gauge::Gauge, histogram::Histogram};
+    use magnus::{typed_data::TypedData, RClass};
+    let family = Arc::clone(&inner.family);
+    let own = match family.desc().kind {
+        MetricKind::Counter => Counter::class(ruby),
+        MetricKind::Gauge => Gauge::class(ruby),
+        MetricKind::Histogram => Histogram::class(ruby),
+    };
+    let klass = RClass::from_value(klass).filter(|k| k.is_inherited(own)).ok_or_else(|| {
+        crate::ruby::errors::type_error(format!("a subclass of the metric's class is needed, got {}", convert::describe(klass)))
+    })?;
+    Ok(match family.desc().kind {
+        MetricKind::Counter => ruby.obj_wrap_as(Counter::new(family), klass).as_value(),
+        MetricKind::Gauge => ruby.obj_wrap_as(Gauge::new(family), klass).as_value(),
+        MetricKind::Histogram => ruby.obj_wrap_as(Histogram::new(family), klass).as_value(),
+    })
+}
+
 /// Binds the methods every metric class and every bound class share.
 macro_rules! bind_common {
     ($class:expr, $t:ty, $ruby_name:literal) => {{
@@ -309,6 +330,10 @@ macro_rules! bind_common {
         c.define_method("==", rb_method!(|s: &$t, o: Value| metric::same(&s.inner, o), 1))?;
         c.define_method("hash", rb_method!(|s: &$t| std::sync::Arc::as_ptr(&s.inner.family) as usize, 0))?;
         c.define_alias("eql?", "==")?;
+        c.define_private_method(
+            "_wrap_as",
+            rb_method!(ruby |r: &magnus::Ruby, s: &$t, k: Value| metric::wrap_as(r, &s.inner, k), 1),
+        )?;
     }};
 }
 

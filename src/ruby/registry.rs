@@ -153,6 +153,37 @@ fn render_stream(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool
     Ok(ruby.ary_new_from_values(&[ruby.obj_wrap(stream).as_value(), problems_array(ruby, problems).as_value()]))
 }
 
+/// `_merged_values(names)` → `[{name => {labels => value}}, problems]`: the named families'
+/// series as every process's files merge them (this process's alone outside multi-process
+/// mode), each value as `get` gives it. The merge runs without the GVL.
+fn merged_values(ruby: &Ruby, rb_self: &Registry, names: Value) -> Result<RArray, Failure> {
+    let names = convert::names("names", names)?;
+    let registry = Arc::clone(&rb_self.inner);
+    let (parts, problems) = without_gvl(move || multiprocess::collect_parts(&registry))?;
+    let out = ruby.hash_new();
+    let mut scratch = String::new();
+    for part in parts.into_iter().filter(|p| names.iter().any(|n| n == p.name())) {
+        let family = part.read();
+        let bounds: Vec<f64> = family.le.as_deref().unwrap_or_default().iter().filter_map(|le| le.parse().ok()).collect();
+        let values = ruby.hash_new();
+        for series in &family.series {
+            let labels = ruby.hash_new();
+            let mut failed = None;
+            exposition::protobuf::each_label(family.labels(series), &mut scratch, |k, v| {
+                if let Err(e) = labels.aset(ruby.to_symbol(k), ruby.str_new(v)) {
+                    failed = Some(e);
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            values.aset(labels, convert::sample_with_bounds(ruby, series.sample.clone(), &bounds)?)?;
+        }
+        out.aset(ruby.str_new(&family.name), values)?;
+    }
+    Ok(ruby.ary_new_from_values(&[out.as_value(), problems_array(ruby, problems).as_value()]))
+}
+
 pub(crate) fn problems_array(ruby: &Ruby, problems: Vec<multiprocess::Problem>) -> RArray {
     ruby.ary_from_iter(problems.into_iter().map(|p| ruby.ary_new_from_values(&[ruby.str_new(&p.path), ruby.str_new(&p.reason)])))
 }
@@ -171,6 +202,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("Registry", ruby.class_object())?;
     class.define_singleton_method("new", rb_function!(Registry::new, 0))?;
     class.define_singleton_method("default", rb_function!(Registry::default_registry, 0))?;
+    class.define_private_method("_merged_values", rb_method!(ruby merged_values, 1))?;
     class.define_method("counter", rb_method!(ruby |r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Counter, a), -1))?;
     class.define_method("gauge", rb_method!(ruby |r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Gauge, a), -1))?;
     class

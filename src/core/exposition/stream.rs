@@ -48,7 +48,8 @@ impl Part {
         }
     }
 
-    fn name(&self) -> &str {
+    /// The family's name.
+    pub fn name(&self) -> &str {
         match self {
             Part::Live(f) => &f.desc().name,
             Part::Snapshot(s) => &s.name,
