@@ -93,6 +93,9 @@ module Prometheus
     # What client_ruby's metrics share. Here a module (client_ruby has a class), included in
     # Counter, Gauge, Histogram and Summary, whose values live in the native core.
     module Metric
+      # The default label set, shared (never modified).
+      EMPTY = {}.freeze
+
       attr_reader :name, :docstring, :labels, :preset_labels
 
       # The value of one label set (client_ruby keeps Floats: so does this).

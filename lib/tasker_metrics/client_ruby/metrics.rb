@@ -17,13 +17,13 @@ module Prometheus
 
       def type = :counter
 
-      def increment(by: 1, labels: {})
-        raise ArgumentError, "increment must be a non-negative number" if by.negative?
+      # The label set goes straight to the core unless labels are preset (the hot path).
+      def increment(by: 1, labels: EMPTY)
+        raise ArgumentError, "increment must be a non-negative number" if by < 0 # rubocop:disable Style/NumericPredicate -- an operator, not a call
 
-        set = label_set(labels)
-        _increment(by, set, nil)
+        _increment(by, @presets ? label_set(labels) : labels, nil)
       rescue ArgumentError, TypeError => e
-        _increment(by, TaskerMetrics::ClientRuby.relabel(self, e, set), nil)
+        _increment(by, TaskerMetrics::ClientRuby.relabel(self, e, label_set(labels)), nil)
       end
 
       def init_label_set(labels)
@@ -122,11 +122,10 @@ module Prometheus
       # The bucket bounds as given.
       def buckets = @buckets == [TOP] ? [] : @buckets
 
-      def observe(value, labels: {})
-        set = label_set(labels)
-        _observe(value, set, nil)
+      def observe(value, labels: EMPTY)
+        _observe(value, @presets ? label_set(labels) : labels, nil)
       rescue ArgumentError, TypeError => e
-        _observe(value, TaskerMetrics::ClientRuby.relabel(self, e, set), nil)
+        _observe(value, TaskerMetrics::ClientRuby.relabel(self, e, label_set(labels)), nil)
       end
 
       def init_label_set(labels)
@@ -161,11 +160,10 @@ module Prometheus
 
       def type = :summary
 
-      def observe(value, labels: {})
-        set = label_set(labels)
-        _observe(value, set, nil)
+      def observe(value, labels: EMPTY)
+        _observe(value, @presets ? label_set(labels) : labels, nil)
       rescue ArgumentError, TypeError => e
-        _observe(value, TaskerMetrics::ClientRuby.relabel(self, e, set), nil)
+        _observe(value, TaskerMetrics::ClientRuby.relabel(self, e, label_set(labels)), nil)
       end
 
       def init_label_set(labels)
