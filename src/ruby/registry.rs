@@ -325,6 +325,31 @@ mod tests {
         assert_eq!(seen, r#"[0, {-1=>1, 2=>1}, {2=>1}, 1, "native factor must be a Numeric, got Symbol (:x)"]"#);
     }
 
+    /// The client_ruby glue: a metric object as a subclass instance sharing the family, and
+    /// the merged values by name (label Hashes and samples built per read), under GC.stress.
+    #[ruby_test]
+    fn wrap_as_and_merged_values_survive_gc_stress() {
+        let seen: String = eval(
+            r#"GC.stress = true
+               r = TaskerMetrics::Registry.new
+               c = r.counter(:w_total, docstring: "w", labels: [:k])
+               sub = Class.new(TaskerMetrics::Counter)
+               view = c.__send__(:_wrap_as, sub)
+               view.increment(labels: { k: "a\"b" })
+               refused = begin; c.__send__(:_wrap_as, String); rescue TypeError => e; e.message; end
+               h = r.histogram(:w_seconds, docstring: "h", buckets: [1])
+               h.observe(0.5)
+               values, problems = r.__send__(:_merged_values, ["w_total", "w_seconds", "absent"])
+               GC.stress = false
+               [view.class == sub, c.get(labels: { k: "a\"b" }), refused, values, problems].inspect"#,
+        )
+        .unwrap();
+        assert_eq!(
+            seen,
+            r#"[true, 1, "a subclass of the metric's class is needed, got Class (String)", {"w_seconds"=>{{}=>{:buckets=>{1.0=>1, Infinity=>1}, :sum=>0.5, :count=>1}}, "w_total"=>{{:k=>"a\"b"}=>1}}, []]"#
+        );
+    }
+
     /// GC.stress only around the calls under test: loading the gem under it alone takes seconds.
     #[ruby_test]
     fn multiprocess_export_survives_gc_stress() {
