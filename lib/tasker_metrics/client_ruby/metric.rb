@@ -31,7 +31,7 @@ module TaskerMetrics
         validator = Prometheus::Client::LabelSetValidator.new(expected_labels: labels, reserved_labels: klass::RESERVED_LABELS)
         validator.validate_symbols!(labels)
         validator.validate_symbols!(preset_labels)
-        aggregation = Prometheus::Client.config.data_store.aggregation_for(klass.new_type, store_settings)
+        aggregation = Prometheus::Client.config.data_store.aggregation_for(klass::TYPE, store_settings)
         native = MUTEX.synchronize do
           register(klass, name, docstring: docstring.to_s, labels: labels, aggregation: aggregation, buckets: buckets)
         end
@@ -78,7 +78,7 @@ module TaskerMetrics
 
       def register(klass, name, docstring:, labels:, aggregation:, buckets:)
         registry.unregister(name) if registry.exist?(name)
-        case klass.new_type
+        case klass::TYPE
         when :counter then registry.counter(name, docstring: docstring, labels: labels)
         when :gauge then registry.gauge(name, docstring: docstring, labels: labels, aggregation: AGGREGATIONS.fetch(aggregation, :all))
         else registry.histogram(name, docstring: docstring, labels: labels, buckets: buckets)
@@ -96,7 +96,23 @@ module Prometheus
       # The default label set, shared (never modified).
       EMPTY = {}.freeze
 
+      def self.included(base) = base.extend(ClassMethods)
+
+      # `new` as client_ruby's metrics take it (Histogram adds `buckets:`).
+      module ClassMethods
+        def new(name, docstring:, labels: [], preset_labels: {}, store_settings: {})
+          TaskerMetrics::ClientRuby.build(self, name, docstring: docstring, labels: labels, preset_labels: preset_labels,
+                                                      store_settings: store_settings, buckets: const_get(:NATIVE_BUCKETS),)
+        end
+      end
+
+      # Histogram and Summary keep their values as native histograms; the others need no buckets.
+      NATIVE_BUCKETS = nil
+
       attr_reader :name, :docstring, :labels, :preset_labels
+
+      # :counter, :gauge, :histogram or :summary.
+      def type = self.class::TYPE
 
       # The value of one label set (client_ruby keeps Floats: so does this).
       def get(labels: {})

@@ -2,20 +2,26 @@
 
 module Prometheus
   module Client
+    # What Histogram and Summary share: observations.
+    module Observing
+      def observe(value, labels: Metric::EMPTY)
+        _observe(value, @presets ? label_set(labels) : labels, nil)
+      rescue ArgumentError, TypeError => e
+        _observe(value, TaskerMetrics::ClientRuby.relabel(self, e, label_set(labels)), nil)
+      end
+
+      def init_label_set(labels)
+        TaskerMetrics::Histogram.instance_method(:with_labels).bind_call(self, **label_set(labels))
+        nil
+      end
+    end
+
     # A value that only goes up.
     class Counter < TaskerMetrics::Counter
       include Metric
 
+      TYPE = :counter
       RESERVED_LABELS = [].freeze
-
-      def self.new_type = :counter
-
-      def self.new(name, docstring:, labels: [], preset_labels: {}, store_settings: {})
-        TaskerMetrics::ClientRuby.build(self, name, docstring: docstring, labels: labels, preset_labels: preset_labels,
-                                                    store_settings: store_settings,)
-      end
-
-      def type = :counter
 
       # The label set goes straight to the core unless labels are preset (the hot path).
       def increment(by: 1, labels: EMPTY)
@@ -39,16 +45,8 @@ module Prometheus
     class Gauge < TaskerMetrics::Gauge
       include Metric
 
+      TYPE = :gauge
       RESERVED_LABELS = [].freeze
-
-      def self.new_type = :gauge
-
-      def self.new(name, docstring:, labels: [], preset_labels: {}, store_settings: {})
-        TaskerMetrics::ClientRuby.build(self, name, docstring: docstring, labels: labels, preset_labels: preset_labels,
-                                                    store_settings: store_settings,)
-      end
-
-      def type = :gauge
 
       def set(value, labels: {})
         raise ArgumentError, "value must be a number" unless value.is_a?(Numeric)
@@ -96,14 +94,14 @@ module Prometheus
     # Observations counted into buckets, with their count and sum.
     class Histogram < TaskerMetrics::Histogram
       include Metric
+      include Observing
 
+      TYPE = :histogram
       DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10].freeze
       RESERVED_LABELS = [:le].freeze
       # Stands in for "no bucket but +Inf", which the core's classic histograms do not have.
       TOP = Float::MAX
       private_constant :TOP
-
-      def self.new_type = :histogram
 
       def self.new(name, docstring:, labels: [], preset_labels: {}, buckets: DEFAULT_BUCKETS, store_settings: {})
         raise ArgumentError, "Unsorted buckets, typo?" unless buckets.each_cons(2).all? { |a, b| a <= b }
@@ -117,21 +115,8 @@ module Prometheus
 
       def self.exponential_buckets(start:, count:, factor: 2) = Array.new(count) { |i| start.to_f * (factor**i) }
 
-      def type = :histogram
-
       # The bucket bounds as given.
       def buckets = @buckets == [TOP] ? [] : @buckets
-
-      def observe(value, labels: EMPTY)
-        _observe(value, @presets ? label_set(labels) : labels, nil)
-      rescue ArgumentError, TypeError => e
-        _observe(value, TaskerMetrics::ClientRuby.relabel(self, e, label_set(labels)), nil)
-      end
-
-      def init_label_set(labels)
-        TaskerMetrics::Histogram.instance_method(:with_labels).bind_call(self, **label_set(labels))
-        nil
-      end
 
       private
 
@@ -148,28 +133,12 @@ module Prometheus
     # The count and sum of observations (client_ruby's Summary has no quantiles either).
     class Summary < TaskerMetrics::Histogram
       include Metric
+      include Observing
 
+      TYPE = :summary
       RESERVED_LABELS = [:quantile].freeze
-
-      def self.new_type = :summary
-
-      def self.new(name, docstring:, labels: [], preset_labels: {}, store_settings: {})
-        TaskerMetrics::ClientRuby.build(self, name, docstring: docstring, labels: labels, preset_labels: preset_labels,
-                                                    store_settings: store_settings, buckets: [Float::MAX],)
-      end
-
-      def type = :summary
-
-      def observe(value, labels: EMPTY)
-        _observe(value, @presets ? label_set(labels) : labels, nil)
-      rescue ArgumentError, TypeError => e
-        _observe(value, TaskerMetrics::ClientRuby.relabel(self, e, label_set(labels)), nil)
-      end
-
-      def init_label_set(labels)
-        TaskerMetrics::Histogram.instance_method(:with_labels).bind_call(self, **label_set(labels))
-        nil
-      end
+      # Kept as a histogram with one bucket above every value: its count and sum.
+      NATIVE_BUCKETS = [Float::MAX].freeze
 
       private
 
