@@ -74,6 +74,15 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     let class = module.define_class("Counter", ruby.class_object())?;
     bind_common!(class, Counter, "TaskerMetrics::Counter");
     class.define_private_method("_increment", rb_method!(increment, 3))?;
+    class.define_private_method(
+        "_increment_value",
+        rb_method!(
+            |s: Value, by: Value, l: Option<Value>| {
+                convert::this::<Counter>(s)?.inner.update_value(l, Update::Increment(convert::number("by", by)?))
+            },
+            2
+        ),
+    )?;
     class.define_method("with_labels", rb_method!(with_labels, -1))?;
 
     let bound = class.define_class("Bound", ruby.class_object())?;

@@ -46,8 +46,22 @@ fn set(rb_self: Value, value: Value, labels: Option<Value>) -> Result<(), Failur
 /// `_increment(by, labels)` and `_decrement(by, labels)`, behind Ruby keyword methods.
 fn add(rb_self: Value, amount: Value, labels: Option<Value>, sign: f64) -> Result<(), Failure> {
     let rb_self = convert::this::<Gauge>(rb_self)?;
+    rb_self.inner.update(labels, add_update(amount, sign)?)
+}
+
+fn add_update(amount: Value, sign: f64) -> Result<Update, Failure> {
     let amount = convert::float("by", amount)?;
-    rb_self.inner.update(labels, if sign > 0.0 { Update::Increment(Number::Float(amount)) } else { Update::Decrement(amount) })
+    Ok(if sign > 0.0 { Update::Increment(Number::Float(amount)) } else { Update::Decrement(amount) })
+}
+
+/// `_set_value`, `_increment_value`, `_decrement_value`: as `_set`, `_increment` and
+/// `_decrement`, returning the new value (client_ruby's return).
+fn set_value(rb_self: Value, value: Value, labels: Option<Value>) -> Result<Option<f64>, Failure> {
+    convert::this::<Gauge>(rb_self)?.inner.update_value(labels, Update::Set(convert::float("value", value)?))
+}
+
+fn add_value(rb_self: Value, amount: Value, labels: Option<Value>, sign: f64) -> Result<Option<f64>, Failure> {
+    convert::this::<Gauge>(rb_self)?.inner.update_value(labels, add_update(amount, sign)?)
 }
 
 fn with_labels(rb_self: &Gauge, args: &[Value]) -> Result<BoundGauge, Failure> {
@@ -74,6 +88,9 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_private_method("_set", rb_method!(set, 2))?;
     class.define_private_method("_increment", rb_method!(|s: Value, by: Value, l: Option<Value>| add(s, by, l, 1.0), 2))?;
     class.define_private_method("_decrement", rb_method!(|s: Value, by: Value, l: Option<Value>| add(s, by, l, -1.0), 2))?;
+    class.define_private_method("_set_value", rb_method!(set_value, 2))?;
+    class.define_private_method("_increment_value", rb_method!(|s: Value, by: Value, l: Option<Value>| add_value(s, by, l, 1.0), 2))?;
+    class.define_private_method("_decrement_value", rb_method!(|s: Value, by: Value, l: Option<Value>| add_value(s, by, l, -1.0), 2))?;
     class.define_method("with_labels", rb_method!(with_labels, -1))?;
 
     let bound = class.define_class("Bound", ruby.class_object())?;

@@ -118,6 +118,20 @@ impl MetricInner {
         });
     }
 
+    /// [`MetricInner::update`], then the updated series' value (what client_ruby's calls
+    /// return); `None` when the family was full and the update dropped. The series is the one
+    /// `update` just remembered, so no second lookup.
+    pub(crate) fn update_value(&self, labels: Option<Value>, update: Update) -> Result<Option<f64>, Failure> {
+        let dropped = self.family.dropped();
+        self.update(labels, update)?;
+        if self.family.dropped() != dropped {
+            return Ok(None);
+        }
+        // SAFETY: only Ruby methods call this, on a Ruby thread holding the GVL.
+        let ruby = unsafe { Ruby::get_unchecked() };
+        Ok(self.last.with(&ruby, |last| last.series.as_ref().map(|s| s.read().as_f64())))
+    }
+
     /// [`MetricInner::update`], keeping `exemplar` (a Ruby Hash of labels) when one is given.
     pub(crate) fn update_maybe_exemplar(&self, labels: Option<Value>, update: Update, exemplar: Option<Value>) -> Result<(), Failure> {
         match exemplar {

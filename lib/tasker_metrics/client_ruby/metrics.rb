@@ -27,9 +27,9 @@ module Prometheus
       def increment(by: 1, labels: EMPTY)
         raise ArgumentError, "increment must be a non-negative number" if by < 0 # rubocop:disable Style/NumericPredicate -- an operator, not a call
 
-        _increment(by, @presets ? label_set(labels) : labels, nil)
+        _increment_value(by, @presets ? label_set(labels) : labels)
       rescue ArgumentError, TypeError => e
-        _increment(by, TaskerMetrics::ClientRuby.relabel(self, e, label_set(labels)), nil)
+        _increment_value(by, TaskerMetrics::ClientRuby.relabel(self, e, label_set(labels)))
       end
 
       def init_label_set(labels)
@@ -52,9 +52,9 @@ module Prometheus
         raise ArgumentError, "value must be a number" unless value.is_a?(Numeric)
 
         set = label_set(labels)
-        _set(value, set)
+        _set_value(value, set)
       rescue ArgumentError, TypeError => e
-        _set(value, TaskerMetrics::ClientRuby.relabel(self, e, set))
+        _set_value(value, TaskerMetrics::ClientRuby.relabel(self, e, set))
       end
 
       def set_to_current_time(labels: {}) = set(Time.now.to_f, labels: labels)
@@ -63,18 +63,18 @@ module Prometheus
       def increment(by: 1, labels: {})
         refuse_increments if @aggregation == :most_recent
         set = label_set(labels)
-        _increment(by, set)
+        _increment_value(by, set)
       rescue ArgumentError, TypeError => e
-        _increment(by, TaskerMetrics::ClientRuby.relabel(self, e, set))
+        _increment_value(by, TaskerMetrics::ClientRuby.relabel(self, e, set))
       end
 
       # Subtracts `by` (a negative amount adds).
       def decrement(by: 1, labels: {})
         refuse_increments if @aggregation == :most_recent
         set = label_set(labels)
-        _decrement(by, set)
+        _decrement_value(by, set)
       rescue ArgumentError, TypeError => e
-        _decrement(by, TaskerMetrics::ClientRuby.relabel(self, e, set))
+        _decrement_value(by, TaskerMetrics::ClientRuby.relabel(self, e, set))
       end
 
       def init_label_set(labels)

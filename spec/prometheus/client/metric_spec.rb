@@ -79,6 +79,11 @@ RSpec.describe Prometheus::Client::Metric do
       expect(counter.get(labels: { test: "v" })).to eq(1.0)
     end
 
+    it "returns the new value from increment, as client_ruby's in-memory store does" do
+      expect(counter.increment(labels: { test: "r" })).to be_a(Float).and eq(1.0)
+      expect(counter.increment(by: 2.5, labels: { test: "r" })).to eq(3.5)
+    end
+
     it "initialises a label set at zero with init_label_set" do
       counter.init_label_set(test: "value")
       expect(counter.values).to eql({ test: "value" } => 0.0)
@@ -102,6 +107,12 @@ RSpec.describe Prometheus::Client::Metric do
       expect(gauge.values).to eql({ test: "a" } => 39.5, { test: "b" } => -1.0)
       gauge.set_to_current_time(labels: { test: "t" })
       expect(gauge.get(labels: { test: "t" })).to be_within(5).of(Time.now.to_f)
+    end
+
+    it "returns the new value from set, increment and decrement" do
+      expect(gauge.set(3, labels: { test: "r" })).to eq(3.0)
+      expect(gauge.increment(labels: { test: "r" })).to eq(4.0)
+      expect(gauge.decrement(by: 5, labels: { test: "r" })).to eq(-1.0)
     end
 
     it "refuses a value that is not a number, and unknown labels" do
