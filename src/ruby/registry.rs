@@ -184,6 +184,34 @@ fn merged_values(ruby: &Ruby, rb_self: &Registry, names: Value) -> Result<RArray
     Ok(ruby.ary_new_from_values(&[out.as_value(), problems_array(ruby, problems).as_value()]))
 }
 
+/// `_render_client_ruby([[name, type, help, le_texts], ...])` → `[text, problems]`: those
+/// metrics in client_ruby's text format, in that order, merged across processes in
+/// multi-process mode. Merge and render run without the GVL.
+fn render_client_ruby(ruby: &Ruby, rb_self: &Registry, metrics: RArray) -> Result<RArray, Failure> {
+    use exposition::client_ruby::{encode, Header};
+    let mut headers = Vec::with_capacity(metrics.len());
+    for m in metrics.into_iter() {
+        let m = RArray::from_value(m).ok_or_else(|| type_error(format!("metrics must be Arrays, got {}", describe(m))))?;
+        let text = |i: isize| -> Result<String, Failure> { convert::name("metric", m.entry(i)?) };
+        let le = RArray::from_value(m.entry(3)?)
+            .map(|a| a.into_iter().map(|v| convert::name("le", v)).collect::<Result<Vec<String>, Failure>>())
+            .transpose()?;
+        headers.push(Header { name: text(0)?, kind: text(1)?, help: text(2)?, le: le.unwrap_or_default() });
+    }
+    let registry = Arc::clone(&rb_self.inner);
+    let (body, problems) = without_gvl(move || {
+        let (parts, problems) = multiprocess::collect_parts(&registry);
+        let mut families: std::collections::HashMap<String, exposition::FamilySnapshot> =
+            parts.into_iter().filter(|p| headers.iter().any(|h| h.name == p.name())).map(|p| (p.name().to_owned(), p.read())).collect();
+        let mut out = String::new();
+        for h in &headers {
+            encode(&mut out, h, families.remove(&h.name).as_ref());
+        }
+        (out, problems)
+    })?;
+    Ok(ruby.ary_new_from_values(&[ruby.str_new(&body).as_value(), problems_array(ruby, problems).as_value()]))
+}
+
 pub(crate) fn problems_array(ruby: &Ruby, problems: Vec<multiprocess::Problem>) -> RArray {
     ruby.ary_from_iter(problems.into_iter().map(|p| ruby.ary_new_from_values(&[ruby.str_new(&p.path), ruby.str_new(&p.reason)])))
 }
@@ -203,6 +231,7 @@ pub(crate) fn init(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_singleton_method("new", rb_function!(Registry::new, 0))?;
     class.define_singleton_method("default", rb_function!(Registry::default_registry, 0))?;
     class.define_private_method("_merged_values", rb_method!(ruby merged_values, 1))?;
+    class.define_private_method("_render_client_ruby", rb_method!(ruby render_client_ruby, 1))?;
     class.define_method("counter", rb_method!(ruby |r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Counter, a), -1))?;
     class.define_method("gauge", rb_method!(ruby |r: &Ruby, s: &Registry, a: &[Value]| register(r, s, MetricKind::Gauge, a), -1))?;
     class

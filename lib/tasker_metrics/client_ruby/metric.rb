@@ -141,9 +141,6 @@ module Prometheus
         raw.transform_values { |v| from_native(v) }
       end
 
-      # @api private
-      def values_from(raw) = raw.transform_values { |v| from_native(v) }
-
       def inspect = "#<#{self.class.name} #{@name}>"
 
       private

@@ -2,6 +2,7 @@
 //! and never know whether the values came from this process or were merged from many. Suffixes
 //! (`_total`, `_bucket`, `le="+Inf"`) belong to the encoders; stored names stay as registered.
 
+pub mod client_ruby;
 pub mod openmetrics;
 /// Test-only: the tests and fuzz targets check output with it (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
