@@ -369,13 +369,14 @@ mod tests {
                h = r.histogram(:w_seconds, docstring: "h", buckets: [1])
                h.observe(0.5)
                values, problems = r.__send__(:_merged_values, ["w_total", "w_seconds", "absent"])
+               text, = r.__send__(:_render_client_ruby, [["w_seconds", "histogram", "h\n", ["1"]], ["absent", "gauge", "g", nil]])
                GC.stress = false
-               [view.class == sub, c.get(labels: { k: "a\"b" }), refused, values, problems].inspect"#,
+               [view.class == sub, c.get(labels: { k: "a\"b" }), refused, values, problems, text].inspect"#,
         )
         .unwrap();
         assert_eq!(
             seen,
-            r#"[true, 1, "a subclass of the metric's class is needed, got Class (String)", {"w_seconds"=>{{}=>{:buckets=>{1.0=>1, Infinity=>1}, :sum=>0.5, :count=>1}}, "w_total"=>{{:k=>"a\"b"}=>1}}, []]"#
+            r##"[true, 1, "a subclass of the metric's class is needed, got Class (String)", {"w_seconds"=>{{}=>{:buckets=>{1.0=>1, Infinity=>1}, :sum=>0.5, :count=>1}}, "w_total"=>{{:k=>"a\"b"}=>1}}, [], "# TYPE w_seconds histogram\n# HELP w_seconds h\\n\nw_seconds_bucket{le=\"1\"} 1.0\nw_seconds_bucket{le=\"+Inf\"} 1.0\nw_seconds_sum 0.5\nw_seconds_count 1.0\n# TYPE absent gauge\n# HELP absent g\n"]"##
         );
     }
 
