@@ -71,22 +71,36 @@ pub fn ruby_float(out: &mut String, v: f64) {
     if v == 0.0 {
         return out.push_str(if v.is_sign_negative() { "-0.0" } else { "0.0" });
     }
-    // Rust's `{:e}` gives the shortest round-trip digits: `3.14e42`, `1e-5`.
-    let text = format!("{:e}", v.abs());
-    let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    // Rust's `{:e}` gives the shortest round-trip digits (`3.14e42`, `1e-5`), written on the
+    // stack: a scrape prints tens of thousands of these.
+    let mut buf = [0u8; 40];
+    let len = {
+        use std::io::Write;
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        let _ = write!(cursor, "{:e}", v.abs());
+        cursor.position() as usize
+    };
+    let text = std::str::from_utf8(&buf[..len]).unwrap_or("0e0");
+    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+    let mut digit_buf = [0u8; 24];
+    let mut n = 0;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        digit_buf[n] = b;
+        n += 1;
+    }
+    let digits = std::str::from_utf8(&digit_buf[..n]).unwrap_or("0");
     let point = exp.parse::<i32>().unwrap_or(0) + 1; // digits before the decimal point
     if v < 0.0 {
         out.push('-');
     }
-    let n = digits.len() as i32;
+    let n = n as i32;
     if point > -4 && point <= 15 {
         if point <= 0 {
             out.push_str("0.");
             out.extend(std::iter::repeat_n('0', (-point) as usize));
-            out.push_str(&digits);
+            out.push_str(digits);
         } else if point >= n {
-            out.push_str(&digits);
+            out.push_str(digits);
             out.extend(std::iter::repeat_n('0', (point - n) as usize));
             out.push_str(".0");
         } else {
