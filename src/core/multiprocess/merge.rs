@@ -317,12 +317,14 @@ impl Merger {
 
     fn family_for(&mut self, desc: FamilyDesc) -> Result<usize, String> {
         self.families.try_reserve(1).map_err(|_| OUT_OF_MEMORY.to_owned())?;
+        // Native settings are part of the shape: they decide how many cells a series has.
         let shape = format!(
-            "{}\0{}\0{:?}\0{:?}\0{}\0{}",
+            "{}\0{}\0{:?}\0{:?}\0{:?}\0{}\0{}",
             desc.name,
             desc.kind.as_str(),
             desc.labels.iter().collect::<Vec<_>>(),
             desc.buckets.as_ref().map(|b| b.bounds()),
+            desc.buckets.as_ref().and_then(|b| b.native()),
             desc.dynamic,
             desc.aggregation.as_str()
         );

@@ -357,6 +357,23 @@ fn conflicting_definitions_are_reported_not_merged() {
 }
 
 #[test]
+fn a_histogram_native_in_one_process_and_not_in_another_is_a_conflict_not_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, sa) = registry(dir.path());
+    let (b, _sb) = registry(dir.path());
+    let classic = Buckets::new(&[1.0]).unwrap();
+    let native = classic.clone().with_native(crate::core::metric::native::NativeConfig::default());
+    for (reg, buckets) in [(&a, classic), (&b, native)] {
+        let h = reg.register(FamilyDesc::new::<&str>("d_seconds", "h", MetricKind::Histogram, &[], Some(buckets)).unwrap()).unwrap();
+        let _ = h.update(b"", Update::Observe(0.5)).unwrap();
+    }
+    let (t, problems) = text(&sa, &a);
+    assert_eq!(value(&t, "d_seconds_count", &[]), Some(1.0), "one definition shown, not both summed");
+    assert!(problems.iter().all(|p| !p.reason.contains("cells")), "no file reported damaged: {problems:?}");
+    assert!(problems.iter().any(|p| p.reason.contains("differs from another process's definition")), "{problems:?}");
+}
+
+#[test]
 fn a_file_replaced_under_the_reader_is_read_afresh() {
     let dir = tempfile::tempdir().unwrap();
     let (one, s1) = registry(&dir.path().join("one"));
