@@ -519,38 +519,6 @@ pub(crate) fn sample_with_bounds(ruby: &Ruby, sample: Sample, bounds: &[f64]) ->
     })
 }
 
-/// `native:` of a histogram: `true`, `false`/`nil` (none), or a Hash of settings (`factor:`,
-/// `max_buckets:`, `zero_threshold:`, `min_reset_interval:`), each defaulting as `true` does.
-pub(crate) fn native(v: Value) -> Result<Option<crate::core::metric::native::NativeConfig>, Failure> {
-    use crate::core::metric::native::NativeConfig as N;
-    let raw = v.as_raw();
-    if v.is_nil() || raw == rb_sys::Qfalse as VALUE {
-        return Ok(None);
-    }
-    if raw == rb_sys::Qtrue as VALUE {
-        return Ok(Some(N::default()));
-    }
-    let hash =
-        RHash::from_value(v).ok_or_else(|| type_error(format!("native must be true, false or a Hash of settings, got {}", describe(v))))?;
-    let (mut factor, mut max_buckets, mut zero_threshold, mut min_reset) =
-        (N::DEFAULT_FACTOR, N::DEFAULT_MAX_BUCKETS, N::DEFAULT_ZERO_THRESHOLD, N::DEFAULT_MIN_RESET_INTERVAL);
-    each_pair(hash, |k, x| {
-        match name("native setting", k)?.as_str() {
-            "factor" => factor = float("native factor", x)?,
-            "max_buckets" => max_buckets = count("native max_buckets", x)?,
-            "zero_threshold" => zero_threshold = float("native zero_threshold", x)?,
-            "min_reset_interval" => min_reset = float("native min_reset_interval", x)?,
-            other => {
-                return Err(arg_error(format!(
-                    "unknown native setting :{other} (known: :factor, :max_buckets, :zero_threshold, :min_reset_interval)"
-                )))
-            }
-        }
-        Ok(())
-    })?;
-    Ok(Some(N::new(factor, max_buckets, zero_threshold, min_reset)?))
-}
-
 /// An exemplar from a Hash of labels (`{trace_id: "..."}`), carrying the update's value.
 pub(crate) fn exemplar(v: Value, update: crate::core::registry::Update) -> Result<crate::core::exemplar::Exemplar, Failure> {
     use crate::core::registry::Update;

@@ -5,7 +5,8 @@ use crate::core::registry::{Family, Update};
 use crate::ruby::convert;
 use crate::ruby::errors::{rb_method, Failure};
 use crate::ruby::metric::{self, bind_bound_common, bind_common, BoundInner, MetricInner};
-use magnus::{prelude::*, Error, RArray, RModule, Ruby, Value};
+use magnus::rb_sys::AsRawValue;
+use magnus::{prelude::*, Error, RArray, RHash, RModule, Ruby, Value};
 use std::sync::Arc;
 
 /// A histogram family.
@@ -37,6 +38,39 @@ impl Histogram {
 fn observe(rb_self: Value, value: Value, labels: Option<Value>, exemplar: Option<Value>) -> Result<(), Failure> {
     let update = Update::Observe(convert::float("value", value)?);
     convert::this::<Histogram>(rb_self)?.inner.update_maybe_exemplar(labels, update, exemplar)
+}
+
+/// `native:` of a histogram: `true`, `false`/`nil` (none), or a Hash of settings (`factor:`,
+/// `max_buckets:`, `zero_threshold:`, `min_reset_interval:`), each defaulting as `true` does.
+pub(crate) fn native_settings(v: Value) -> Result<Option<crate::core::metric::native::NativeConfig>, Failure> {
+    use crate::core::metric::native::NativeConfig as N;
+    let raw = v.as_raw();
+    if v.is_nil() || raw == rb_sys::Qfalse as rb_sys::VALUE {
+        return Ok(None);
+    }
+    if raw == rb_sys::Qtrue as rb_sys::VALUE {
+        return Ok(Some(N::default()));
+    }
+    let hash = RHash::from_value(v).ok_or_else(|| {
+        crate::ruby::errors::type_error(format!("native must be true, false or a Hash of settings, got {}", convert::describe(v)))
+    })?;
+    let (mut factor, mut max_buckets, mut zero_threshold, mut min_reset) =
+        (N::DEFAULT_FACTOR, N::DEFAULT_MAX_BUCKETS, N::DEFAULT_ZERO_THRESHOLD, N::DEFAULT_MIN_RESET_INTERVAL);
+    convert::each_pair(hash, |k, x| {
+        match convert::name("native setting", k)?.as_str() {
+            "factor" => factor = convert::float("native factor", x)?,
+            "max_buckets" => max_buckets = convert::count("native max_buckets", x)?,
+            "zero_threshold" => zero_threshold = convert::float("native zero_threshold", x)?,
+            "min_reset_interval" => min_reset = convert::float("native min_reset_interval", x)?,
+            other => {
+                return Err(crate::ruby::errors::arg_error(format!(
+                    "unknown native setting :{other} (known: :factor, :max_buckets, :zero_threshold, :min_reset_interval)"
+                )))
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Some(N::new(factor, max_buckets, zero_threshold, min_reset)?))
 }
 
 fn buckets(ruby: &Ruby, rb_self: &Histogram) -> RArray {

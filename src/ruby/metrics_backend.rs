@@ -98,7 +98,7 @@ fn set_derived_buckets(buckets: RHash) -> Result<(), Failure> {
 
 /// `TaskerMetrics._set_derived_native(native)`: `false`, `true` or a Hash of native settings.
 fn set_derived_native(native: Value) -> Result<(), Failure> {
-    Ok(backend().set_derived_native(convert::native(native)?)?)
+    Ok(backend().set_derived_native(crate::ruby::histogram::native_settings(native)?)?)
 }
 
 /// `_handle_event(name, payload)`: derive; raises what failed (the Ruby side warns).

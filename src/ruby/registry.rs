@@ -67,7 +67,7 @@ fn register(ruby: &Ruby, rb_self: &Registry, kind: MetricKind, args: &[Value]) -
             Some(array.into_iter().map(|b| convert::float("bucket", b)).collect::<Result<Vec<f64>, Failure>>()?)
         }
     };
-    let native = native.map(convert::native).transpose()?.flatten();
+    let native = native.map(crate::ruby::histogram::native_settings).transpose()?.flatten();
     let buckets = match (bounds, native) {
         (None, None) => None,
         (Some(b), None) => Some(Buckets::new(&b)?),
