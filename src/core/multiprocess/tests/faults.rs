@@ -4,6 +4,13 @@
 
 use super::*;
 
+/// The files of the fake exited processes 4,100,000… in `dir` (matched by their whole pid: this
+/// process's own pid may start with 4 too).
+fn dead_files(dir: &Path) -> usize {
+    let dead = |name: &str| (4_100_000..4_100_003).any(|pid| name.starts_with(&format!("proc-{pid}-")));
+    dir.read_dir().unwrap().filter(|e| dead(&e.as_ref().unwrap().file_name().to_string_lossy())).count()
+}
+
 /// The race of a scrape that opened a dead file, then read the archive after two compactions
 /// (which counted that file twice): a scrape holds the directory lock from its first open to its
 /// last read, so compactions wait until it is done, and every total stays exact.
@@ -29,8 +36,7 @@ fn a_scrape_paused_between_its_reads_sees_each_file_once_while_others_try_to_com
         let mut seen_by_b = Vec::new();
         for round in 0..2 {
             let (t, problems) = text(&sb, &b);
-            let archived =
-                dir.path().read_dir().unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("proc-4")).count();
+            let archived = dead_files(dir.path());
             seen_by_b.push((value(&t, "jobs_total", &[("queue", "q")]), problems, archived));
             if round == 0 {
                 dead_copy(ss.path(), dir.path(), 4_100_002, 2);
@@ -41,7 +47,7 @@ fn a_scrape_paused_between_its_reads_sees_each_file_once_while_others_try_to_com
     assert_eq!(value(&t, "jobs_total", &[("queue", "q")]), Some(30.0), "A counts the file it opened once");
     assert_eq!(seen_by_b, [(Some(20.0), vec![], 1), (Some(30.0), vec![], 2)], "B exact; no compaction while A reads");
     // A compacted once it was done; totals stay exact from every store.
-    assert!(!dir.path().read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("proc-4")), "all compacted");
+    assert_eq!(dead_files(dir.path()), 0, "all compacted");
     assert_eq!(value(&text(&sa, &a).0, "jobs_total", &[("queue", "q")]), Some(30.0));
     assert_eq!(value(&text(&sb, &b).0, "jobs_total", &[("queue", "q")]), Some(30.0));
 }
