@@ -159,11 +159,11 @@ fn render_stream(ruby: &Ruby, rb_self: &Registry, format_name: Value, gzip: bool
 fn merged_values(ruby: &Ruby, rb_self: &Registry, names: Value) -> Result<RArray, Failure> {
     let names = convert::names("names", names)?;
     let registry = Arc::clone(&rb_self.inner);
-    let (parts, problems) = without_gvl(move || multiprocess::collect_parts(&registry))?;
+    let (families, problems) =
+        without_gvl(move || multiprocess::collect_named(&registry, &names.iter().map(String::as_str).collect::<Vec<_>>()))?;
     let out = ruby.hash_new();
     let mut scratch = String::new();
-    for part in parts.into_iter().filter(|p| names.iter().any(|n| n == p.name())) {
-        let family = part.read();
+    for family in families {
         let bounds: Vec<f64> = family.le.as_deref().unwrap_or_default().iter().filter_map(|le| le.parse().ok()).collect();
         let values = ruby.hash_new();
         for series in &family.series {
@@ -200,9 +200,9 @@ fn render_client_ruby(ruby: &Ruby, rb_self: &Registry, metrics: RArray) -> Resul
     }
     let registry = Arc::clone(&rb_self.inner);
     let (body, problems) = without_gvl(move || {
-        let (parts, problems) = multiprocess::collect_parts(&registry);
+        let (families, problems) = multiprocess::collect_named(&registry, &headers.iter().map(|h| h.name.as_str()).collect::<Vec<_>>());
         let mut families: std::collections::HashMap<String, exposition::FamilySnapshot> =
-            parts.into_iter().filter(|p| headers.iter().any(|h| h.name == p.name())).map(|p| (p.name().to_owned(), p.read())).collect();
+            families.into_iter().map(|f| (f.name.clone(), f)).collect();
         let mut out = String::new();
         for h in &headers {
             encode(&mut out, h, families.remove(&h.name).as_ref());

@@ -27,7 +27,7 @@ mod tests;
 pub use file::{ARCHIVE, COMPACT_LOCK, MAX_FILE, SUFFIX};
 pub use lifecycle::{after_fork, disable, enable, file_store, reset_dir, set_identity};
 pub use reader::Problem;
-pub use scrape::{collect, collect_parts, Scrape, FILES_GAUGE};
+pub use scrape::{collect, collect_named, collect_parts, Scrape, FILES_GAUGE};
 pub use store::FileStore;
 
 /// Reads `bytes` as a scrape reads another process's file (header, records, merge into

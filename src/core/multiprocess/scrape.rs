@@ -30,6 +30,13 @@ pub fn collect_parts(registry: &Arc<Registry>) -> (Vec<Part>, Vec<Problem>) {
     (parts, problems)
 }
 
+/// The families named `names`, read (merged across processes in multi-process mode), in the
+/// exposition's order, and the problems met.
+pub fn collect_named(registry: &Arc<Registry>, names: &[&str]) -> (Vec<FamilySnapshot>, Vec<Problem>) {
+    let (parts, problems) = collect_parts(registry);
+    (parts.into_iter().filter(|p| names.contains(&p.name())).map(Part::read).collect(), problems)
+}
+
 /// Every process's families merged, or `None` when only this process's registry is to be read.
 fn merge(registry: &Arc<Registry>) -> (Option<Vec<FamilySnapshot>>, Vec<Problem>) {
     let Some(store) = file_store(registry) else {
