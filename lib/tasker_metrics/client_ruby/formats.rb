@@ -17,7 +17,7 @@ module Prometheus
             [m.name.to_s, m.type.to_s, m.docstring.to_s, m.type == :histogram ? m.buckets.map(&:to_s) : nil]
           end
           text, problems = TaskerMetrics::ClientRuby.registry.__send__(:_render_client_ruby, metrics)
-          problems.each { |path, reason| TaskerMetrics.log(:warn, "tasker_metrics: #{path}: #{reason}") }
+          TaskerMetrics::Multiprocess.report(problems)
           text
         end
       end

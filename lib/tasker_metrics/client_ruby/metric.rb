@@ -65,7 +65,7 @@ module TaskerMetrics
       # @api private
       def merged_values(names)
         values, problems = registry.__send__(:_merged_values, names.map(&:to_s))
-        problems.each { |path, reason| TaskerMetrics.log(:warn, "tasker_metrics: #{path}: #{reason}") }
+        TaskerMetrics::Multiprocess.report(problems)
         values
       end
 
