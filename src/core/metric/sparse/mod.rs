@@ -127,8 +127,8 @@ impl NativeConfig {
             if state & SEALED == 0 && self.slot(block, state, v).is_some() {
                 return None; // another writer made room meanwhile
             }
-            let snapshot: Vec<u64> = block[..self.cells()].iter().map(|c| c.load(Relaxed)).collect();
-            let current = self.decode(&snapshot);
+            // Sealed and drained: the layout cannot move, so `read` takes it in one pass.
+            let current = self.read(block);
             let since = (super::unix_ms() / 1000).saturating_sub(block[STARTED].load(Relaxed));
             let may_reset = self.min_reset_interval > 0.0 && since as f64 >= self.min_reset_interval;
             let need = Some((v > 0.0, v.abs()));
